@@ -1,0 +1,15 @@
+"""deformviz's operators: deformable convolution and deformable RoI pooling.
+
+Compiled C++/CUDA kernels (deformviz._C, from cuda_ext/) when they load; otherwise a pure-PyTorch
+reference, with a warning. `operator_backend(device)` says which one a device gets.
+"""
+
+from ._extension import compiled_library, operator_backend
+
+if compiled_library() is not None:
+    from . import _registration  # noqa: F401  (registers fake kernels and autograd)
+
+from .deform_conv2d import DeformConv2d, deform_conv2d
+from .deform_roi_pool import DeformRoIPool, deform_roi_pool
+
+__all__ = ["deform_conv2d", "DeformConv2d", "deform_roi_pool", "DeformRoIPool", "operator_backend"]

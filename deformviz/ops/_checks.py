@@ -1,0 +1,102 @@
+"""Argument checks shared by both backends, so a mistake gets the same message naming the
+argument whichever implementation runs. (The C++ library keeps its own checks as a last guard
+for callers of torch.ops.deformviz directly.)"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, or a ValueError naming `name`."""
+    pair_ = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair_) != 2 or not all(isinstance(v, int) for v in pair_):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair_  # type: ignore[return-value]
+
+
+def check_tensor(op: str, name: str, tensor: Tensor, dims: int, like: Tensor | None) -> None:
+    """`tensor` has `dims` dimensions, a supported floating dtype, and the device and dtype of
+    `like` (when given)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
+    if tensor.dim() != dims:
+        raise ValueError(f"{op}: {name} must be {dims}-D, got shape {tuple(tensor.shape)}")
+    if tensor.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{op}: {name} has unsupported dtype {tensor.dtype}")
+    if like is not None and tensor.device != like.device:
+        raise ValueError(f"{op}: {name} is on {tensor.device} but input is on {like.device}")
+    if like is not None and tensor.dtype != like.dtype:
+        raise TypeError(f"{op}: {name} has dtype {tensor.dtype} but input has {like.dtype}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def check_deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | None,
+                        stride: tuple[int, int], padding: tuple[int, int],
+                        dilation: tuple[int, int], mask: Tensor | None) -> None:
+    op = "deform_conv2d"
+    check_tensor(op, "input", input, 4, None)
+    check_tensor(op, "weight", weight, 4, input)
+    check_tensor(op, "offset", offset, 4, input)
+    if min(stride) <= 0 or min(dilation) <= 0 or min(padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be positive and padding non-negative, "
+                         f"got stride={stride}, padding={padding}, dilation={dilation}")
+    batch, channels, height, width = input.shape
+    out_channels, in_per_group, kernel_h, kernel_w = weight.shape
+    if in_per_group == 0 or channels % in_per_group or out_channels % (channels // in_per_group):
+        raise ValueError(f"{op}: weight of shape {tuple(weight.shape)} does not fit input with "
+                         f"{channels} channels (weight.size(1) must divide it into groups that "
+                         "also divide weight.size(0))")
+    out_h = conv_output_size(height, kernel_h, stride[0], padding[0], dilation[0])
+    out_w = conv_output_size(width, kernel_w, stride[1], padding[1], dilation[1])
+    if out_h <= 0 or out_w <= 0:
+        raise ValueError(f"{op}: input of {height}x{width} is too small for the kernel, "
+                         "padding and dilation")
+    taps = kernel_h * kernel_w
+    if offset.shape[1] == 0 or offset.shape[1] % (2 * taps):
+        raise ValueError(f"{op}: offset.shape[1] = {offset.shape[1]} must be a positive multiple "
+                         f"of 2 * kernel_h * kernel_w = {2 * taps}")
+    offset_groups = offset.shape[1] // (2 * taps)
+    if channels % offset_groups:
+        raise ValueError(f"{op}: offset implies {offset_groups} offset groups, which must divide "
+                         f"the input's {channels} channels")
+    expected = (batch, offset.shape[1], out_h, out_w)
+    if tuple(offset.shape) != expected:
+        raise ValueError(f"{op}: offset must have shape {expected}, got {tuple(offset.shape)}")
+    if mask is not None:
+        check_tensor(op, "mask", mask, 4, input)
+        expected = (batch, offset_groups * taps, out_h, out_w)
+        if tuple(mask.shape) != expected:
+            raise ValueError(f"{op}: mask must have shape {expected}, got {tuple(mask.shape)}")
+    if bias is not None:
+        check_tensor(op, "bias", bias, 1, input)
+        if bias.shape[0] != out_channels:
+            raise ValueError(f"{op}: bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+
+
+def check_deform_roi_pool(input: Tensor, rois: Tensor, offset: Tensor | None,
+                          output_size: tuple[int, int], spatial_scale: float,
+                          sampling_ratio: int) -> None:
+    op = "deform_roi_pool"
+    check_tensor(op, "input", input, 4, None)
+    check_tensor(op, "rois", rois, 2, input)
+    if rois.shape[1] != 5:
+        raise ValueError(f"{op}: rois must have shape [K, 5] = (batch index, x1, y1, x2, y2), "
+                         f"got {tuple(rois.shape)}")
+    if min(output_size) <= 0:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size}")
+    if not spatial_scale > 0:
+        raise ValueError(f"{op}: spatial_scale must be positive, got {spatial_scale}")
+    if sampling_ratio < 0:
+        raise ValueError(f"{op}: sampling_ratio must be >= 0, got {sampling_ratio}")
+    if offset is not None:
+        check_tensor(op, "offset", offset, 4, input)
+        expected = (rois.shape[0], 2, *output_size)
+        if tuple(offset.shape) != expected:
+            raise ValueError(f"{op}: offset must have shape {expected}, got {tuple(offset.shape)}")
