@@ -71,11 +71,13 @@ struct CpuDeformConvKernels {
       const scalar_t* m = data_or_null<scalar_t>(mask);
       scalar_t* goff = grad_offset.data_ptr<scalar_t>();
       scalar_t* gmask = s.has_mask ? grad_mask.data_ptr<scalar_t>() : nullptr;
+      const int64_t per_group = s.channels_per_offset_group();
       at::parallel_for(0, sampling_point_count(s), kPointsPerTask, [&](int64_t begin, int64_t end) {
         for (int64_t index = begin; index < end; ++index) {
           const SamplingPointIndex pt = sampling_point(s, index);
           Acc grad_dy, grad_dx, grad_m;
-          offset_and_mask_gradient<Acc>(s, gcols, in, off, m, pt.b, pt.g, pt.k, pt.p, grad_dy,
+          offset_and_mask_gradient<Acc>(s, gcols, in, off, m, pt.b, pt.g, pt.k, pt.p,
+                                        pt.g * per_group, (pt.g + 1) * per_group, grad_dy,
                                         grad_dx, grad_m);
           const int64_t at = s.offset_index(pt.b, pt.g, pt.k, pt.p);
           goff[at] = static_cast<scalar_t>(grad_dy);
@@ -90,8 +92,8 @@ struct CpuDeformConvKernels {
 }  // namespace
 
 TORCH_LIBRARY_IMPL(deformviz, CPU, m) {
-  m.impl("deform_conv2d", &deform_conv2d_forward<CpuDeformConvKernels>);
-  m.impl("_deform_conv2d_backward", &deform_conv2d_backward<CpuDeformConvKernels>);
+  m.impl("deform_conv2d", &::deformviz::deform_conv2d_forward<CpuDeformConvKernels>);
+  m.impl("_deform_conv2d_backward", &::deformviz::deform_conv2d_backward<CpuDeformConvKernels>);
 }
 
 }  // namespace deformviz::cpu

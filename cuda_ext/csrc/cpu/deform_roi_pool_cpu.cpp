@@ -72,7 +72,7 @@ struct CpuDeformRoIPoolKernels {
           const int64_t pw = index % s.pooled_w;
           const RoIBin<Acc> bin = roi_bin<Acc>(s, boxes, off, r, ph, pw);
           Acc gx, gy;
-          pool_bin_offset_gradient<Acc>(s, gout, in, bin, r, ph, pw, gx, gy);
+          pool_bin_offset_gradient<Acc>(s, gout, in, bin, r, ph, pw, 0, s.channels, gx, gy);
           const int64_t at = (r * 2 * s.pooled_h + ph) * s.pooled_w + pw;
           goff[at] = static_cast<scalar_t>(gx);
           goff[at + s.bins()] = static_cast<scalar_t>(gy);
@@ -85,8 +85,8 @@ struct CpuDeformRoIPoolKernels {
 }  // namespace
 
 TORCH_LIBRARY_IMPL(deformviz, CPU, m) {
-  m.impl("deform_roi_pool", &deform_roi_pool_forward<CpuDeformRoIPoolKernels>);
-  m.impl("_deform_roi_pool_backward", &deform_roi_pool_backward<CpuDeformRoIPoolKernels>);
+  m.impl("deform_roi_pool", &::deformviz::deform_roi_pool_forward<CpuDeformRoIPoolKernels>);
+  m.impl("_deform_roi_pool_backward", &::deformviz::deform_roi_pool_backward<CpuDeformRoIPoolKernels>);
 }
 
 }  // namespace deformviz::cpu

@@ -133,21 +133,22 @@ DV_HOST_DEVICE void col2im_point(const DeformConvShape& s, const T* grad_columns
   }
 }
 
-// Gradient of the loss with respect to one sampling point's (dy, dx) and mask, from the
-// column gradients of every channel of its offset group. Channels are the inner loop so the
-// position and the stencil are computed once and reused across them.
+// Gradient of the loss with respect to one sampling point's (dy, dx) and mask, summed over
+// the column gradients of channels [c_begin, c_end) of its offset group (the whole group gives
+// the full gradient). Channels are the inner loop so the position and the stencil are computed
+// once and reused across them.
 template <typename Acc, typename T>
 DV_HOST_DEVICE void offset_and_mask_gradient(const DeformConvShape& s, const T* grad_columns,
                                              const T* input, const T* offset, const T* mask,
                                              int64_t b, int64_t g, int64_t k, int64_t p,
-                                             Acc& grad_dy, Acc& grad_dx, Acc& grad_mask) {
+                                             int64_t c_begin, int64_t c_end, Acc& grad_dy,
+                                             Acc& grad_dx, Acc& grad_mask) {
   Acc y, x;
   sampling_position<Acc>(s, offset, b, g, k, p, y, x);
   const Acc m = modulation<Acc>(s, mask, b, g, k, p);
   const BilinearStencil<Acc> stencil = zero_padded_stencil<Acc>(s.height, s.width, y, x);
   grad_dy = grad_dx = grad_mask = Acc(0);
-  const int64_t per_group = s.channels_per_offset_group();
-  for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+  for (int64_t c = c_begin; c < c_end; ++c) {
     const Acc upstream = to_acc<Acc>(grad_columns[s.column_index(c, k, b, p)]);
     const T* image = plane(s, input, b, c);
     Acc d_dy, d_dx;

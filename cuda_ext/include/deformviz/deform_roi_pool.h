@@ -136,12 +136,14 @@ DV_HOST_DEVICE void pool_bin_input_gradient(const DeformRoIPoolShape& s, const R
   }
 }
 
-// d(loss)/d(offset) of one bin, summed over all channels: every sample of the bin moves with
-// the bin's offset, so the derivative is the mean sample gradient times gamma * roi size.
+// d(loss)/d(offset) of one bin, summed over channels [c_begin, c_end) (all channels give the
+// full gradient): every sample of the bin moves with the bin's offset, so the derivative is the
+// mean sample gradient times gamma * roi size.
 template <typename Acc, typename T>
 DV_HOST_DEVICE void pool_bin_offset_gradient(const DeformRoIPoolShape& s, const T* grad_output,
                                              const T* input, const RoIBin<Acc>& bin, int64_t r,
-                                             int64_t ph, int64_t pw, Acc& grad_offset_x,
+                                             int64_t ph, int64_t pw, int64_t c_begin,
+                                             int64_t c_end, Acc& grad_offset_x,
                                              Acc& grad_offset_y) {
   grad_offset_x = grad_offset_y = Acc(0);
   if (bin.batch_index < 0) return;
@@ -149,7 +151,7 @@ DV_HOST_DEVICE void pool_bin_offset_gradient(const DeformRoIPoolShape& s, const 
     for (int64_t ix = 0; ix < bin.grid_w; ++ix) {
       const BilinearStencil<Acc> stencil =
           roi_align_stencil<Acc>(s.height, s.width, bin.sample_y(iy), bin.sample_x(ix));
-      for (int64_t c = 0; c < s.channels; ++c) {
+      for (int64_t c = c_begin; c < c_end; ++c) {
         const Acc upstream =
             to_acc<Acc>(grad_output[((r * s.channels + c) * s.pooled_h + ph) * s.pooled_w + pw]);
         Acc d_dy, d_dx;
