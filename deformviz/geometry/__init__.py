@@ -1,0 +1,31 @@
+"""Sampling geometry of deformable networks: where the learned offsets make filters look.
+
+Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn here.
+
+- `layers`: one deformable layer's geometry, and feature cells <-> image pixels.
+- `interpolation`: reading offset/mask maps at fractional positions (DCNv2 border rule).
+- `sampling_locations`: a unit's 9 / 81 / 729 sampling points through stacked layers (Fig. 6).
+- `roi_bins`: regular and deformed RoI-pooling bins (Fig. 7).
+- `effective_dilation`: mean adjacent-tap distance of a filter (Table 2).
+
+Points are (y, x) in index coordinates; boxes are (x1, y1, x2, y2).
+"""
+
+from .effective_dilation import filter_effective_dilation, layer_effective_dilation
+from .interpolation import inside_map, read_bilinear
+from .layers import DeformLayerGeometry, FeatureToImage
+from .roi_bins import RoIBins, deformed_roi_bins
+from .sampling_locations import SamplingLocations, trace_sampling_locations
+
+__all__ = [
+    "DeformLayerGeometry",
+    "FeatureToImage",
+    "RoIBins",
+    "SamplingLocations",
+    "deformed_roi_bins",
+    "filter_effective_dilation",
+    "inside_map",
+    "layer_effective_dilation",
+    "read_bilinear",
+    "trace_sampling_locations",
+]

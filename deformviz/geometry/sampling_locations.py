@@ -1,0 +1,273 @@
+"""Sampling locations of one unit through a stack of deformable layers (the paper's Fig. 6).
+
+A unit (oy, ox) of the top layer's output samples 9 points p0 + pn + dpn of its input map
+(level 1). That input map is the output map of the layer below, so each of those points is
+itself a (fractional) output position of the lower layer, whose 9 taps sample the map below
+it (level 2: 81 points), and so on: 9^levels points for 3x3 kernels (K^levels in general).
+
+Decisions, each the most faithful cheap model of what the forward pass does:
+
+- Fractional positions are kept at every level. A lower layer's filter is placed at the
+  fractional position p: p0 + pn = p * stride - padding + (i, j) * dilation, and its offsets
+  (and mask) are read at p by bilinear interpolation of its offset map, tap k always paired
+  with channels 2k / 2k + 1 of the chosen offset group (the MSRA demo rounded p and dropped
+  out-of-map taps before pairing, which shuffles offsets at the border).
+- Border: offsets and masks are read with the DCNv2 zero-padding rule (see
+  `deformviz.geometry.interpolation`), so a filter placed outside the lower map gets offsets
+  that fade linearly to 0 across the one-cell band outside it and are exactly 0 beyond:
+  its taps fall back to the regular grid there. No point is ever dropped: level l always holds
+  K^l points, so parent indices stay simple. Instead every point carries
+  `inside` (its own position reads data under the DCNv2 rule: -1 < y < H, -1 < x < W of the
+  map it samples) and `active` (it and all its ancestors are inside; a point whose ancestor is
+  outside only exists in this geometric model, since the forward pass reads zero padding
+  there and never evaluates the lower layer at that position).
+- Offset groups: with G > 1 each group has its own offsets and there is no single "right"
+  group to follow down the tree (each output channel of a layer mixes all groups of that
+  layer). `offset_group` picks one group per layer (default 0 everywhere); call once per group
+  to compare them.
+- Masks (DCNv2): if given, tap k's mask (channel g*K + k, read bilinearly at p like the
+  offsets) multiplies the weight of its parent, so a point's weight is the product of the
+  masks along its path from the unit. Without masks all weights are 1.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .interpolation import inside_map, read_bilinear
+from .layers import DeformLayerGeometry, FeatureToImage
+
+__all__ = ["SamplingLocations", "trace_sampling_locations"]
+
+
+@dataclass(frozen=True, eq=False)
+class SamplingLocations:
+    """Sampling points of one top-layer unit, level by level (level 1 = the top layer's taps).
+
+    All per-level tuples have one entry per level; entry l - 1 belongs to level l and has
+    P_l = K_top * ... * K_(level l layer) points (9^l for 3x3 kernels).
+
+    Attributes:
+        unit: [2] (y, x) of the unit, in output cells of the top layer.
+        points: per level [P_l, 2] (y, x) in feature cells of the map that level samples (the
+            INPUT map of layer `layer_indices[l - 1]`).
+        parents: per level [P_l] long, index of each point's parent in level l - 1 (all 0 for
+            level 1, whose parent is the unit). Points are ordered parent-major, so
+            parents[l - 1] == arange(P_(l-1)).repeat_interleave(K).
+        taps: per level [P_l] long, the tap k = i * kw + j that produced the point.
+        inside: per level [P_l] bool, the point itself reads data (DCNv2 rule on its map).
+        active: per level [P_l] bool, the point and all its ancestors are inside.
+        weights: per level [P_l], product of the DCNv2 masks along the path (1 without masks).
+        map_sizes: per level (H, W) of the map the level samples, in cells.
+        layer_indices: per level, the index into the bottom-to-top `layers` whose taps give it.
+        modulated: whether any mask was used.
+    """
+
+    unit: Tensor
+    points: tuple[Tensor, ...]
+    parents: tuple[Tensor, ...]
+    taps: tuple[Tensor, ...]
+    inside: tuple[Tensor, ...]
+    active: tuple[Tensor, ...]
+    weights: tuple[Tensor, ...]
+    map_sizes: tuple[tuple[int, int], ...]
+    layer_indices: tuple[int, ...]
+    modulated: bool
+
+    @property
+    def levels(self) -> int:
+        """The number of levels computed."""
+        return len(self.points)
+
+    def to_image(self, mapping: FeatureToImage | Sequence[FeatureToImage]) -> list[Tensor]:
+        """All levels' points in original-image pixels.
+
+        Args:
+            mapping: one FeatureToImage for every level (the paper's res5 maps all share
+                stride 16), or one per level, level 1 first, describing the map that level
+                samples.
+        Returns:
+            per level [P_l, 2] (y, x) in original-image pixels (index coordinates).
+        """
+        mappings = [mapping] * self.levels if isinstance(mapping, FeatureToImage) else list(mapping)
+        if len(mappings) != self.levels:
+            raise ValueError(f"need one mapping per level ({self.levels}), got {len(mappings)}")
+        return [m.to_image(p) for m, p in zip(mappings, self.points)]
+
+    def unit_to_image(self, mapping: FeatureToImage) -> Tensor:
+        """The unit in original-image pixels; `mapping` describes the top layer's OUTPUT map.
+
+        Returns:
+            [2] (y, x) in original-image pixels.
+        """
+        return mapping.to_image(self.unit)
+
+
+def _select_batch(tensor: Tensor, batch_index: int, name: str) -> Tensor:
+    if tensor.dim() == 4:
+        if not 0 <= batch_index < tensor.shape[0]:
+            raise ValueError(f"batch_index {batch_index} is out of range for {name} of shape "
+                             f"{tuple(tensor.shape)}")
+        return tensor[batch_index]
+    return tensor
+
+
+def _bottom_input_size(layer: DeformLayerGeometry, output_size: tuple[int, int],
+                       input_size: tuple[int, int] | None) -> tuple[int, int]:
+    if input_size is not None:
+        return int(input_size[0]), int(input_size[1])
+    if layer.stride != (1, 1):
+        # With stride > 1 several input sizes give the same output size.
+        raise ValueError("input_size (H, W of the bottom layer's input map) is needed when the "
+                         "bottom layer has stride > 1")
+    # Stride 1: Hout = H + 2 * pad - dil * (k - 1), so H follows exactly.
+    return tuple(  # type: ignore[return-value]
+        out - 2 * pad + dil * (kernel - 1)
+        for out, pad, dil, kernel in zip(output_size, layer.padding, layer.dilation,
+                                         layer.kernel_size)
+    )
+
+
+def trace_sampling_locations(
+    layers: Sequence[DeformLayerGeometry],
+    offsets: Sequence[Tensor],
+    unit: tuple[int, int],
+    levels: int | None = None,
+    masks: Sequence[Tensor | None] | None = None,
+    offset_group: int | Sequence[int] = 0,
+    input_size: tuple[int, int] | None = None,
+    batch_index: int = 0,
+) -> SamplingLocations:
+    """Sampling locations of a top-layer unit through `levels` stacked deformable layers.
+
+    See the module docstring for how fractional positions, borders, offset groups and masks
+    are treated.
+
+    Args:
+        layers: L layer geometries, bottom to top; layer l's output map is layer l + 1's input.
+        offsets: L offset maps, bottom to top, each [2 * G_l * K_l, Hout_l, Wout_l] (or with a
+            leading batch dimension, see `batch_index`), in input cells of their layer.
+        unit: (oy, ox), integer output cell of the TOP layer.
+        levels: how many layers to descend, 1..L; default L.
+        masks: None, or L entries (bottom to top), each None or [G_l * K_l, Hout_l, Wout_l]
+            (already through the sigmoid, as the operator takes it).
+        offset_group: the offset group followed in every layer, or one per layer (bottom to
+            top).
+        input_size: (H, W) of the bottom layer's input map, needed only when the levels reach
+            the bottom layer and it has stride > 1 (with stride 1 it follows from the offsets).
+        batch_index: the image to use when offsets/masks carry a batch dimension.
+    Returns:
+        SamplingLocations with, per level l, [P_l, 2] (y, x) points in feature cells of the
+        map that level samples.
+    Raises:
+        ValueError: on mismatched lengths, shapes, groups or an out-of-range unit.
+
+    Example:
+        >>> layers = [DeformLayerGeometry.paper_res5()] * 3
+        >>> offsets = [torch.zeros(18, 20, 20)] * 3
+        >>> result = trace_sampling_locations(layers, offsets, unit=(10, 10))
+        >>> [p.shape[0] for p in result.points]
+        [9, 81, 729]
+    """
+    num_layers = len(layers)
+    if num_layers == 0 or len(offsets) != num_layers:
+        raise ValueError(f"need one offset map per layer, got {num_layers} layers and "
+                         f"{len(offsets)} offset maps")
+    levels = num_layers if levels is None else levels
+    if not 1 <= levels <= num_layers:
+        raise ValueError(f"levels must be in 1..{num_layers}, got {levels}")
+    if masks is not None and len(masks) != num_layers:
+        raise ValueError(f"masks must have one entry (or None) per layer, got {len(masks)}")
+    groups = [offset_group] * num_layers if isinstance(offset_group, int) else list(offset_group)
+    if len(groups) != num_layers:
+        raise ValueError(f"offset_group must be an int or one per layer, got {offset_group!r}")
+
+    maps: list[Tensor] = []
+    for index, (layer, offset) in enumerate(zip(layers, offsets)):
+        layer.check_offset(offset, f"offsets[{index}]")
+        maps.append(_select_batch(offset, batch_index, f"offsets[{index}]"))
+        if not 0 <= groups[index] < layer.offset_groups:
+            raise ValueError(f"offset_group {groups[index]} is out of range for layer {index} "
+                             f"with {layer.offset_groups} offset groups")
+    output_sizes = [(int(m.shape[-2]), int(m.shape[-1])) for m in maps]
+
+    top_h, top_w = output_sizes[-1]
+    try:
+        oy, ox = (operator.index(v) for v in unit)  # ints, numpy ints, 0-d integer tensors
+    except (TypeError, ValueError):
+        raise ValueError(f"unit must be a pair of ints, got {unit!r}") from None
+    if not (0 <= oy < top_h and 0 <= ox < top_w):
+        raise ValueError(f"unit {unit!r} is outside the top output map {top_h}x{top_w}")
+
+    dtype = torch.float32
+    for m in maps:
+        dtype = torch.promote_types(dtype, m.dtype)
+    device = maps[-1].device
+    position = torch.tensor([[float(oy), float(ox)]], dtype=dtype, device=device)
+    active = torch.ones(1, dtype=torch.bool, device=device)
+    weight = torch.ones(1, dtype=dtype, device=device)
+    modulated = False
+    all_points: list[Tensor] = []
+    all_parents: list[Tensor] = []
+    all_taps: list[Tensor] = []
+    all_inside: list[Tensor] = []
+    all_active: list[Tensor] = []
+    all_weights: list[Tensor] = []
+    map_sizes: list[tuple[int, int]] = []
+    layer_indices: list[int] = []
+
+    for level in range(1, levels + 1):
+        index = num_layers - level
+        layer, taps = layers[index], layers[index].taps
+        if index > 0:
+            map_size = output_sizes[index - 1]
+        else:
+            map_size = _bottom_input_size(layer, output_sizes[0], input_size)
+        if layer.output_size(map_size) != output_sizes[index]:
+            raise ValueError(
+                f"layer {index} maps a {map_size[0]}x{map_size[1]} input to "
+                f"{layer.output_size(map_size)}, but its offsets are "
+                f"{output_sizes[index][0]}x{output_sizes[index][1]}; are layers and offsets "
+                "ordered bottom to top?")
+
+        # This layer's offset group g as [2K, H, W]; read at every (fractional) filter position.
+        group = groups[index]
+        group_offsets = maps[index][group * 2 * taps : (group + 1) * 2 * taps]
+        displacement = read_bilinear(group_offsets, position).reshape(-1, taps, 2)
+        points = (layer.regular_locations(position) + displacement).reshape(-1, 2)
+
+        count = position.shape[0]
+        parents = torch.arange(count, device=device).repeat_interleave(taps)
+        inside = inside_map(points, map_size)
+        active = inside & active[parents]
+        mask = None if masks is None else masks[index]
+        if mask is not None:
+            layer.check_mask(mask, offsets[index], f"masks[{index}]")
+            mask = _select_batch(mask, batch_index, f"masks[{index}]")
+            group_mask = mask[group * taps : (group + 1) * taps]
+            weight = (weight.unsqueeze(-1) * read_bilinear(group_mask, position)).reshape(-1)
+            modulated = True
+        else:
+            weight = weight.repeat_interleave(taps)
+
+        all_points.append(points)
+        all_parents.append(parents)
+        all_taps.append(torch.arange(taps, device=device).repeat(count))
+        all_inside.append(inside)
+        all_active.append(active)
+        all_weights.append(weight)
+        map_sizes.append(map_size)
+        layer_indices.append(index)
+        position = points
+
+    return SamplingLocations(
+        unit=torch.tensor([float(oy), float(ox)], dtype=dtype, device=device),
+        points=tuple(all_points), parents=tuple(all_parents), taps=tuple(all_taps),
+        inside=tuple(all_inside), active=tuple(all_active), weights=tuple(all_weights),
+        map_sizes=tuple(map_sizes), layer_indices=tuple(layer_indices), modulated=modulated,
+    )
