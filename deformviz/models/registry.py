@@ -1,0 +1,85 @@
+"""Bundled models by name: where their weights are, how to check them, what they are."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .detector import DeformableDetector, DetectorConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A bundled model: its weights file (inside the package), checksum and one-line card."""
+
+    name: str
+    weights: str
+    sha256: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return WEIGHTS_DIR / self.weights
+
+
+# The checksum is filled in by the training command's export step (deformviz train --export).
+MODELS: dict[str, ModelEntry] = {}
+DEFAULT_MODEL = "lite0-deform-synth"
+
+
+def register(entry: ModelEntry) -> None:
+    MODELS[entry.name] = entry
+
+
+class ModelLoadError(RuntimeError):
+    """A bundled model is unknown, missing or corrupt."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu"
+               ) -> DeformableDetector:
+    """The bundled model `name`, verified against its checksum, in eval mode on `device`.
+
+    Weights are read offline from the package with weights_only=True; half-precision storage
+    is converted to float32.
+    """
+    if name not in MODELS:
+        known = ", ".join(sorted(MODELS)) or "none"
+        raise ModelLoadError(f"unknown model {name!r} (bundled: {known})")
+    entry = MODELS[name]
+    if not entry.path.is_file():
+        raise ModelLoadError(f"weights of {name!r} are missing: {entry.path}")
+    if sha256_of(entry.path) != entry.sha256:
+        raise ModelLoadError(f"weights of {name!r} fail their checksum: {entry.path}")
+    return load_checkpoint(entry.path, device)
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> DeformableDetector:
+    """A DeformableDetector from an exported weights file (config + state dict)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = DeformableDetector(DetectorConfig.from_dict(saved["config"]))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.eval().to(device)
+
+
+def export_weights(model: DeformableDetector, path: Path) -> str:
+    """Writes config + float16 state dict to `path` atomically; returns its sha256."""
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(dict(config=model.config.to_dict(), state_dict=state), tmp)
+    tmp.replace(path)
+    return sha256_of(path)

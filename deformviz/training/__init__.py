@@ -1,0 +1,1 @@
+"""Training the bundled network: cached trunk features, targets, losses and the loop."""
