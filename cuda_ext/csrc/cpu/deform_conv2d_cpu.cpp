@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
+
 #include "../deform_conv2d.h"
 #include "deformviz/deform_conv.h"
 #include "kernel_support.h"
@@ -13,6 +15,8 @@ namespace {
 
 // Sampling points per task: enough work to amortise scheduling, small enough to balance.
 constexpr int64_t kPointsPerTask = 256;
+// Channels that share one computation of a sampling point's stencil when scattering gradients.
+constexpr int64_t kChannelsPerSlice = 16;
 
 struct CpuDeformConvKernels {
   static void im2col(const at::Tensor& input, const at::Tensor& offset, const at::Tensor& mask,
@@ -34,7 +38,8 @@ struct CpuDeformConvKernels {
     });
   }
 
-  // One task per (image, channel) plane of grad_input, so no two threads add into one pixel.
+  // One task per (image, slice of channels of one offset group): each sampling point's stencil
+  // is computed once per slice, and every grad_input plane still has a single writer.
   static void col2im(const at::Tensor& grad_columns, const at::Tensor& offset,
                      const at::Tensor& mask, const DeformConvShape& s, at::Tensor& grad_input) {
     AT_DISPATCH_FLOATING_TYPES(grad_columns.scalar_type(), "deform_conv2d_col2im_cpu", [&] {
@@ -44,14 +49,17 @@ struct CpuDeformConvKernels {
       const scalar_t* m = data_or_null<scalar_t>(mask);
       Acc* gin = grad_input.data_ptr<Acc>();
       const int64_t per_group = s.channels_per_offset_group();
-      at::parallel_for(0, s.batch * s.channels, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t plane_index = begin; plane_index < end; ++plane_index) {
-          const int64_t b = plane_index / s.channels;
-          const int64_t c = plane_index % s.channels;
+      const int64_t slices = (per_group + kChannelsPerSlice - 1) / kChannelsPerSlice;
+      at::parallel_for(0, s.batch * s.offset_groups * slices, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t task = begin; task < end; ++task) {
+          const int64_t slice = task % slices;
+          const int64_t g = (task / slices) % s.offset_groups;
+          const int64_t b = task / (slices * s.offset_groups);
+          const int64_t c_begin = g * per_group + slice * kChannelsPerSlice;
+          const int64_t c_end = std::min(c_begin + kChannelsPerSlice, (g + 1) * per_group);
           for (int64_t k = 0; k < s.taps(); ++k) {
             for (int64_t p = 0; p < s.positions(); ++p) {
-              col2im_point<Acc>(s, gcols, off, m, b, c / per_group, k, p, c, c + 1, gin,
-                                PlainAdd{});
+              col2im_point<Acc>(s, gcols, off, m, b, g, k, p, c_begin, c_end, gin, PlainAdd{});
             }
           }
         }
