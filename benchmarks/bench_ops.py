@@ -44,8 +44,10 @@ class Shape:
         )
 
 
+# The res4/res5 shapes are GEMM-dominated: the reference pays for the same GEMM, which bounds the
+# ratio against it. The res3 shape has fewer channels per sample, so sampling dominates.
 SHAPES = [Shape("res5 14x14", 8, 512, 14), Shape("res4 28x28", 8, 256, 28),
-          Shape("res4 38x38", 8, 256, 38)]
+          Shape("res4 38x38", 8, 256, 38), Shape("res3 56x56", 8, 128, 56)]
 
 
 def ours(t):
