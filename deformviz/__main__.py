@@ -1,0 +1,5 @@
+"""`python -m deformviz` runs the command line."""
+
+from deformviz.cli import main
+
+main()

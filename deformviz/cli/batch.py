@@ -1,0 +1,162 @@
+"""One image or many: inputs, output names, the loop with a progress bar, and the summary.
+
+Everything that can be checked before the network runs is checked first (inputs exist,
+output folders writable, formats known), so bad input fails fast and writes nothing. Then
+each image is processed on its own: a bad image is reported on one line and skipped, the
+others still run; the exit code says whether any failed (2 bad input, 1 runtime failure).
+Written paths go to stdout, one per line; progress and the summary to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deformviz.atomic_files import atomic_write, check_writable_folder
+from deformviz.errors import InputError, OutputError
+from deformviz.plotting.output import FIGURE_FORMATS, figure_format
+
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, exit_code_for, one_line
+
+__all__ = ["Job", "plan_jobs", "run_jobs", "write_outputs", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                  ".pgm", ".pbm")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image and where its outputs go."""
+
+    image: Path
+    figure: Path
+    data: Path | None
+
+
+def _expand(inputs: Sequence[Path]) -> tuple[list[Path], bool]:
+    """Files as given, folders as their image files (sorted); batch if several or a folder."""
+    images: list[Path] = []
+    folder_given = False
+    for path in inputs:
+        if path.is_dir():
+            folder_given = True
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: folder contains no images "
+                                 f"({', '.join(IMAGE_SUFFIXES[:5])}, ...)")
+            images += found
+        else:
+            images.append(path)  # missing/unreadable files are reported when processed
+    return images, folder_given or len(images) > 1
+
+
+def _unique_names(images: Sequence[Path], suffix: str, extension: str) -> list[str]:
+    names, seen = [], set()
+    for image in images:
+        name, n = f"{image.stem}_{suffix}.{extension}", 2
+        while name in seen:  # same stem from different folders
+            name, n = f"{image.stem}_{suffix}_{n}.{extension}", n + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str,
+              save_data: Path | None) -> tuple[list[Job], bool]:
+    """Decide every output path and check it can be written, before any work.
+
+    Returns:
+        (jobs, batch): one job per image; batch is True for several images or a folder.
+    """
+    images, batch = _expand(inputs)
+    if batch:
+        if output is not None and output.suffix.lower().lstrip(".") in FIGURE_FORMATS:
+            raise OutputError(f"-o {output}: give a folder when processing several images")
+        folder = output or Path(".")
+        check_writable_folder(folder)
+        figures = [folder / name for name in _unique_names(images, suffix, fmt)]
+    else:
+        if output is None:
+            figures = [Path(_unique_names(images, suffix, fmt)[0])]
+        elif output.is_dir():
+            figures = [output / _unique_names(images, suffix, fmt)[0]]
+        else:
+            figure_format(output)
+            figures = [output]
+        check_writable_folder(figures[0].parent)
+    data: list[Path | None] = [None] * len(images)
+    if save_data is not None:
+        from deformviz.visualize.export import DATA_FORMATS, data_format
+
+        if batch:
+            if save_data.suffix.lower() in DATA_FORMATS:
+                raise OutputError(f"--save-data {save_data}: give a folder when processing "
+                                  "several images")
+            check_writable_folder(save_data)
+            data = [save_data / name for name in _unique_names(images, suffix, "json")]
+        else:
+            data_format(save_data)
+            check_writable_folder(save_data.parent)
+            data = [save_data]
+    return [Job(i, f, d) for i, f, d in zip(images, figures, data)], batch
+
+
+def write_outputs(outputs: Sequence[tuple[Path, bytes]]) -> list[Path]:
+    """Write each (path, bytes) atomically, after all were produced: nothing half-written."""
+    for path, payload in outputs:
+        with atomic_write(path) as handle:
+            handle.write(payload)
+    return [path for path, _ in outputs]
+
+
+def _progress(batch: bool, total: int):
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    console = Console(stderr=True, highlight=False)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True,
+                    redirect_stdout=False, redirect_stderr=False,
+                    disable=not (batch and console.is_terminal))  # no bar to draw in a pipe
+
+
+def run_jobs(jobs: Sequence[Job], batch: bool, work: Callable[[Job], list[Path]],
+             command: str) -> int:
+    """Run `work` on every job; print written paths; return the exit code."""
+    started, failures, written = time.perf_counter(), [], 0
+    with _progress(batch, len(jobs)) as progress:
+        task = progress.add_task(command, total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=f"{command} {job.image.name}")
+            try:
+                paths = work(job)
+            except KeyboardInterrupt:
+                raise
+            except Exception as error:  # noqa: BLE001 - reported per image, the batch goes on
+                if not batch:
+                    raise  # a single image: the command's one error path
+                failures.append(exit_code_for(error))
+                message = one_line(error)
+                if str(job.image) not in message:
+                    message = f"{job.image}: {message}"
+                progress.console.print(f"error: {message}", markup=False, soft_wrap=True)
+            else:
+                written += 1
+                for path in paths:
+                    sys.stdout.write(f"{path}\n")
+                sys.stdout.flush()
+            progress.advance(task)
+    if batch:
+        elapsed = time.perf_counter() - started
+        rate = written / elapsed if elapsed > 0 else 0.0
+        sys.stderr.write(f"{command}: {written} of {len(jobs)} images done in {elapsed:.1f} s "
+                         f"({rate:.2f} images/s)"
+                         + (f"; {len(failures)} failed\n" if failures else "\n"))
+    if not failures:
+        return EXIT_OK
+    return EXIT_FAILURE if EXIT_FAILURE in failures else EXIT_BAD_INPUT

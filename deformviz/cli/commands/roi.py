@@ -1,0 +1,87 @@
+"""`deformviz roi`: boxes with their deformed RoI-pooling bins over images (paper Fig. 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..numbers import parse_numbers
+from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
+                       LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, WidthOpt)
+
+SUMMARY = "Boxes and their deformed RoI bins over images (paper Fig. 7)."
+EPILOG = """\b
+Examples:
+  deformviz roi photo.jpg --box 40 60 300 420 -o box.pdf
+  deformviz roi photo.jpg --box 40 60 300 420 --box 10 10 80 90 --show-regular
+  deformviz roi photo.jpg --boxes boxes.json -o bins.svg
+  deformviz roi photo.jpg                          # the network's own detections
+  deformviz roi photos/ -o figures/ --max-boxes 5 -w 85mm
+"""
+
+
+def command(
+    images: ImagesArg,
+    box: Annotated[Optional[list[str]], typer.Option(
+        "--box", metavar="X1 Y1 X2 Y2", show_default=False,
+        help="A box in image pixels (continuous: the whole image is 0 0 W H); repeatable.")] = None,
+    boxes_file: Annotated[Optional[Path], typer.Option(
+        "--boxes", show_default=False,
+        help='Boxes from JSON: [[x1, y1, x2, y2], ...] or {"boxes": [{"box": [...]}, ...]}.')] = None,
+    show_regular: Annotated[bool, typer.Option(
+        "--show-regular", help="Also draw the undeformed bins (dashed) for comparison.")] = False,
+    max_boxes: Annotated[int, typer.Option(
+        "--max-boxes", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
+    output: OutputOpt = None,
+    fmt: FormatOpt = FigureFormat.png,
+    width: WidthOpt = None,
+    dpi: DpiOpt = 300.0,
+    save_data: SaveDataOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = Device.auto,
+    size: SizeOpt = 512,
+    score_threshold: ScoreOpt = 0.3,
+    labels: Annotated[bool, typer.Option("--labels/--no-labels",
+                                         help="Class and score on each box.")] = True,
+    legend: LegendOpt = True,
+) -> None:
+    """Draw boxes (yellow, with the RoI head's class and score) and their k x k deformed bins
+    (red) over the original image. Without --box/--boxes: the network's own detections."""
+    from deformviz.errors import BoxError, InputError
+    from deformviz.plotting.size import parse_width
+    from deformviz.visualize.boxes import check_boxes, read_boxes_file
+
+    from ..batch import plan_jobs, run_jobs, write_outputs
+    from ..runtime import load_cli_model, resolve_device
+
+    if size % 16:
+        raise InputError(f"--size must be a multiple of 16, got {size}")
+    figure_width = parse_width(width) if width is not None else parse_width("cvpr-column")
+    given: list = [parse_numbers(value, 4, "--box", BoxError) for value in box or []]
+    if boxes_file is not None:
+        given += read_boxes_file(boxes_file)
+    # Order and area now, before the model loads; each image's bounds when it is processed.
+    check_boxes(given, (float("inf"), float("inf")))
+    jobs, batch = plan_jobs(images, output, fmt.value, "roi", save_data)
+    torch_device = resolve_device(device.value)
+    network, model_name = load_cli_model(model, torch_device)
+
+    def work(job) -> list[Path]:
+        from deformviz.plotting.output import figure_format, render_figure
+        from deformviz.plotting.rois import plot_rois
+        from deformviz.visualize.export import data_format, encode_data
+        from deformviz.visualize.rois import roi_bins
+
+        result = roi_bins(network, job.image, given or None, long_side=size,
+                          score_threshold=score_threshold, max_boxes=max_boxes,
+                          model_name=model_name)
+        figure = plot_rois(result, figure_width, show_regular=show_regular, labels=labels,
+                           legend=legend)
+        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi))]
+        if job.data is not None:
+            outputs.append((job.data, encode_data(result, data_format(job.data))))
+        return write_outputs(outputs)
+
+    raise typer.Exit(run_jobs(jobs, batch, work, "roi"))

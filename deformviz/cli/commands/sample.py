@@ -1,0 +1,92 @@
+"""`deformviz sample`: sampling locations of activation units over images (paper Fig. 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..numbers import parse_numbers
+from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
+                       LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, TitlesOpt,
+                       WidthOpt)
+
+SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
+EPILOG = """\b
+Examples:
+  deformviz sample photo.jpg                       # 3 telling units -> photo_sample.png
+  deformviz sample photo.jpg --at 120 80 --at 300 200 -o units.pdf
+  deformviz sample photo.jpg --levels 1 --grid -o overview.svg
+  deformviz sample photos/ -o figures/ -f pdf -w cvpr-text
+  deformviz sample photo.jpg --auto 3 --save-data points.json
+"""
+
+
+def command(
+    images: ImagesArg,
+    at: Annotated[Optional[list[str]], typer.Option(
+        "--at", metavar="X Y", show_default=False,
+        help="A unit at image pixel (x, y) (repeatable); the nearest top-layer cell is used.")] = None,
+    auto: Annotated[Optional[int], typer.Option(
+        "--auto", min=1, max=12, show_default=False,
+        help="Pick N telling units from the network's detections: background, small object, "
+             "large object, ... (default 3 when no --at or --grid).")] = None,
+    grid: Annotated[bool, typer.Option(
+        "--grid", help="Overview: the 9 top-level points of a regular grid of units.")] = False,
+    grid_step: Annotated[int, typer.Option(
+        "--grid-step", min=1, max=64, help="Cells between grid units (16 px each at the model "
+                                            "input).")] = 6,
+    levels: Annotated[Optional[int], typer.Option(
+        "--levels", min=1, max=3, show_default=False,
+        help="Layers to descend: 1, 2 or 3 (9, 81 or 729 points); default 3, or 1 with --grid.")] = None,
+    output: OutputOpt = None,
+    fmt: FormatOpt = FigureFormat.png,
+    width: WidthOpt = None,
+    dpi: DpiOpt = 300.0,
+    save_data: SaveDataOpt = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = Device.auto,
+    size: SizeOpt = 512,
+    score_threshold: ScoreOpt = 0.3,
+    titles: TitlesOpt = True,
+    legend: LegendOpt = True,
+) -> None:
+    """Draw where the deformable layers sample for chosen units: each unit (green) with its
+    9, 81 or 729 sampling points through res5c, res5b and res5a, over the original image."""
+    from deformviz.errors import InputError, UnitError
+    from deformviz.plotting.size import parse_width
+
+    from ..batch import plan_jobs, run_jobs, write_outputs
+    from ..runtime import load_cli_model, resolve_device
+
+    if size % 16:
+        raise InputError(f"--size must be a multiple of 16, got {size}")
+    width_in = parse_width(width) if width is not None else None
+    units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
+    if grid and (units or auto):
+        raise InputError("--grid cannot be combined with --at or --auto")
+    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data)
+    torch_device = resolve_device(device.value)
+    network, model_name = load_cli_model(model, torch_device)
+    levels_used = levels or (1 if grid else 3)
+
+    def work(job) -> list[Path]:
+        from deformviz.plotting.output import figure_format, render_figure
+        from deformviz.plotting.sampling import plot_sampling
+        from deformviz.visualize.export import data_format, encode_data
+        from deformviz.visualize.sampling import sample_locations
+
+        result = sample_locations(network, job.image, at=units, auto=auto,
+                                  grid_step=grid_step if grid else None, levels=levels_used,
+                                  long_side=size, score_threshold=score_threshold,
+                                  model_name=model_name)
+        panels = len(result.samplings) if result.mode == "units" else 1
+        figure_width = width_in or (6.875 if panels > 1 else parse_width("cvpr-column"))
+        figure = plot_sampling(result, figure_width, titles=titles, legend=legend)
+        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi))]
+        if job.data is not None:
+            outputs.append((job.data, encode_data(result, data_format(job.data))))
+        return write_outputs(outputs)
+
+    raise typer.Exit(run_jobs(jobs, batch, work, "sample"))

@@ -1,0 +1,64 @@
+"""Options shared by the commands, as `Annotated` aliases (one definition, one help text)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deformviz.plotting.size import describe_presets
+
+__all__ = ["Device", "FigureFormat", "ImagesArg", "ModelOpt", "DeviceOpt", "OutputOpt",
+           "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "SaveDataOpt",
+           "TitlesOpt", "LegendOpt"]
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class FigureFormat(str, Enum):
+    png = "png"
+    pdf = "pdf"
+    svg = "svg"
+
+
+ImagesArg = Annotated[list[Path], typer.Argument(
+    metavar="IMAGE...", show_default=False,
+    help="Image files (JPEG, PNG, TIFF, WebP, ...) or folders of them.")]
+ModelOpt = Annotated[Optional[str], typer.Option(
+    "--model", "-m", metavar="NAME|PATH", show_default=False,
+    help="A registered model name (see 'deformviz models') or an exported weights file. "
+         "Default: the bundled model.")]
+DeviceOpt = Annotated[Device, typer.Option(
+    "--device", case_sensitive=False, help="Where to run the network; auto picks CUDA if present.")]
+OutputOpt = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", show_default=False,
+    help="Figure file (.png, .pdf, .svg) for one image; a folder for several images or a "
+         "folder input. Default: IMAGE-STEM_COMMAND.FORMAT in the current folder.")]
+FormatOpt = Annotated[FigureFormat, typer.Option(
+    "--format", "-f", case_sensitive=False,
+    help="Figure format when file names are generated (folder output); an -o FILE's "
+         "extension wins.")]
+WidthOpt = Annotated[Optional[str], typer.Option(
+    "--width", "-w", show_default=False,
+    help=f"Physical figure width: 3.25in, 85mm, 8.5cm, 240pt, or a venue preset: "
+         f"{describe_presets()}. Default: cvpr-text for several panels, cvpr-column for one.")]
+DpiOpt = Annotated[float, typer.Option(
+    "--dpi", min=10, max=2400, help="Resolution of PNG output (pixels per inch).")]
+SizeOpt = Annotated[int, typer.Option(
+    "--size", min=32, max=4096,
+    help="Model input: the longer image side is resized to this (multiple of 16); results "
+         "are mapped back to the original image.")]
+ScoreOpt = Annotated[float, typer.Option(
+    "--score-threshold", min=0.0, max=1.0, help="Minimum score of the network's detections.")]
+SaveDataOpt = Annotated[Optional[Path], typer.Option(
+    "--save-data", show_default=False,
+    help="Also write the numbers (.json or .npz) for one image; a folder (JSON files) for "
+         "several.")]
+TitlesOpt = Annotated[bool, typer.Option("--titles/--no-titles", help="Panel titles.")]
+LegendOpt = Annotated[bool, typer.Option("--legend/--no-legend", help="A legend row.")]

@@ -1,0 +1,47 @@
+"""The errors deformviz raises for things a user can fix, kept free of heavy imports.
+
+The command line maps these to one line on stderr and an exit code (see
+`deformviz.cli.errors`): `InputError` and its subclasses are bad input (exit 2), anything else
+is a runtime failure (exit 1). Python callers catch them like any ValueError / OSError.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeformvizError",
+    "InputError",
+    "ImageLoadError",
+    "BoxError",
+    "UnitError",
+    "OutputError",
+    "DeviceError",
+]
+
+
+class DeformvizError(Exception):
+    """Base of deformviz's own errors; the message is one line, meant for the user."""
+
+
+class InputError(DeformvizError, ValueError):
+    """Something the user gave is unusable (file, number, option); fixing the input fixes it."""
+
+
+class ImageLoadError(InputError):
+    """An image file is missing, unreadable, truncated, not an image, too large or in a mode
+    that cannot be converted to RGB."""
+
+
+class BoxError(InputError):
+    """A box is not four finite numbers, is inverted or empty, or lies outside the image."""
+
+
+class UnitError(InputError):
+    """An activation unit (a pixel position) lies outside the image."""
+
+
+class OutputError(InputError):
+    """An output path cannot be written, or names a format deformviz does not write."""
+
+
+class DeviceError(InputError):
+    """The requested device is not available (for example `cuda` without CUDA)."""

@@ -1,0 +1,93 @@
+"""User boxes: reading them from JSON and checking them against the image.
+
+Boxes are (x1, y1, x2, y2) in continuous original-image pixels (pixel i spans [i, i + 1)),
+so the whole W x H image is (0, 0, W, H).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from deformviz.errors import BoxError, InputError
+
+__all__ = ["check_boxes", "read_boxes_file"]
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BoxError(f"{where}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise BoxError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise BoxError(f"{where}: {value!r} is not a finite number")
+    return number
+
+
+def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) -> np.ndarray:
+    """Validate boxes against an (H, W) image.
+
+    Returns:
+        [K, 4] float64 (x1, y1, x2, y2).
+    Raises:
+        BoxError: a box without four finite numbers, inverted (x2 < x1 or y2 < y1), of zero
+            width or height, or not inside [0, W] x [0, H].
+    """
+    height, width = image_size
+    checked = []
+    if hasattr(boxes, "tolist"):  # numpy arrays and torch tensors
+        boxes = boxes.tolist()
+    for index, box in enumerate(boxes):
+        where = f"box {index + 1}"
+        if hasattr(box, "tolist"):
+            box = box.tolist()
+        if isinstance(box, (str, bytes)) or not isinstance(box, Sequence) or len(box) != 4:
+            raise BoxError(f"{where}: expected 4 numbers x1 y1 x2 y2, got {box!r}")
+        x1, y1, x2, y2 = (_number(v, where) for v in box)
+        shown = f"({x1:g}, {y1:g}, {x2:g}, {y2:g})"
+        if x2 < x1 or y2 < y1:
+            raise BoxError(f"{where} {shown} is inverted: need x1 < x2 and y1 < y2")
+        if x2 == x1 or y2 == y1:
+            raise BoxError(f"{where} {shown} has zero area")
+        if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+            raise BoxError(f"{where} {shown} is outside the image ({width}x{height} pixels: "
+                           f"boxes must lie within 0..{width} x 0..{height})")
+        checked.append((x1, y1, x2, y2))
+    return np.array(checked, dtype=np.float64).reshape(-1, 4)
+
+
+def read_boxes_file(path: str | Path) -> list[list[object]]:
+    """Boxes from a JSON file: `[[x1, y1, x2, y2], ...]`, `[{"box": [...]}, ...]` or
+    `{"boxes": [...]}` with either kind of entry (the `boxes` of `--save-data` output too).
+
+    Returns the raw entries (checked later with `check_boxes`, which knows the image size).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such boxes file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read boxes file ({error})") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
+    entries = data.get("boxes") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise InputError(f"{path}: expected a list of boxes or {{\"boxes\": [...]}}")
+    boxes = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict):
+            entry = entry.get("box")
+        if not isinstance(entry, list):
+            raise BoxError(f"{path}: box {index + 1} must be [x1, y1, x2, y2] or "
+                           f"{{\"box\": [x1, y1, x2, y2]}}")
+        boxes.append(entry)
+    if not boxes:
+        raise InputError(f"{path}: contains no boxes")
+    return boxes

@@ -1,0 +1,162 @@
+"""What the visualizations compute: plain data in ORIGINAL image pixels, ready to plot or save.
+
+Conventions (also written into saved data):
+- points are (x, y) in pixel index coordinates: pixel (i, j) has its centre at (i, j), so an
+  image drawn with matplotlib's default `imshow` extent lines up with them;
+- boxes and bins are (x1, y1, x2, y2) in continuous coordinates: pixel i spans [i, i + 1), so
+  a box around the whole W x H image is (0, 0, W, H). Draw them shifted by -0.5 over `imshow`.
+- feature cells are (y, x) integer indices of the top deformable layer's output map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deformviz.imaging import LoadedImage
+
+__all__ = ["Detection", "Unit", "UnitSampling", "SamplingResult", "BoxBins", "RoIResult",
+           "POINT_CONVENTION", "BOX_CONVENTION"]
+
+POINT_CONVENTION = "(x, y) original-image pixel index coordinates; pixel (i, j) centred at (i, j)"
+BOX_CONVENTION = "(x1, y1, x2, y2) continuous original-image pixels; pixel i spans [i, i + 1)"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """An object the network found: box (x1, y1, x2, y2) continuous original pixels, its class
+    name and heat-map score."""
+
+    box: tuple[float, float, float, float]
+    label: str
+    score: float
+
+    @property
+    def area(self) -> float:
+        """Box area in original pixels squared."""
+        return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+
+
+@dataclass(frozen=True)
+class Unit:
+    """An activation unit of the top deformable layer.
+
+    Attributes:
+        cell: (y, x) index in the top layer's output map (feature cells).
+        pixel: (x, y) the cell's centre in original-image pixels (index coordinates).
+        role: why it was picked: "requested", "background", "small object", "large object",
+            "object", "peak" (a heat-map maximum) or "grid".
+        detection: the object it sits on, when picked from a detection.
+    """
+
+    cell: tuple[int, int]
+    pixel: tuple[float, float]
+    role: str
+    detection: Detection | None = None
+
+    @property
+    def title(self) -> str:
+        """A short panel title, e.g. "small object: circle 0.83"."""
+        if self.detection is None:
+            return self.role if self.role not in ("requested", "grid") else (
+                f"unit at ({self.pixel[0]:.0f}, {self.pixel[1]:.0f})")
+        return f"{self.role}: {self.detection.label} {self.detection.score:.2f}"
+
+
+@dataclass(frozen=True, eq=False)
+class UnitSampling:
+    """One unit's sampling points through the stacked deformable layers.
+
+    Attributes:
+        unit: the unit.
+        points: per level l (1 = the top layer's own taps), [9**l, 2] (x, y) original pixels.
+        parents: per level, [9**l] index of each point's parent in the level above (level 1:
+            all 0, the unit).
+        active: per level, [9**l] bool: the point and its ancestors read image data (a point
+            under an out-of-map parent exists only geometrically).
+        weights: per level, [9**l] product of DCNv2 masks along the path (1 for DCNv1).
+        effective_dilation: the top-layer filter's effective dilation (paper Table 2), in
+            feature cells (2.0 for the rigid dilation-2 filter).
+    """
+
+    unit: Unit
+    points: tuple[np.ndarray, ...]
+    parents: tuple[np.ndarray, ...]
+    active: tuple[np.ndarray, ...]
+    weights: tuple[np.ndarray, ...]
+    effective_dilation: float
+
+    @property
+    def levels(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True, eq=False)
+class SamplingResult:
+    """Sampling locations of one or more units of one image.
+
+    Attributes:
+        image: the original image the points refer to.
+        model_name: the model's name or weights path.
+        layer_names: the deformable layers, bottom to top (level l follows layer [-l]).
+        levels: levels traced per unit (1..3).
+        samplings: one per unit.
+        detections: the network's detections on the image (original pixels).
+        mode: "units" (one panel per unit) or "grid" (an overview of many units' taps).
+        input_size: (h, w) of the model input the image was resized to.
+    """
+
+    image: LoadedImage
+    model_name: str
+    layer_names: tuple[str, ...]
+    levels: int
+    samplings: tuple[UnitSampling, ...]
+    detections: tuple[Detection, ...]
+    mode: str
+    input_size: tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class BoxBins:
+    """One box through the deformable RoI head.
+
+    Attributes:
+        box: (x1, y1, x2, y2) continuous original pixels, as given (or detected).
+        label: the head's most probable class ("background" included).
+        score: its probability.
+        regular: [k, k, 4] the undeformed bins (x1, y1, x2, y2), continuous original pixels;
+            they tile `box`. Bin (i, j) is row i, column j.
+        deformed: [k, k, 4] the bins shifted by their learned offsets.
+        source: "given" or "detection".
+        detection: the detection it came from, if any.
+    """
+
+    box: tuple[float, float, float, float]
+    label: str
+    score: float
+    regular: np.ndarray
+    deformed: np.ndarray
+    source: str
+    detection: Detection | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RoIResult:
+    """Deformed RoI bins of boxes on one image.
+
+    Attributes:
+        image: the original image.
+        model_name: the model's name or weights path.
+        boxes: one entry per box.
+        output_size: (k, k) bins per box.
+        gamma: the offset scale of the pooling (0.1).
+        input_size: (h, w) of the model input.
+    """
+
+    image: LoadedImage
+    model_name: str
+    boxes: tuple[BoxBins, ...]
+    output_size: tuple[int, int]
+    gamma: float
+    input_size: tuple[int, int]
