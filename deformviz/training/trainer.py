@@ -77,12 +77,10 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
     run_dir/log.jsonl with the mean losses per epoch.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    cache = load_or_build_cache(cache_path or run_dir.parent / f"cache-seed{config.seed}-{config.train_scenes}.pt",
-                                config, device)
     model = build_model(config).to(device)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(cache) / config.batch_size)
+    steps_per_epoch = math.ceil(config.train_scenes / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
@@ -96,7 +94,11 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         start_epoch = state["epoch"] + 1
+    if start_epoch >= config.epochs:
+        return model.eval()  # already trained: nothing to cache or run
 
+    cache = load_or_build_cache(cache_path or run_dir.parent / f"cache-seed{config.seed}-{config.train_scenes}.pt",
+                                config, device)
     grid = model.feature_grid(cache.image_size)
     num_classes = len(model.class_names)
     feature_size = tuple(cache.features.shape[-2:])

@@ -1,0 +1,31 @@
+"""`deformviz train` and `deformviz evaluate` on tiny configurations."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from deformviz.cli import app
+
+
+def test_train_exports_weights_that_evaluate_reads(tmp_path):
+    runner = CliRunner()
+    weights = tmp_path / "tiny.pt"
+    result = runner.invoke(app, ["train", str(tmp_path / "run"), "--epochs", "1", "--scenes", "8",
+                                 "--device", "cpu", "--export", str(weights)])
+    assert result.exit_code == 0, result.output
+    assert "sha256" in result.output and weights.is_file()
+    report_path = tmp_path / "report.json"
+    result = runner.invoke(app, ["evaluate", "--model", str(weights), "--twin", str(weights),
+                                 "--scenes", "2", "--json", str(report_path), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Effective dilation" in result.output
+    report = json.loads(report_path.read_text())
+    assert {"detection", "effective_dilation", "roi", "models", "config"} <= set(report)
+
+
+def test_evaluate_rejects_an_unknown_twin(tmp_path):
+    result = CliRunner().invoke(app, ["evaluate", "--model", "nope.pt", "--scenes", "1"])
+    assert result.exit_code == 2
+    assert "nope.pt" in result.output
