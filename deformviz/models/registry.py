@@ -27,13 +27,25 @@ class ModelEntry:
         return WEIGHTS_DIR / self.weights
 
 
-# The checksum is filled in by the training command's export step (deformviz train --export).
 MODELS: dict[str, ModelEntry] = {}
 DEFAULT_MODEL = "lite0-deform-synth"
 
 
 def register(entry: ModelEntry) -> None:
     MODELS[entry.name] = entry
+
+
+# Checksums as printed by `deformviz train ... --export` (see docs/MODEL_CARD.md).
+register(ModelEntry(
+    "lite0-deform-synth", "lite0-deform-synth.pt",
+    "6b4556129d8d6befe1c571c4f56df25058e25acdaef25a2b2c2298cad35c3164",
+    "EfficientNet-Lite0 (ImageNet, frozen) + res5a-c deformable 3x3 stage + CenterNet and "
+    "deformable RoI heads, trained on generated shape scenes (docs/MODEL_CARD.md)"))
+register(ModelEntry(
+    "lite0-plain-synth", "lite0-plain-synth.pt",
+    "4b7af808dab5b4815fc48129bec26563ff5ea17110559a32cb857999521db6ce",
+    "the same network trained the same way with offsets frozen at zero and plain RoI pooling: "
+    "the twin for comparisons"))
 
 
 class ModelLoadError(RuntimeError):
