@@ -108,8 +108,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
                     probs, _ = m.classify_boxes(dense[name].features, rois_t, grid)
                     roi_correct[name].append(probs.argmax(1) == labels_t)
                 pool_rois = torch.cat([rois_t[:, :1], grid.boxes_for_roi_pool(rois_t[:, 1:])], 1)
-                # The deformable network's last RoI pass was on these rois: its offsets.
-                model.classify_boxes(dense["deformable"].features, rois_t, grid)
+                # recorder.roi holds the offsets of the deformable network's pass above.
                 regular, deformed = bin_centres_in_mask(pool_rois, recorder.roi, grid, masks)
                 in_mask["regular"].append(regular)
                 in_mask["deformed"].append(deformed)

@@ -49,15 +49,13 @@ def command(
 ) -> None:
     """Draw boxes (yellow, with the RoI head's class and score) and their k x k deformed bins
     (red) over the original image. Without --box/--boxes: the network's own detections."""
-    from deformviz.errors import BoxError, InputError
+    from deformviz.errors import BoxError
     from deformviz.plotting.size import parse_width
     from deformviz.visualize.boxes import check_boxes, read_boxes_file
 
     from ..batch import plan_jobs, run_jobs, write_outputs
     from ..runtime import load_cli_model, resolve_device
 
-    if size % 16:
-        raise InputError(f"--size must be a multiple of 16, got {size}")
     figure_width = parse_width(width) if width is not None else parse_width("cvpr-column")
     given: list = [parse_numbers(value, 4, "--box", BoxError) for value in box or []]
     if boxes_file is not None:

@@ -60,8 +60,6 @@ def command(
     from ..batch import plan_jobs, run_jobs, write_outputs
     from ..runtime import load_cli_model, resolve_device
 
-    if size % 16:
-        raise InputError(f"--size must be a multiple of 16, got {size}")
     width_in = parse_width(width) if width is not None else None
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
     if grid and (units or auto):
