@@ -35,6 +35,10 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     deformable: bool = True
+    # Learning rate of the offset-predicting convs relative to the rest. Offsets start at zero
+    # and are read as deviations from the rigid grid, so their step size sets how far the
+    # sampling spreads. (No effect on the plain twin, which has no trainable offsets.)
+    offset_lr_scale: float = 1.0
 
     @property
     def name(self) -> str:
@@ -78,8 +82,12 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(config).to(device)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    offsets = [p for n, p in model.named_parameters() if p.requires_grad and ".conv_offset." in n]
+    others = [p for n, p in model.named_parameters() if p.requires_grad and ".conv_offset." not in n]
+    groups = [{"params": others}]
+    if offsets:
+        groups.append({"params": offsets, "lr": config.learning_rate * config.offset_lr_scale})
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(config.train_scenes / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -88,14 +96,15 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
     checkpoint_path = run_dir / "checkpoint.pt"
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if state["config"] != asdict(config):
+        # Through TrainConfig, so checkpoints older than a new field read it at its default.
+        if TrainConfig(**state["config"]) != config:
             raise ValueError(f"{checkpoint_path} belongs to another configuration; use a new run folder")
         model.load_state_dict(state["model"])
+        start_epoch = state["epoch"] + 1
+        if start_epoch >= config.epochs:
+            return model.eval()  # already trained: nothing to cache or run
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        start_epoch = state["epoch"] + 1
-    if start_epoch >= config.epochs:
-        return model.eval()  # already trained: nothing to cache or run
 
     cache = load_or_build_cache(cache_path or run_dir.parent / f"cache-seed{config.seed}-{config.train_scenes}.pt",
                                 config, device)
