@@ -13,12 +13,38 @@
 namespace deformviz::cpu {
 namespace {
 
-// Sampling points per task: enough work to amortise scheduling, small enough to balance.
-constexpr int64_t kPointsPerTask = 256;
+// Output positions handled together: their stencils stay in L1 while the channels stream past.
+constexpr int64_t kPositionsPerBlock = 64;
+
+// A block of up to kPositionsPerBlock consecutive output positions of one (image, group, tap).
+struct PositionBlock {
+  int64_t b, g, k, p0, size;
+};
+
+int64_t position_block_count(const DeformConvShape& s) {
+  const int64_t blocks = (s.positions() + kPositionsPerBlock - 1) / kPositionsPerBlock;
+  return s.batch * s.offset_groups * s.taps() * blocks;
+}
+
+PositionBlock position_block(const DeformConvShape& s, int64_t task) {
+  const int64_t blocks = (s.positions() + kPositionsPerBlock - 1) / kPositionsPerBlock;
+  PositionBlock block;
+  const int64_t index = task % blocks;
+  task /= blocks;
+  block.k = task % s.taps();
+  task /= s.taps();
+  block.g = task % s.offset_groups;
+  block.b = task / s.offset_groups;
+  block.p0 = index * kPositionsPerBlock;
+  block.size = std::min(kPositionsPerBlock, s.positions() - block.p0);
+  return block;
+}
 // Channels that share one computation of a sampling point's stencil when scattering gradients.
 constexpr int64_t kChannelsPerSlice = 16;
 
 struct CpuDeformConvKernels {
+  // One task per (image, group, tap, block of positions): the block's stencils are computed once,
+  // then every channel of the group fills a contiguous run of its column row.
   static void im2col(const at::Tensor& input, const at::Tensor& offset, const at::Tensor& mask,
                      const DeformConvShape& s, at::Tensor& columns) {
     AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "deform_conv2d_im2col_cpu", [&] {
@@ -28,11 +54,20 @@ struct CpuDeformConvKernels {
       const scalar_t* m = data_or_null<scalar_t>(mask);
       scalar_t* cols = columns.data_ptr<scalar_t>();
       const int64_t per_group = s.channels_per_offset_group();
-      at::parallel_for(0, sampling_point_count(s), kPointsPerTask, [&](int64_t begin, int64_t end) {
-        for (int64_t index = begin; index < end; ++index) {
-          const SamplingPointIndex pt = sampling_point(s, index);
-          im2col_point<Acc>(s, in, off, m, pt.b, pt.g, pt.k, pt.p, pt.g * per_group,
-                            (pt.g + 1) * per_group, cols);
+      at::parallel_for(0, position_block_count(s), 1, [&](int64_t begin, int64_t end) {
+        LocatedPoint<Acc> points[kPositionsPerBlock];
+        for (int64_t task = begin; task < end; ++task) {
+          const PositionBlock block = position_block(s, task);
+          for (int64_t i = 0; i < block.size; ++i) {
+            points[i] = locate<Acc>(s, off, m, block.b, block.g, block.k, block.p0 + i);
+          }
+          for (int64_t c = block.g * per_group; c < (block.g + 1) * per_group; ++c) {
+            const scalar_t* image = plane(s, in, block.b, c);
+            scalar_t* row = cols + s.column_index(c, block.k, block.b, block.p0);
+            for (int64_t i = 0; i < block.size; ++i) {
+              row[i] = static_cast<scalar_t>(points[i].modulation * interpolate<Acc>(image, points[i].stencil));
+            }
+          }
         }
       });
     });
@@ -67,6 +102,7 @@ struct CpuDeformConvKernels {
     });
   }
 
+  // Blocked like im2col: each channel's column gradients are read as one contiguous run.
   static void offset_mask_gradient(const at::Tensor& grad_columns, const at::Tensor& input,
                                    const at::Tensor& offset, const at::Tensor& mask,
                                    const DeformConvShape& s, at::Tensor& grad_offset,
@@ -80,17 +116,31 @@ struct CpuDeformConvKernels {
       scalar_t* goff = grad_offset.data_ptr<scalar_t>();
       scalar_t* gmask = s.has_mask ? grad_mask.data_ptr<scalar_t>() : nullptr;
       const int64_t per_group = s.channels_per_offset_group();
-      at::parallel_for(0, sampling_point_count(s), kPointsPerTask, [&](int64_t begin, int64_t end) {
-        for (int64_t index = begin; index < end; ++index) {
-          const SamplingPointIndex pt = sampling_point(s, index);
-          Acc grad_dy, grad_dx, grad_m;
-          offset_and_mask_gradient<Acc>(s, gcols, in, off, m, pt.b, pt.g, pt.k, pt.p,
-                                        pt.g * per_group, (pt.g + 1) * per_group, grad_dy,
-                                        grad_dx, grad_m);
-          const int64_t at = s.offset_index(pt.b, pt.g, pt.k, pt.p);
-          goff[at] = static_cast<scalar_t>(grad_dy);
-          goff[at + s.positions()] = static_cast<scalar_t>(grad_dx);
-          if (gmask != nullptr) gmask[s.mask_index(pt.b, pt.g, pt.k, pt.p)] = static_cast<scalar_t>(grad_m);
+      at::parallel_for(0, position_block_count(s), 1, [&](int64_t begin, int64_t end) {
+        LocatedPoint<Acc> points[kPositionsPerBlock];
+        Acc grad_dy[kPositionsPerBlock], grad_dx[kPositionsPerBlock], grad_m[kPositionsPerBlock];
+        for (int64_t task = begin; task < end; ++task) {
+          const PositionBlock block = position_block(s, task);
+          for (int64_t i = 0; i < block.size; ++i) {
+            points[i] = locate<Acc>(s, off, m, block.b, block.g, block.k, block.p0 + i);
+            grad_dy[i] = grad_dx[i] = grad_m[i] = Acc(0);
+          }
+          for (int64_t c = block.g * per_group; c < (block.g + 1) * per_group; ++c) {
+            const scalar_t* image = plane(s, in, block.b, c);
+            const scalar_t* row = gcols + s.column_index(c, block.k, block.b, block.p0);
+            for (int64_t i = 0; i < block.size; ++i) {
+              accumulate_offset_gradient<Acc>(image, points[i], static_cast<Acc>(row[i]),
+                                              s.has_mask, grad_dy[i], grad_dx[i], grad_m[i]);
+            }
+          }
+          for (int64_t i = 0; i < block.size; ++i) {
+            const int64_t at = s.offset_index(block.b, block.g, block.k, block.p0 + i);
+            goff[at] = static_cast<scalar_t>(grad_dy[i]);
+            goff[at + s.positions()] = static_cast<scalar_t>(grad_dx[i]);
+            if (gmask != nullptr) {
+              gmask[s.mask_index(block.b, block.g, block.k, block.p0 + i)] = static_cast<scalar_t>(grad_m[i]);
+            }
+          }
         }
       });
     });

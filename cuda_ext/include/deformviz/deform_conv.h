@@ -100,18 +100,43 @@ DV_HOST_DEVICE T* plane(const DeformConvShape& s, T* tensor, int64_t b, int64_t 
   return tensor + (b * s.channels + c) * s.height * s.width;
 }
 
+// A sampling point's bilinear stencil and modulation: computed once, reused for every channel.
+template <typename Acc>
+struct LocatedPoint {
+  BilinearStencil<Acc> stencil;
+  Acc modulation;
+};
+
+template <typename Acc, typename T>
+DV_HOST_DEVICE LocatedPoint<Acc> locate(const DeformConvShape& s, const T* offset, const T* mask,
+                                        int64_t b, int64_t g, int64_t k, int64_t p) {
+  Acc y, x;
+  sampling_position<Acc>(s, offset, b, g, k, p, y, x);
+  return {zero_padded_stencil<Acc>(s.height, s.width, y, x), modulation<Acc>(s, mask, b, g, k, p)};
+}
+
+// Adds one channel's share of a sampling point's offset and mask gradients: `upstream` is the
+// point's column gradient in that channel, `image` the channel's input plane.
+template <typename Acc, typename T>
+DV_HOST_DEVICE void accumulate_offset_gradient(const T* image, const LocatedPoint<Acc>& point,
+                                               Acc upstream, bool has_mask, Acc& grad_dy,
+                                               Acc& grad_dx, Acc& grad_mask) {
+  Acc d_dy, d_dx;
+  interpolate_gradient<Acc>(image, point.stencil, d_dy, d_dx);
+  grad_dy += upstream * point.modulation * d_dy;
+  grad_dx += upstream * point.modulation * d_dx;
+  if (has_mask) grad_mask += upstream * interpolate<Acc>(image, point.stencil);
+}
+
 // Writes the column entries of one sampling point (image b, offset group g, tap k, position p)
 // for channels [c_begin, c_end) of that group: m * x_c(p0 + p_k + dp_k).
 template <typename Acc, typename T>
 DV_HOST_DEVICE void im2col_point(const DeformConvShape& s, const T* input, const T* offset,
                                  const T* mask, int64_t b, int64_t g, int64_t k, int64_t p,
                                  int64_t c_begin, int64_t c_end, T* columns) {
-  Acc y, x;
-  sampling_position<Acc>(s, offset, b, g, k, p, y, x);
-  const Acc m = modulation<Acc>(s, mask, b, g, k, p);
-  const BilinearStencil<Acc> stencil = zero_padded_stencil<Acc>(s.height, s.width, y, x);
+  const LocatedPoint<Acc> point = locate<Acc>(s, offset, mask, b, g, k, p);
   for (int64_t c = c_begin; c < c_end; ++c) {
-    const Acc value = m * interpolate<Acc>(plane(s, input, b, c), stencil);
+    const Acc value = point.modulation * interpolate<Acc>(plane(s, input, b, c), point.stencil);
     columns[s.column_index(c, k, b, p)] = from_acc<T>(value);
   }
 }
@@ -123,13 +148,10 @@ DV_HOST_DEVICE void col2im_point(const DeformConvShape& s, const T* grad_columns
                                  const T* offset, const T* mask, int64_t b, int64_t g, int64_t k,
                                  int64_t p, int64_t c_begin, int64_t c_end, Acc* grad_input,
                                  const Add& add) {
-  Acc y, x;
-  sampling_position<Acc>(s, offset, b, g, k, p, y, x);
-  const Acc m = modulation<Acc>(s, mask, b, g, k, p);
-  const BilinearStencil<Acc> stencil = zero_padded_stencil<Acc>(s.height, s.width, y, x);
+  const LocatedPoint<Acc> point = locate<Acc>(s, offset, mask, b, g, k, p);
   for (int64_t c = c_begin; c < c_end; ++c) {
     const Acc upstream = to_acc<Acc>(grad_columns[s.column_index(c, k, b, p)]);
-    scatter(plane(s, grad_input, b, c), stencil, upstream * m, add);
+    scatter(plane(s, grad_input, b, c), point.stencil, upstream * point.modulation, add);
   }
 }
 
@@ -143,19 +165,12 @@ DV_HOST_DEVICE void offset_and_mask_gradient(const DeformConvShape& s, const T* 
                                              int64_t b, int64_t g, int64_t k, int64_t p,
                                              int64_t c_begin, int64_t c_end, Acc& grad_dy,
                                              Acc& grad_dx, Acc& grad_mask) {
-  Acc y, x;
-  sampling_position<Acc>(s, offset, b, g, k, p, y, x);
-  const Acc m = modulation<Acc>(s, mask, b, g, k, p);
-  const BilinearStencil<Acc> stencil = zero_padded_stencil<Acc>(s.height, s.width, y, x);
+  const LocatedPoint<Acc> point = locate<Acc>(s, offset, mask, b, g, k, p);
   grad_dy = grad_dx = grad_mask = Acc(0);
   for (int64_t c = c_begin; c < c_end; ++c) {
     const Acc upstream = to_acc<Acc>(grad_columns[s.column_index(c, k, b, p)]);
-    const T* image = plane(s, input, b, c);
-    Acc d_dy, d_dx;
-    interpolate_gradient<Acc>(image, stencil, d_dy, d_dx);
-    grad_dy += upstream * m * d_dy;
-    grad_dx += upstream * m * d_dx;
-    if (s.has_mask) grad_mask += upstream * interpolate<Acc>(image, stencil);
+    accumulate_offset_gradient<Acc>(plane(s, input, b, c), point, upstream, s.has_mask, grad_dy,
+                                    grad_dx, grad_mask);
   }
 }
 
