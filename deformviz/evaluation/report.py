@@ -72,9 +72,12 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     dilation_categories = []
     roi_correct = {name: [] for name in models}
     in_mask = {"regular": [], "deformed": []}
+    device = next(model.parameters()).device
     done = 0
     try:
         for images, targets in loader:
+            # The networks run on their device; everything measured comes back to the CPU.
+            images = images.to(device)
             grid = model.feature_grid(tuple(images.shape[-2:]))
             image_side = float(min(images.shape[-2:]))
             ground_truth += [(t["boxes"], t["labels"]) for t in targets]
@@ -82,7 +85,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
             dense = {name: m.dense(trunk) for name, m in models.items()}
             for name, m in models.items():
                 for found in m.detect(dense[name], grid, config.score_threshold, 100):
-                    detections[name].append((found.boxes, found.scores, found.labels))
+                    detections[name].append((found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()))
             # Table 2: every unit of every image, by the object that contains its centre.
             h, w = trunk.shape[-2:]
             cy, cx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
@@ -90,7 +93,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
             for b, target in enumerate(targets):
                 dilation_categories.append(unit_categories(unit_pixels, target["boxes"], image_side))
             for index, (layer, geometry) in enumerate(zip(recorder.layers, model.stage.layer_geometry())):
-                dilation_values[index] += list(layer_effective_dilation(layer, geometry).flatten(1))
+                dilation_values[index] += list(layer_effective_dilation(layer, geometry).flatten(1).cpu())
             # RoI head on jittered ground-truth boxes, the same boxes for both networks.
             rois, labels, masks = [], [], []
             for b, target in enumerate(targets):
@@ -105,11 +108,12 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
             if rois:
                 rois_t, labels_t = torch.cat(rois), torch.cat(labels)
                 for name, m in models.items():
-                    probs, _ = m.classify_boxes(dense[name].features, rois_t, grid)
-                    roi_correct[name].append(probs.argmax(1) == labels_t)
+                    probs, _ = m.classify_boxes(dense[name].features, rois_t.to(device), grid)
+                    roi_correct[name].append(probs.argmax(1).cpu() == labels_t)
                 pool_rois = torch.cat([rois_t[:, :1], grid.boxes_for_roi_pool(rois_t[:, 1:])], 1)
                 # recorder.roi holds the offsets of the deformable network's pass above.
-                regular, deformed = bin_centres_in_mask(pool_rois, recorder.roi, grid, masks)
+                roi_offsets = None if recorder.roi is None else recorder.roi.cpu()
+                regular, deformed = bin_centres_in_mask(pool_rois, roi_offsets, grid, masks)
                 in_mask["regular"].append(regular)
                 in_mask["deformed"].append(deformed)
             done += len(targets)
