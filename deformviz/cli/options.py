@@ -50,15 +50,18 @@ WidthOpt = Annotated[Optional[str], typer.Option(
          f"{describe_presets()}. Default: cvpr-text for several panels, cvpr-column for one.")]
 DpiOpt = Annotated[float, typer.Option(
     "--dpi", min=10, max=2400, help="Resolution of PNG output (pixels per inch).")]
-def _multiple_of_16(value: int) -> int:
-    # The trunk's stride: any other size would shift its feature grid (see FeatureGrid).
-    if value % 16:
+
+
+def multiple_of_16(value: int | None) -> int | None:
+    """Option callback: image sides must be multiples of the trunk's stride (None passes)."""
+    # Any other size would shift the trunk's feature grid (see FeatureGrid).
+    if value is not None and value % 16:
         raise typer.BadParameter(f"must be a multiple of 16, got {value}")
     return value
 
 
 SizeOpt = Annotated[int, typer.Option(
-    "--size", min=32, max=4096, callback=_multiple_of_16,
+    "--size", min=32, max=4096, callback=multiple_of_16,
     help="Model input: the longer image side is resized to this (multiple of 16); results "
          "are mapped back to the original image.")]
 ScoreOpt = Annotated[float, typer.Option(

@@ -11,6 +11,7 @@ import torch
 from deformviz.geometry import layer_effective_dilation
 from deformviz.models.detector import DeformableDetector
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
+from deformviz.scenes.generator import SceneConfig
 from deformviz.training.targets import box_iou, jitter_boxes
 
 from .detection import average_precision
@@ -25,6 +26,7 @@ class EvaluationConfig:
     scenes: int = 300
     seed: int = 1
     batch_size: int = 16
+    image_size: int | None = None  # scene side in pixels; None: the size the model was trained at
     score_threshold: float = 0.05
     roi_min_iou: float = 0.5  # jittered boxes kept for the RoI metrics
 
@@ -60,7 +62,9 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
 
     Returns a JSON-ready dict (see docs/MODEL_CARD.md for the fields).
     """
-    dataset = SceneDataset(config.scenes, seed=config.seed, with_masks=True)
+    side = config.image_size or model.config.training_image_size
+    dataset = SceneDataset(config.scenes, seed=config.seed, with_masks=True,
+                           config=SceneConfig(image_size=(side, side)))
     loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, collate_fn=collate_scenes)
     models = {"deformable": model.eval(), "plain": twin.eval()}
     recorder = _OffsetRecorder(model)
@@ -122,7 +126,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     finally:
         recorder.remove()
 
-    report = {"config": asdict(config), "detection": {}, "roi": {}, "effective_dilation": {}}
+    report = {"config": {**asdict(config), "image_size": side}, "detection": {}, "roi": {}, "effective_dilation": {}}
     for name in models:
         ap = average_precision(detections[name], ground_truth, num_classes)
         report["detection"][name] = {

@@ -27,6 +27,9 @@ class DetectorConfig:
     roi_output_size: int = 3
     roi_hidden: int = 256
     head_hidden: int = 64
+    # Not architecture, but part of what the weights mean: the side (pixels) of the square
+    # generated scenes it was trained on. Evaluation generates its held-out scenes at this size.
+    training_image_size: int = 256
 
     def to_dict(self) -> dict:
         return asdict(self)

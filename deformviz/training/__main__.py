@@ -17,11 +17,13 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=TrainConfig.train_scenes)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--image-size", type=int, default=TrainConfig.image_size)
     parser.add_argument("--offset-lr-scale", type=float, default=TrainConfig.offset_lr_scale)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     config = TrainConfig(seed=args.seed, train_scenes=args.scenes, epochs=args.epochs,
-                         deformable=not args.plain, offset_lr_scale=args.offset_lr_scale)
+                         deformable=not args.plain, image_size=args.image_size,
+                         offset_lr_scale=args.offset_lr_scale)
     train(config, args.run_dir, device=args.device, cache_path=args.cache)
 
 

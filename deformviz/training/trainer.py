@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from deformviz.models.detector import DeformableDetector, DetectorConfig
 from deformviz.models.efficientnet_lite import load_imagenet_trunk
+from deformviz.scenes.generator import SceneConfig
 
 from .feature_cache import FeatureCache, build_feature_cache
 from .losses import dense_losses, roi_losses
@@ -35,6 +36,8 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     deformable: bool = True
+    # Side of the square training scenes, pixels (a multiple of 16).
+    image_size: int = 256
     # Learning rate of the offset-predicting convs relative to the rest. Offsets start at zero
     # and are read as deviations from the rigid grid, so their step size sets how far the
     # sampling spreads. (No effect on the plain twin, which has no trainable offsets.)
@@ -52,14 +55,15 @@ def _progress() -> Progress:
 
 def load_or_build_cache(path: Path, config: TrainConfig, device: str) -> FeatureCache:
     """The trunk-feature cache of the training scenes, built once per seed and size."""
+    size = (config.image_size, config.image_size)
     if path.is_file():
         cache = FeatureCache.load(path)
-        if cache.seed == config.seed and len(cache) == config.train_scenes:
+        if cache.seed == config.seed and len(cache) == config.train_scenes and cache.image_size == size:
             return cache
     with _progress() as progress:
         task = progress.add_task("caching trunk features", total=config.train_scenes, status="")
         cache = build_feature_cache(load_imagenet_trunk(), config.train_scenes, config.seed,
-                                    device=device,
+                                    config=SceneConfig(image_size=size), device=device,
                                     progress=lambda done, total: progress.update(task, completed=done))
     cache.save(path)
     return cache
@@ -68,7 +72,8 @@ def load_or_build_cache(path: Path, config: TrainConfig, device: str) -> Feature
 def build_model(config: TrainConfig) -> DeformableDetector:
     """A fresh network with the ImageNet trunk, initialised deterministically from the seed."""
     torch.manual_seed(config.seed)
-    model = DeformableDetector(DetectorConfig(deformable=config.deformable))
+    model = DeformableDetector(DetectorConfig(deformable=config.deformable,
+                                              training_image_size=config.image_size))
     model.trunk.load_state_dict(load_imagenet_trunk().state_dict())
     return model
 
@@ -106,8 +111,8 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
 
-    cache = load_or_build_cache(cache_path or run_dir.parent / f"cache-seed{config.seed}-{config.train_scenes}.pt",
-                                config, device)
+    default_cache = f"cache-seed{config.seed}-{config.train_scenes}-{config.image_size}px.pt"
+    cache = load_or_build_cache(cache_path or run_dir.parent / default_cache, config, device)
     grid = model.feature_grid(cache.image_size)
     num_classes = len(model.class_names)
     feature_size = tuple(cache.features.shape[-2:])

@@ -13,7 +13,7 @@ def test_train_exports_weights_that_evaluate_reads(tmp_path):
     runner = CliRunner()
     weights = tmp_path / "tiny.pt"
     result = runner.invoke(app, ["train", str(tmp_path / "run"), "--epochs", "1", "--scenes", "8",
-                                 "--device", "cpu", "--export", str(weights)])
+                                 "--image-size", "128", "--device", "cpu", "--export", str(weights)])
     assert result.exit_code == 0, result.output
     assert "sha256" in result.output and weights.is_file()
     report_path = tmp_path / "report.json"
@@ -23,6 +23,14 @@ def test_train_exports_weights_that_evaluate_reads(tmp_path):
     assert "Effective dilation" in result.output
     report = json.loads(report_path.read_text())
     assert {"detection", "effective_dilation", "roi", "models", "config"} <= set(report)
+    assert report["config"]["image_size"] == 128  # the held-out scenes match the training size
+
+
+def test_train_rejects_an_image_size_off_the_trunk_stride(tmp_path):
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "run"), "--image-size", "100"])
+    assert result.exit_code == 2
+    assert "multiple of 16" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_evaluate_rejects_an_unknown_twin(tmp_path):

@@ -46,3 +46,16 @@ def test_report_has_the_expected_fields():
     assert {"deformable_accuracy", "plain_accuracy", "bin_centres_in_mask_regular",
             "bin_centres_in_mask_deformed", "boxes"} <= set(report["roi"])
     assert report["roi"]["bin_centres_in_mask_regular"] == report["roi"]["bin_centres_in_mask_deformed"]
+
+
+def test_held_out_scenes_default_to_the_size_the_model_was_trained_at():
+    model = build_model(TrainConfig(image_size=128))
+    twin = build_model(TrainConfig(deformable=False, image_size=128))
+    assert model.config.training_image_size == 128
+    report = evaluate(model, twin, EvaluationConfig(scenes=2, batch_size=2))
+    assert report["config"]["image_size"] == 128
+    small, large = size_thresholds(128)
+    assert report["effective_dilation"]["thresholds_px2"] == {"small_below": small, "large_above": large}
+    # An explicit size wins.
+    report = evaluate(model, twin, EvaluationConfig(scenes=2, batch_size=2, image_size=96))
+    assert report["config"]["image_size"] == 96

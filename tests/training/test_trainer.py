@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deformviz.training.trainer import TrainConfig, train
+from deformviz.training.trainer import TrainConfig, load_or_build_cache, train
 
 
 def test_training_lowers_the_loss_and_resumes(tmp_path):
@@ -18,3 +18,12 @@ def test_training_lowers_the_loss_and_resumes(tmp_path):
     longer = TrainConfig(train_scenes=24, epochs=4, batch_size=8, learning_rate=3e-3)
     train(longer, tmp_path / "run", resume=True)  # already complete: nothing more to do
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 4
+
+
+def test_the_feature_cache_is_rebuilt_for_another_image_size(tmp_path):
+    cache_path = tmp_path / "cache.pt"
+    small = load_or_build_cache(cache_path, TrainConfig(train_scenes=2, image_size=64), "cpu")
+    assert small.image_size == (64, 64) and small.features.shape[-2:] == (4, 4)
+    assert load_or_build_cache(cache_path, TrainConfig(train_scenes=2, image_size=64), "cpu").image_size == (64, 64)
+    larger = load_or_build_cache(cache_path, TrainConfig(train_scenes=2, image_size=96), "cpu")
+    assert larger.image_size == (96, 96) and larger.features.shape[-2:] == (6, 6)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..options import Device, DeviceOpt, ModelOpt
+from ..options import Device, DeviceOpt, ModelOpt, multiple_of_16
 
 SUMMARY = "Measure the network and its plain twin on held-out generated scenes."
 EPILOG = """\b
@@ -24,6 +24,8 @@ def command(
     twin: Annotated[str, typer.Option(metavar="NAME|PATH", help="The plain twin to compare with.")] = "lite0-plain-synth",
     scenes: Annotated[int, typer.Option(min=1, help="Held-out scenes.")] = 300,
     seed: Annotated[int, typer.Option(min=1, help="Held-out seed (training uses 0).")] = 1,
+    image_size: Annotated[Optional[int], typer.Option(
+        min=32, callback=multiple_of_16, help="Side of the held-out scenes, pixels [default: the size the model was trained at].")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
     device: DeviceOpt = Device.auto,
 ) -> None:
@@ -40,7 +42,7 @@ def command(
     chosen = resolve_device(device.value)
     network, name = load_cli_model(model, chosen)
     plain, twin_name = load_cli_model(twin, chosen)
-    report = evaluate(network, plain, EvaluationConfig(scenes=scenes, seed=seed))
+    report = evaluate(network, plain, EvaluationConfig(scenes=scenes, seed=seed, image_size=image_size))
     report["models"] = {"deformable": name, "plain": twin_name}
     console = Console()
     for table in render(report):

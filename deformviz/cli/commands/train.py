@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..options import Device, DeviceOpt
+from ..options import Device, DeviceOpt, multiple_of_16
 
 SUMMARY = "Train the bundled network from a seed (checkpoints, resume)."
 EPILOG = """\b
@@ -25,6 +25,8 @@ def command(
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training scenes.")] = 8,
     scenes: Annotated[int, typer.Option(min=8, help="Generated training scenes (trunk features cached once).")] = 6000,
     seed: Annotated[int, typer.Option(min=0, help="Scene generator and initialisation seed.")] = 0,
+    image_size: Annotated[int, typer.Option(
+        min=64, callback=multiple_of_16, help="Side of the square training scenes, pixels.")] = 256,
     offset_lr_scale: Annotated[float, typer.Option(min=0.0, help="Learning rate of the offset convs relative to the rest.")] = 1.0,
     export: Annotated[Optional[Path], typer.Option(help="Write the trained weights (float16) here and print their sha256.")] = None,
     device: DeviceOpt = Device.auto,
@@ -37,7 +39,7 @@ def command(
     from ..runtime import resolve_device
 
     config = TrainConfig(seed=seed, train_scenes=scenes, epochs=epochs, deformable=not plain,
-                         offset_lr_scale=offset_lr_scale)
+                         image_size=image_size, offset_lr_scale=offset_lr_scale)
     model = train(config, run_dir, device=resolve_device(device.value))
     if export is not None:
         digest = export_weights(model.cpu(), export)
