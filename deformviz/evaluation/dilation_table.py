@@ -3,7 +3,8 @@ the object that contains the unit.
 
 Size classes follow the paper's thresholds (small < 96^2, large > 224^2 pixels of box area, for
 images whose shorter side is about 600 px), scaled to the evaluation images: a threshold t
-becomes t * (image side / 600), so at 256 x 256 small < 41^2 and large > 96^2 pixels of area.
+becomes t * (image side / 600): at 384 x 384, the bundled model's training size, small < 61^2 and
+large > 143^2 pixels of area; at 256 x 256, small < 41^2 and large > 96^2.
 """
 
 from __future__ import annotations

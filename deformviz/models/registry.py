@@ -38,12 +38,12 @@ def register(entry: ModelEntry) -> None:
 # Checksums as printed by `deformviz train ... --export` (see docs/MODEL_CARD.md).
 register(ModelEntry(
     "lite0-deform-synth", "lite0-deform-synth.pt",
-    "6b4556129d8d6befe1c571c4f56df25058e25acdaef25a2b2c2298cad35c3164",
+    "a0b170ef50fe90c80f4dcca31a7ce0d7bc2a999c02f556e1fbf55812205869e2",
     "EfficientNet-Lite0 (ImageNet, frozen) + res5a-c deformable 3x3 stage + CenterNet and "
     "deformable RoI heads, trained on generated shape scenes (docs/MODEL_CARD.md)"))
 register(ModelEntry(
     "lite0-plain-synth", "lite0-plain-synth.pt",
-    "4b7af808dab5b4815fc48129bec26563ff5ea17110559a32cb857999521db6ce",
+    "df22d1eeee1be90f0cc84d05d1f65e10d0b4b44caf23b5529cf87f767833dfad",
     "the same network trained the same way with offsets frozen at zero and plain RoI pooling: "
     "the twin for comparisons"))
 

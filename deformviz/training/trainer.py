@@ -36,8 +36,10 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     deformable: bool = True
-    # Side of the square training scenes, pixels (a multiple of 16).
-    image_size: int = 256
+    # Side of the square training scenes, pixels (a multiple of 16). At 256 px the stage's rigid
+    # receptive field (13 cells) already spans the largest objects (up to 14 cells) and little
+    # asks the offsets to widen on them; at 384 px (up to 22 cells) they do (docs/MODEL_CARD.md).
+    image_size: int = 384
     # Learning rate of the offset-predicting convs relative to the rest. Offsets start at zero
     # and are read as deviations from the rigid grid, so their step size sets how far the
     # sampling spreads. (No effect on the plain twin, which has no trainable offsets.)

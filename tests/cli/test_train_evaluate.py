@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 from typer.testing import CliRunner
 
 from deformviz.cli import app
+from deformviz.cli.commands import train as train_command
+from deformviz.training.trainer import TrainConfig
 
 
 def test_train_exports_weights_that_evaluate_reads(tmp_path):
@@ -31,6 +34,15 @@ def test_train_rejects_an_image_size_off_the_trunk_stride(tmp_path):
     assert result.exit_code == 2
     assert "multiple of 16" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_train_defaults_are_the_training_configuration():
+    # The command line repeats TrainConfig's defaults (it must not import torch for --help).
+    parameters = inspect.signature(train_command.command).parameters
+    defaults = TrainConfig()
+    for option, field in (("epochs", "epochs"), ("scenes", "train_scenes"), ("seed", "seed"),
+                          ("image_size", "image_size"), ("offset_lr_scale", "offset_lr_scale")):
+        assert parameters[option].default == getattr(defaults, field), option
 
 
 def test_evaluate_rejects_an_unknown_twin(tmp_path):

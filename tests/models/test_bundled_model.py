@@ -8,6 +8,7 @@ import torch
 
 from deformviz.models.registry import DEFAULT_MODEL, MODELS, load_model, sha256_of
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
+from deformviz.scenes.generator import SceneConfig
 from deformviz.training.targets import box_iou
 
 
@@ -17,9 +18,11 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def held_out():
-    """Eight scenes of the evaluation seed (training never sees seed 1)."""
-    return collate_scenes([SceneDataset(8, seed=1, with_masks=False)[i] for i in range(8)])
+def held_out(model):
+    """Eight scenes of the evaluation seed (training never sees seed 1), at the training size."""
+    side = model.config.training_image_size
+    scenes = SceneDataset(8, seed=1, config=SceneConfig(image_size=(side, side)), with_masks=False)
+    return collate_scenes([scenes[i] for i in range(8)])
 
 
 def test_every_registered_model_is_shipped_and_checksummed():
@@ -34,7 +37,7 @@ def test_detections_find_the_objects_of_held_out_scenes(model, held_out):
     images, targets = held_out
     with torch.no_grad():
         dense = model(images)
-    found = model.detect(dense, model.feature_grid((256, 256)), score_threshold=0.3)
+    found = model.detect(dense, model.feature_grid(tuple(images.shape[-2:])), score_threshold=0.3)
     hits = total = 0
     for detections, target in zip(found, targets):
         total += len(target["boxes"])

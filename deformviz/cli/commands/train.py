@@ -26,7 +26,7 @@ def command(
     scenes: Annotated[int, typer.Option(min=8, help="Generated training scenes (trunk features cached once).")] = 6000,
     seed: Annotated[int, typer.Option(min=0, help="Scene generator and initialisation seed.")] = 0,
     image_size: Annotated[int, typer.Option(
-        min=64, callback=multiple_of_16, help="Side of the square training scenes, pixels.")] = 256,
+        min=64, callback=multiple_of_16, help="Side of the square training scenes, pixels.")] = 384,
     offset_lr_scale: Annotated[float, typer.Option(min=0.0, help="Learning rate of the offset convs relative to the rest.")] = 1.0,
     export: Annotated[Optional[Path], typer.Option(help="Write the trained weights (float16) here and print their sha256.")] = None,
     device: DeviceOpt = Device.auto,
