@@ -30,6 +30,10 @@ class EvaluationConfig:
     score_threshold: float = 0.05
     roi_min_iou: float = 0.5  # jittered boxes kept for the RoI metrics
 
+    def __post_init__(self) -> None:
+        if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
+            raise ValueError(f"image_size must be a multiple of 16 and at least 32, got {self.image_size}")
+
 
 class _OffsetRecorder:
     """Collects the offsets each deformable layer (and the RoI pooling) used, via the hooks."""
@@ -126,7 +130,8 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     finally:
         recorder.remove()
 
-    report = {"config": {**asdict(config), "image_size": side}, "detection": {}, "roi": {}, "effective_dilation": {}}
+    report = {"config": {**asdict(config), "image_size": side},
+              "detection": {}, "roi": {}, "effective_dilation": {}}
     for name in models:
         ap = average_precision(detections[name], ground_truth, num_classes)
         report["detection"][name] = {

@@ -29,6 +29,7 @@ class DetectorConfig:
     head_hidden: int = 64
     # Not architecture, but part of what the weights mean: the side (pixels) of the square
     # generated scenes it was trained on. Evaluation generates its held-out scenes at this size.
+    # (Weight files saved before this field existed were trained at 256.)
     training_image_size: int = 256
 
     def to_dict(self) -> dict:

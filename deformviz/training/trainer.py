@@ -45,6 +45,11 @@ class TrainConfig:
     # sampling spreads. (No effect on the plain twin, which has no trainable offsets.)
     offset_lr_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        # The trunk's stride: any other side would shift its feature grid (see FeatureGrid).
+        if self.image_size < 64 or self.image_size % 16:
+            raise ValueError(f"image_size must be a multiple of 16 and at least 64, got {self.image_size}")
+
     @property
     def name(self) -> str:
         return "deformable" if self.deformable else "plain"
@@ -103,8 +108,9 @@ def train(config: TrainConfig, run_dir: Path, device: str = "cpu", resume: bool 
     checkpoint_path = run_dir / "checkpoint.pt"
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        # Through TrainConfig, so checkpoints older than a new field read it at its default.
-        if TrainConfig(**state["config"]) != config:
+        # Through TrainConfig, so checkpoints older than a new field read it at its default;
+        # those older than image_size were trained at 256 px.
+        if TrainConfig(**{"image_size": 256, **state["config"]}) != config:
             raise ValueError(f"{checkpoint_path} belongs to another configuration; use a new run folder")
         model.load_state_dict(state["model"])
         start_epoch = state["epoch"] + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import torch
 
 from deformviz.evaluation import EvaluationConfig, evaluate
@@ -59,3 +60,5 @@ def test_held_out_scenes_default_to_the_size_the_model_was_trained_at():
     # An explicit size wins.
     report = evaluate(model, twin, EvaluationConfig(scenes=2, batch_size=2, image_size=96))
     assert report["config"]["image_size"] == 96
+    with pytest.raises(ValueError, match="multiple of 16"):
+        EvaluationConfig(image_size=100)

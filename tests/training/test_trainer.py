@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from deformviz.training.trainer import TrainConfig, load_or_build_cache, train
 
 
@@ -27,3 +29,8 @@ def test_the_feature_cache_is_rebuilt_for_another_image_size(tmp_path):
     assert load_or_build_cache(cache_path, TrainConfig(train_scenes=2, image_size=64), "cpu").image_size == (64, 64)
     larger = load_or_build_cache(cache_path, TrainConfig(train_scenes=2, image_size=96), "cpu")
     assert larger.image_size == (96, 96) and larger.features.shape[-2:] == (6, 6)
+
+
+def test_training_scenes_must_fit_the_trunk_stride():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        TrainConfig(image_size=300)
