@@ -3,11 +3,15 @@
 The command line maps these to one line on stderr and an exit code (see
 `deformviz.cli.errors`): `InputError` and its subclasses are bad input (exit 2), anything else
 is a runtime failure (exit 1). Python callers catch them like any ValueError / OSError.
+`finite_number` is the one check of a user's number (from an option or a JSON file).
 """
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
+    "finite_number",
     "DeformvizError",
     "InputError",
     "ImageLoadError",
@@ -45,3 +49,17 @@ class OutputError(InputError):
 
 class DeviceError(InputError):
     """The requested device is not available (for example `cuda` without CUDA)."""
+
+
+def finite_number(value: object, where: str, error: type[InputError] = InputError) -> float:
+    """`value` (a number, or a string that spells one) as a finite float, else `error` naming
+    `where` (one line). Booleans are refused although Python counts them as numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise error(f"{where}: {value!r} is not a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise error(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise error(f"{where}: {value!r} is not a finite number")
+    return number

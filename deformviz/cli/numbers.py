@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-import math
 import re
 
-from deformviz.errors import InputError
+from deformviz.errors import InputError, finite_number
 
 __all__ = ["parse_numbers"]
 
@@ -20,13 +19,5 @@ def parse_numbers(value: str, count: int, option: str,
     parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
     if len(parts) != count:
         raise error(f"{option} needs {count} numbers, got {value.replace(',', ' ')!r}")
-    numbers = []
-    for part in parts:
-        try:
-            number = float(part)
-        except ValueError:
-            raise error(f"{option} {value.replace(',', ' ')}: {part!r} is not a number") from None
-        if not math.isfinite(number):
-            raise error(f"{option} {value.replace(',', ' ')}: {part!r} is not a finite number")
-        numbers.append(number)
-    return tuple(numbers)
+    where = f"{option} {value.replace(',', ' ')}"
+    return tuple(finite_number(part, where, error) for part in parts)

@@ -7,27 +7,14 @@ so the whole W x H image is (0, 0, W, H).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from deformviz.errors import BoxError, InputError
+from deformviz.errors import BoxError, InputError, finite_number
 
 __all__ = ["check_boxes", "read_boxes_file"]
-
-
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BoxError(f"{where}: {value!r} is not a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise BoxError(f"{where}: {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise BoxError(f"{where}: {value!r} is not a finite number")
-    return number
 
 
 def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) -> np.ndarray:
@@ -49,7 +36,7 @@ def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) 
             box = box.tolist()
         if isinstance(box, (str, bytes)) or not isinstance(box, Sequence) or len(box) != 4:
             raise BoxError(f"{where}: expected 4 numbers x1 y1 x2 y2, got {box!r}")
-        x1, y1, x2, y2 = (_number(v, where) for v in box)
+        x1, y1, x2, y2 = (finite_number(v, where, BoxError) for v in box)
         shown = f"({x1:g}, {y1:g}, {x2:g}, {y2:g})"
         if x2 < x1 or y2 < y1:
             raise BoxError(f"{where} {shown} is inverted: need x1 < x2 and y1 < y2")
