@@ -33,6 +33,7 @@ def command(
     deformable layer by the size of the object a unit sits on) and the RoI head's accuracy and
     bin placement."""
     from rich.console import Console
+    from rich.progress import Progress
 
     from deformviz.atomic_files import atomic_write
     from deformviz.evaluation import EvaluationConfig, evaluate
@@ -42,7 +43,12 @@ def command(
     chosen = resolve_device(device.value)
     network, name = load_cli_model(model, chosen)
     plain, twin_name = load_cli_model(twin, chosen)
-    report = evaluate(network, plain, EvaluationConfig(scenes=scenes, seed=seed, image_size=image_size))
+    config = EvaluationConfig(scenes=scenes, seed=seed, image_size=image_size)
+    # About a minute for the default 300 scenes on 2 CPU cores: show where it is (on stderr).
+    with Progress(transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task("evaluating held-out scenes", total=scenes)
+        report = evaluate(network, plain, config,
+                          progress=lambda done, total: progress.update(task, completed=done))
     report["models"] = {"deformable": name, "plain": twin_name}
     console = Console()
     for table in render(report):
