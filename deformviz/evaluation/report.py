@@ -10,6 +10,8 @@ import torch
 
 from deformviz.geometry import layer_effective_dilation
 from deformviz.models.detector import DeformableDetector
+from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
+from deformviz.models.feature_grid import check_input_side
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
 from deformviz.scenes.generator import SceneConfig
 from deformviz.training.targets import box_iou, jitter_boxes
@@ -31,8 +33,8 @@ class EvaluationConfig:
     roi_min_iou: float = 0.5  # jittered boxes kept for the RoI metrics
 
     def __post_init__(self) -> None:
-        if self.image_size is not None and (self.image_size < 32 or self.image_size % 16):
-            raise ValueError(f"image_size must be a multiple of 16 and at least 32, got {self.image_size}")
+        if self.image_size is not None:
+            check_input_side(self.image_size, EfficientNetLite0Trunk.stride, minimum=32)
 
 
 class _OffsetRecorder:

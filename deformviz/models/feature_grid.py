@@ -7,6 +7,15 @@ from dataclasses import dataclass
 from torch import Tensor
 
 
+def check_input_side(side: int, stride: int, minimum: int) -> None:
+    """Raises ValueError unless an input side (pixels) is a multiple of `stride` and >= `minimum`.
+
+    Any other side would shift the grid below (the origin assumes multiples of the stride).
+    """
+    if side < minimum or side % stride:
+        raise ValueError(f"image_size must be a multiple of {stride} and at least {minimum}, got {side}")
+
+
 @dataclass(frozen=True)
 class FeatureGrid:
     """Feature cell (y, x) is centred on input pixel (stride * y + origin, stride * x + origin),

@@ -16,7 +16,8 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from deformviz.models.detector import DeformableDetector, DetectorConfig
-from deformviz.models.efficientnet_lite import load_imagenet_trunk
+from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk, load_imagenet_trunk
+from deformviz.models.feature_grid import check_input_side
 from deformviz.scenes.generator import SceneConfig
 
 from .feature_cache import FeatureCache, build_feature_cache
@@ -46,9 +47,7 @@ class TrainConfig:
     offset_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        # The trunk's stride: any other side would shift its feature grid (see FeatureGrid).
-        if self.image_size < 64 or self.image_size % 16:
-            raise ValueError(f"image_size must be a multiple of 16 and at least 64, got {self.image_size}")
+        check_input_side(self.image_size, EfficientNetLite0Trunk.stride, minimum=64)
 
     @property
     def name(self) -> str:
