@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .accumulators import DilationAccumulator, ShareAccumulator
 from .chain import ChainLayer, layer_dilation, trace_deepest_points, unit_centres
-from .size_classes import ImageObjects, SizeThresholds, assign_units, unit_classes
+from .size_classes import IGNORED, ImageObjects, SizeThresholds, assign_units, unit_classes
 
 __all__ = ["ImageStatistics", "image_statistics", "points_inside_objects"]
 
@@ -28,7 +28,8 @@ class ImageStatistics:
 
     Attributes:
         dilation: per chain layer (by name), [U_l] effective dilation in input cells.
-        classes: per chain layer, [U_l] class index (CLASSES) or IGNORED.
+        classes: per chain layer, [U_l] class index (CLASSES), or IGNORED for units only on
+            crowd regions or centred off the image (on padding).
         share_classes: [V] class (0..2) of each top-layer unit on an object, or None.
         inside_deformed, inside_rigid: [V] its deepest points inside its object, or None.
     """
@@ -83,11 +84,17 @@ def image_statistics(chain: Sequence[ChainLayer], objects: ImageObjects, thresho
     dilation: dict[str, Tensor] = {}
     classes: dict[str, Tensor] = {}
     top_assignment = None
+    height, width = objects.image_size
     for layer in chain:
         centres = unit_centres(layer, resize)
         assignment = assign_units(centres, objects, use_mask)
         dilation[layer.name] = layer_dilation(layer).detach().cpu()
         classes[layer.name] = unit_classes(assignment, objects, thresholds)
+        # Units centred on padding (past the resized image) are not on the image at all.
+        y, x = centres[:, 0] + 0.5, centres[:, 1] + 0.5
+        off_image = (y < 0) | (y >= height) | (x < 0) | (x >= width)
+        classes[layer.name][off_image] = IGNORED
+        assignment[off_image] = -1
         top_assignment = assignment
     levels = min(len(chain), 3) if share_levels is None else share_levels
     if levels == 0 or top_assignment is None:

@@ -32,7 +32,7 @@ __all__ = ["CLASSES", "IGNORED", "BACKGROUND", "SizeThresholds", "ImageObjects",
 
 CLASSES = ("small", "medium", "large", "background")
 BACKGROUND = CLASSES.index("background")
-IGNORED = len(CLASSES)  # units on crowd regions only: counted, in no class
+IGNORED = len(CLASSES)  # units on crowd regions only, or on padding: counted, in no class
 _NO_OBJECT, _CROWD_ONLY = -1, -2
 
 
