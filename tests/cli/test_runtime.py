@@ -43,7 +43,7 @@ def test_unexpected_errors_exit_1_with_one_line(run, samples: Path, monkeypatch)
     def boom(*args, **kwargs):
         raise RuntimeError("kernel exploded\nsecond line")
 
-    monkeypatch.setattr("deformviz.visualize.sampling.capture_dense", boom)
+    monkeypatch.setattr("deformviz.capture.capture_dense", boom)
     result = run("sample", samples / "chelsea.jpg", "--size", "128")
     assert result.exit_code == 1
     assert result.stderr == "error: unexpected RuntimeError: kernel exploded second line\n"
