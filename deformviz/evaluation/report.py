@@ -8,13 +8,13 @@ from typing import Callable
 
 import torch
 
+from deformviz.geometry import ChainLayer, MapGrid
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
 from deformviz.models.feature_grid import check_input_side
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
 from deformviz.scenes.generator import SceneConfig
 from deformviz.statistics.accumulators import DilationAccumulator
-from deformviz.statistics.chain import ChainLayer, Grid
 from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.size_classes import ImageObjects
 from deformviz.training.targets import box_iou, jitter_boxes
@@ -100,13 +100,13 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
                 for found in m.detect(dense[name], grid, config.score_threshold, 100):
                     detections[name].append((found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()))
             # Table 2: every unit of every image, by the smallest box that contains its centre.
-            cells, size = Grid.of(grid), tuple(trunk.shape[-2:])
-            geometry = model.stage.layer_geometry()
+            cells, size = MapGrid(grid.stride, grid.origin), tuple(trunk.shape[-2:])
+            geometry, names = model.stage.layer_geometry(), model.stage.layer_names
             for b, target in enumerate(targets):
-                chain = [ChainLayer(name, g, offsets[b], None, size, size, cells, cells)
-                         for name, g, offsets in zip(model.stage.layer_names, geometry, recorder.layers)]
+                chain = [ChainLayer(g, offsets[b], None, size, cells, cells)
+                         for g, offsets in zip(geometry, recorder.layers)]
                 objects = ImageObjects.from_boxes(target["boxes"], tuple(images.shape[-2:]))
-                image_statistics(chain, objects, thresholds, share_levels=0).add_to(dilation)
+                image_statistics(chain, names, objects, thresholds, share_levels=0).add_to(dilation)
             # RoI head on jittered ground-truth boxes, the same boxes for both networks.
             rois, labels, masks = [], [], []
             for b, target in enumerate(targets):

@@ -7,11 +7,11 @@ share -> exact accumulators -> table, JSON, figure.
 - `coco`: reading and checking a COCO annotation file against an image folder.
 - `masks`: polygons and (compressed) RLE -> masks cropped to the object.
 - `size_classes`: which object a unit sits on, and its size class.
-- `chain`: a chain of captured layers; tracing all units' deepest sampling points at once.
+- `chain`: a chain's units all at once: centres, effective dilation, deepest sampling points.
 - `image_statistics`: one image's per-unit numbers.
 - `accumulators`: sums that merge exactly, in any order.
 - `loader`: decoding and preparing images in DataLoader workers.
-- `networks`: networks as chains (the bundled detector; loaded networks through the probe).
+- `networks`: networks as chains (the bundled detector, loaded networks: both through the probe).
 - `results`: the JSON document; merging shards.
 - `run`: the streaming, resumable, shardable run.
 
@@ -25,18 +25,18 @@ Example (a notebook; `dataset` from `read_coco("instances.json", "images/")`)::
 """
 
 from .accumulators import DilationAccumulator, Moments, ShareAccumulator
-from .chain import ChainLayer, Grid, as_chain_layer, trace_deepest_points
+from .chain import layer_dilation, trace_deepest_points, unit_centres
 from .coco import AnnotationError, CocoDataset, read_coco
 from .image_statistics import ImageStatistics, image_statistics
-from .networks import BundledNetwork, ChainNetwork
+from .networks import BundledNetwork, ChainNetwork, ProbedNetwork
 from .results import StatsResult, merge_results, read_result
 from .run import StatsOptions, run_statistics, select_images
 from .size_classes import CLASSES, ImageObjects, SizeThresholds
 
 __all__ = [
-    "AnnotationError", "BundledNetwork", "CLASSES", "ChainLayer", "ChainNetwork", "CocoDataset",
-    "DilationAccumulator", "Grid", "ImageObjects", "ImageStatistics", "Moments", "ShareAccumulator",
-    "SizeThresholds", "StatsOptions", "StatsResult", "as_chain_layer", "image_statistics",
-    "merge_results", "read_coco", "read_result", "run_statistics", "select_images",
-    "trace_deepest_points",
+    "AnnotationError", "BundledNetwork", "CLASSES", "ChainNetwork", "CocoDataset",
+    "DilationAccumulator", "ImageObjects", "ImageStatistics", "Moments", "ProbedNetwork",
+    "ShareAccumulator", "SizeThresholds", "StatsOptions", "StatsResult", "image_statistics",
+    "layer_dilation", "merge_results", "read_coco", "read_result", "run_statistics",
+    "select_images", "trace_deepest_points", "unit_centres",
 ]

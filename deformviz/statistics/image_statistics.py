@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 
 from .accumulators import DilationAccumulator, ShareAccumulator
-from .chain import ChainLayer, layer_dilation, trace_deepest_points, unit_centres
+from deformviz.geometry import ChainLayer
+
+from .chain import layer_dilation, trace_deepest_points, unit_centres
 from .size_classes import IGNORED, ImageObjects, SizeThresholds, assign_units, unit_classes
 
 __all__ = ["ImageStatistics", "image_statistics", "points_inside_objects"]
@@ -65,13 +67,14 @@ def points_inside_objects(points: Tensor, assignment: Tensor, objects: ImageObje
     return counts
 
 
-def image_statistics(chain: Sequence[ChainLayer], objects: ImageObjects, thresholds: SizeThresholds,
-                     resize: tuple[float, float] = (1.0, 1.0), use_mask: bool = False,
-                     share_levels: int | None = None) -> ImageStatistics:
+def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects: ImageObjects,
+                     thresholds: SizeThresholds, resize: tuple[float, float] = (1.0, 1.0),
+                     use_mask: bool = False, share_levels: int | None = None) -> ImageStatistics:
     """Table 2's per-unit numbers for one image.
 
     Args:
         chain: the image's deformable layers, bottom to top.
+        names: the layers' names (keys of the result).
         objects: its annotated objects in original-image pixels.
         thresholds: the size classes.
         resize: (ry, rx) original pixels per model-input pixel.
@@ -84,27 +87,28 @@ def image_statistics(chain: Sequence[ChainLayer], objects: ImageObjects, thresho
     dilation: dict[str, Tensor] = {}
     classes: dict[str, Tensor] = {}
     top_assignment = None
+    if len(names) != len(chain):
+        raise ValueError(f"need one name per layer, got {len(names)} for {len(chain)}")
     height, width = objects.image_size
-    for layer in chain:
+    for name, layer in zip(names, chain):
         centres = unit_centres(layer, resize)
         assignment = assign_units(centres, objects, use_mask)
-        dilation[layer.name] = layer_dilation(layer).detach().cpu()
-        classes[layer.name] = unit_classes(assignment, objects, thresholds)
+        dilation[name] = layer_dilation(layer).detach().cpu()
+        classes[name] = unit_classes(assignment, objects, thresholds)
         # Units centred on padding (past the resized image) are not on the image at all.
         y, x = centres[:, 0] + 0.5, centres[:, 1] + 0.5
         off_image = (y < 0) | (y >= height) | (x < 0) | (x >= width)
-        classes[layer.name][off_image] = IGNORED
+        classes[name][off_image] = IGNORED
         assignment[off_image] = -1
         top_assignment = assignment
     levels = min(len(chain), 3) if share_levels is None else share_levels
     if levels == 0 or top_assignment is None:
         return ImageStatistics(dilation, classes)
-    top = chain[-1]
     on_object = top_assignment >= 0
-    share_classes = classes[top.name][on_object]
+    share_classes = classes[names[-1]][on_object]
     assignment = top_assignment[on_object]
-    height, width = top.output_size
-    cells = torch.stack([torch.arange(height).repeat_interleave(width), torch.arange(width).repeat(height)], 1)
+    rows, cols = chain[-1].output_size
+    cells = torch.stack([torch.arange(rows).repeat_interleave(cols), torch.arange(cols).repeat(rows)], 1)
     units = cells[on_object]
     scale = torch.tensor(resize, dtype=torch.float64)
     counts = []

@@ -128,25 +128,23 @@ def _deferred_interrupt() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _rigid(chain) -> dict[str, float]:
-    return {layer.name: float(filter_effective_dilation(layer.geometry.kernel_grid(torch.float64),
-                                                        layer.geometry.kernel_size))
-            for layer in chain}
+def _rigid(names, chain) -> dict[str, float]:
+    return {name: float(filter_effective_dilation(layer.geometry.kernel_grid(torch.float64),
+                                                  layer.geometry.kernel_size))
+            for name, layer in zip(names, chain)}
 
 
 def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOptions) -> None:
     """Add one prepared image to `result`; ValueError if its numbers are unusable."""
     with torch.no_grad():
         chain = network.chain(item.tensor)
-    names = tuple(layer.name for layer in chain)
-    if names != tuple(network.layer_names):
-        raise RuntimeError(f"the network returned layers {names}, expected {network.layer_names}")
-    stats = image_statistics(chain, item.objects, options.thresholds, item.resize,
+    names = network.layer_names
+    stats = image_statistics(chain, names, item.objects, options.thresholds, item.resize,
                              options.use_mask, options.share_levels)
     if not all(bool(torch.isfinite(v).all()) for v in stats.dilation.values()):
         raise ValueError("the network produced non-finite offsets")
     if not result.rigid:
-        result.rigid.update(_rigid(chain))
+        result.rigid.update(_rigid(names, chain))
     if result.share is None and stats.share_classes is not None:
         levels = min(len(chain), 3) if options.share_levels is None else options.share_levels
         result.share = ShareAccumulator(math.prod(layer.geometry.taps for layer in chain[len(chain) - levels:]))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from deformviz.geometry import DeformLayerGeometry, trace_sampling_locations
-from deformviz.statistics.chain import ChainLayer, Grid, trace_deepest_points, unit_centres
+from deformviz.geometry import (ChainLayer, DeformLayerGeometry, MapGrid, trace_chain,
+                                trace_sampling_locations)
+from deformviz.statistics.chain import trace_deepest_points, unit_centres
 
 
-def _chain(size=(6, 7), seed=0, grid=Grid((16.0, 16.0), (15.0, 15.0))):
+def _chain(size=(6, 7), seed=0, grid=MapGrid(16.0, 15.0)):
     generator = torch.Generator().manual_seed(seed)
     geometry = DeformLayerGeometry.paper_res5()
-    return [ChainLayer(f"l{i}", geometry, torch.randn(18, *size, generator=generator) * 1.5, None,
-                       size, size, grid, grid) for i in range(3)]
+    return [ChainLayer(geometry, torch.randn(18, *size, generator=generator) * 1.5, None, size, grid, grid)
+            for _ in range(3)]
 
 
 def test_all_units_match_the_one_unit_tracer():
@@ -38,15 +39,31 @@ def test_rigid_trace_is_the_regular_grid():
 def test_positions_are_carried_through_different_grids():
     # Lower layer at stride 8 (origin 3.5), upper at stride 16 (origin 7.5): a 2x subsampling
     # between them. Upper input cell p sits on pixel 16p + 7.5, lower output cell 2p + 0.5.
-    lower_grid, upper_grid = Grid((8.0, 8.0), (3.5, 3.5)), Grid((16.0, 16.0), (7.5, 7.5))
+    lower_grid, upper_grid = MapGrid(8.0, 3.5), MapGrid(16.0, 7.5)
     geometry = DeformLayerGeometry((3, 3), 1, 1, 1)
-    lower = ChainLayer("low", geometry, torch.zeros(18, 8, 8), None, (8, 8), (8, 8), lower_grid, lower_grid)
-    upper = ChainLayer("up", geometry, torch.zeros(18, 4, 4), None, (4, 4), (4, 4), upper_grid, upper_grid)
+    lower = ChainLayer(geometry, torch.zeros(18, 8, 8), None, (8, 8), lower_grid, lower_grid)
+    upper = ChainLayer(geometry, torch.zeros(18, 4, 4), None, (4, 4), upper_grid, upper_grid)
     points = trace_deepest_points([lower, upper], torch.tensor([[2, 2]]), rigid=True)
     # Upper taps at cells 1..3 -> lower cells 2.5, 4.5, 6.5, each sampling +-1 around them:
     # pixels 16p + 8d + 7.5 for d in -1..1, i.e. 8c + 7.5 for c = 1..7.
     ys = sorted(set(points[0, :, 0].tolist()))
     assert ys == [8.0 * c + 7.5 for c in range(1, 8)]
+
+
+def test_all_units_match_trace_chain_across_a_stride_change():
+    # A stride-2 bottom layer (stride 8 -> 16 maps), then two layers at stride 16.
+    generator = torch.Generator().manual_seed(3)
+    bottom = ChainLayer(DeformLayerGeometry((3, 3), 2, 1, 1), torch.randn(18, 5, 6, generator=generator),
+                        None, (10, 12), MapGrid(8.0), MapGrid(16.0))
+    rest = [ChainLayer(DeformLayerGeometry.paper_res5(), torch.randn(18, 5, 6, generator=generator) * 2,
+                       None, (5, 6), MapGrid(16.0), MapGrid(16.0)) for _ in range(2)]
+    chain = [bottom, *rest]
+    units = torch.tensor([[0, 0], [4, 5], [2, 3]])
+    points = trace_deepest_points(chain, units)
+    for unit, traced in zip(units.tolist(), points):
+        reference = trace_chain(chain, tuple(unit))
+        expected = MapGrid(8.0).to_pixels(reference.points[-1])
+        assert torch.allclose(traced, expected, atol=1e-4)
 
 
 def test_unit_centres_map_back_through_the_resize():

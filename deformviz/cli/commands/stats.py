@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
+                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -19,6 +21,10 @@ Examples:
   deformviz stats val2017/ -a instances_val2017.json --thresholds paper --objects mask
   deformviz stats val2017/ -a instances_val2017.json --shard 3/8 -o part3.json
   deformviz stats --merge part1.json part2.json ... part8.json -o table.json
+\b
+Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists its layers):
+  deformviz stats val2017/ -a instances_val2017.json --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
+  deformviz stats val2017/ -a instances_val2017.json --model model_final.pkl --layers res4f,res5a,res5b
 \b
 A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
 the same command again continues where it stopped (--restart starts over).
@@ -58,6 +64,13 @@ def command(
              "paper's grouping); mask: in the mask where annotated, sized by the annotation's "
              "area (COCO's convention).")] = Containment.box,
     model: ModelOpt = None,
+    layers: LayersOpt = None,
+    model_factory: ModelFactoryOpt = None,
+    weights: WeightsOpt = None,
+    style: StyleOpt = None,
+    stride_in_1x1: Stride1x1Opt = None,
+    short_side: ShortSideOpt = None,
+    max_long_side: MaxLongSideOpt = None,
     size: SizeOpt = 512,
     device: DeviceOpt = Device.auto,
     limit: Annotated[Optional[int], typer.Option(
@@ -78,6 +91,8 @@ def command(
     annotations. Prints the tables and writes JSON (and a figure)."""
     from deformviz.errors import InputError
     from deformviz.plotting.output import figure_format
+
+    from ..runtime import NetworkOptions
     from deformviz.plotting.size import parse_width
     from deformviz.statistics.run import parse_shard
     from deformviz.statistics.size_classes import SizeThresholds
@@ -98,9 +113,11 @@ def command(
         options_thresholds = SizeThresholds.parse(thresholds)
         shard_pair = parse_shard(shard) if shard is not None else None
         default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
+        network_options = NetworkOptions(model_factory, weights, style.value if style else None,
+                                         stride_in_1x1, short_side, max_long_side)
         result = _run(inputs[0], annotations, output or Path(default), options_thresholds,
-                      objects == Containment.mask, model, size, device.value, limit, shard_pair,
-                      workers, checkpoint_every, restart)
+                      objects == Containment.mask, model, network_options, parse_layers(layers),
+                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart)
     from rich.console import Console
 
     console = Console()
@@ -140,18 +157,19 @@ def _merge(parts: list[Path], output: Path):
 
 
 def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bool, model: str | None,
-         size: int, device: str, limit: int | None, shard, workers: int, checkpoint_every: int,
-         restart: bool):
+         network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
+         workers: int, checkpoint_every: int, restart: bool):
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
     from rich.text import Text
 
     from deformviz.statistics.coco import read_coco
-    from deformviz.statistics.networks import BundledNetwork
+    from deformviz.models.detector import DeformableDetector
+    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
     from deformviz.statistics.run import StatsOptions, run_statistics, write_result
 
-    from ..runtime import load_cli_model, resolve_device
+    from ..runtime import load_cli_network, resolve_device
 
     # Everything that can be wrong with the input is found here, before the long run.
     dataset = read_coco(annotations, folder)
@@ -160,8 +178,11 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
     if restart:
         state.unlink(missing_ok=True)
     torch_device = resolve_device(device)
-    network, name = load_cli_model(model, torch_device)
-    chain_network = BundledNetwork(network, name, size, torch_device)
+    network, name = load_cli_network(model, torch_device, network_options)
+    if isinstance(network, DeformableDetector):
+        chain_network = BundledNetwork(network, name, size, torch_device, layers)
+    else:
+        chain_network = ProbedNetwork(network, name, torch_device, layers)
     options = StatsOptions(thresholds, use_mask)
 
     class Rate(ProgressColumn):
