@@ -8,16 +8,19 @@ from typing import Callable
 
 import torch
 
-from deformviz.geometry import layer_effective_dilation
+from deformviz.geometry import ChainLayer, MapGrid
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
 from deformviz.models.feature_grid import check_input_side
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
 from deformviz.scenes.generator import SceneConfig
+from deformviz.statistics.accumulators import DilationAccumulator
+from deformviz.statistics.image_statistics import image_statistics
+from deformviz.statistics.size_classes import ImageObjects
 from deformviz.training.targets import box_iou, jitter_boxes
 
 from .detection import average_precision
-from .dilation_table import CATEGORIES, size_thresholds, summarize, unit_categories
+from .dilation_table import CATEGORIES, size_thresholds
 from .roi import bin_centres_in_mask
 
 
@@ -78,8 +81,9 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     generator = torch.Generator().manual_seed(config.seed)
     detections = {name: [] for name in models}
     ground_truth = []
-    dilation_values = [[] for _ in model.stage.layers]
-    dilation_categories = []
+    # Table 2: the same per-image measurement and exact sums as `deformviz stats`.
+    dilation = DilationAccumulator(tuple(model.stage.layer_names))
+    thresholds = size_thresholds(float(side))
     roi_correct = {name: [] for name in models}
     in_mask = {"regular": [], "deformed": []}
     device = next(model.parameters()).device
@@ -89,21 +93,20 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
             # The networks run on their device; everything measured comes back to the CPU.
             images = images.to(device)
             grid = model.feature_grid(tuple(images.shape[-2:]))
-            image_side = float(min(images.shape[-2:]))
             ground_truth += [(t["boxes"], t["labels"]) for t in targets]
             trunk = model.trunk_features(images)  # the twin shares the frozen ImageNet trunk
             dense = {name: m.dense(trunk) for name, m in models.items()}
             for name, m in models.items():
                 for found in m.detect(dense[name], grid, config.score_threshold, 100):
                     detections[name].append((found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()))
-            # Table 2: every unit of every image, by the object that contains its centre.
-            h, w = trunk.shape[-2:]
-            cy, cx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            unit_pixels = grid.cells_to_pixels(torch.stack([cx, cy], -1).flatten(0, 1).float()) + 0.5
+            # Table 2: every unit of every image, by the smallest box that contains its centre.
+            cells, size = MapGrid(grid.stride, grid.origin), tuple(trunk.shape[-2:])
+            geometry, names = model.stage.layer_geometry(), model.stage.layer_names
             for b, target in enumerate(targets):
-                dilation_categories.append(unit_categories(unit_pixels, target["boxes"], image_side))
-            for index, (layer, geometry) in enumerate(zip(recorder.layers, model.stage.layer_geometry())):
-                dilation_values[index] += list(layer_effective_dilation(layer, geometry).flatten(1).cpu())
+                chain = [ChainLayer(g, offsets[b], None, size, cells, cells)
+                         for g, offsets in zip(geometry, recorder.layers)]
+                objects = ImageObjects.from_boxes(target["boxes"], tuple(images.shape[-2:]))
+                image_statistics(chain, names, objects, thresholds, share_levels=0).add_to(dilation)
             # RoI head on jittered ground-truth boxes, the same boxes for both networks.
             rois, labels, masks = [], [], []
             for b, target in enumerate(targets):
@@ -145,10 +148,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     report["roi"]["boxes"] = int(sum(len(c) for c in roi_correct["deformable"]))
     for key, values in in_mask.items():
         report["roi"][f"bin_centres_in_mask_{key}"] = float(torch.cat(values).mean()) if values else float("nan")
-    small, large = size_thresholds(float(dataset.generator.config.image_size[0]))
-    report["effective_dilation"]["thresholds_px2"] = {"small_below": small, "large_above": large}
-    for name, values in zip(model.stage.layer_names, dilation_values):
-        report["effective_dilation"][name] = summarize(values, dilation_categories)
+    report["effective_dilation"] = {"thresholds_px2": thresholds.to_json(), **dilation.summary()}
     return report
 
 

@@ -26,7 +26,8 @@ def test_average_precision_hand_case():
 
 
 def test_unit_categories_by_the_smallest_containing_box():
-    small, large = size_thresholds(256)
+    thresholds = size_thresholds(256)
+    small, large = thresholds.small_below, thresholds.large_above
     assert round(small ** 0.5, 2) == 40.96 and round(large ** 0.5, 2) == 95.57
     boxes = torch.tensor([[0.0, 0, 200, 200], [10, 10, 30, 30], [100, 100, 160, 160]])
     units = torch.tensor([[20.0, 20], [120, 120], [180, 50], [230, 230]])
@@ -55,8 +56,7 @@ def test_held_out_scenes_default_to_the_size_the_model_was_trained_at():
     assert model.config.training_image_size == 128
     report = evaluate(model, twin, EvaluationConfig(scenes=2, batch_size=2))
     assert report["config"]["image_size"] == 128
-    small, large = size_thresholds(128)
-    assert report["effective_dilation"]["thresholds_px2"] == {"small_below": small, "large_above": large}
+    assert report["effective_dilation"]["thresholds_px2"] == size_thresholds(128).to_json()
     # An explicit size wins.
     report = evaluate(model, twin, EvaluationConfig(scenes=2, batch_size=2, image_size=96))
     assert report["config"]["image_size"] == 96

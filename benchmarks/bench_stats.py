@@ -1,0 +1,125 @@
+"""Throughput of `deformviz stats` and where its time goes: network, geometry, I/O.
+
+Writes N generated scenes (JPEG, like COCO, with COCO-format annotations and RLE masks) to a
+temporary folder, then:
+
+1. end to end: `run_statistics` with W DataLoader workers, images per second;
+2. the same loop with timers (one process, workers as in 1): seconds per image waiting for
+   the loader (I/O: decode + prepare in workers, as seen by the main process), in the network's
+   forward pass (`network.chain`), in the geometry (`image_statistics`: effective dilation,
+   unit classes, tracing all object units' 729 points twice, in-object counts), and adding to
+   the accumulators; and the geometry / forward ratio (target: <= 1);
+3. decode + prepare of one image in-process (what each worker spends per image).
+
+Usage: python benchmarks/bench_stats.py [--images 24] [--side 640] [--size 512] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from deformviz.models.registry import DEFAULT_MODEL, load_model
+from deformviz.scenes import SceneConfig, SceneGenerator
+from deformviz.scenes.rle import encode_mask
+from deformviz.statistics import BundledNetwork, StatsOptions, read_coco, run_statistics
+from deformviz.statistics.accumulators import DilationAccumulator, ShareAccumulator
+from deformviz.statistics.image_statistics import image_statistics
+from deformviz.statistics.loader import AnnotatedImages, FailedImage, image_loader
+
+
+def write_dataset(folder: Path, count: int, side: int) -> Path:
+    generator = SceneGenerator(SceneConfig(image_size=(side, side)), seed=5)
+    images, annotations = [], []
+    for index in range(count):
+        scene = generator(index)
+        name = f"{index:06d}.jpg"
+        Image.fromarray(scene.image).save(folder / name, quality=90)
+        images.append({"id": index + 1, "file_name": name, "height": side, "width": side})
+        for k in range(scene.num_objects):
+            x1, y1, x2, y2 = (float(v) for v in scene.boxes[k])
+            annotations.append({"id": len(annotations) + 1, "image_id": index + 1,
+                                "category_id": int(scene.classes[k]) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                "area": int(scene.masks[k].sum()), "iscrowd": 0,
+                                "segmentation": encode_mask(scene.masks[k])})
+    path = folder / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--side", type=int, default=640, help="side of the generated images (px)")
+    parser.add_argument("--size", type=int, default=512, help="model input, longer side (px)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    network = BundledNetwork(load_model(args.model), args.model, args.size)
+    options = StatsOptions()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        dataset = read_coco(write_dataset(folder, args.images, args.side), folder)
+        # Warm-up: first-call allocations of the network and the geometry.
+        run_statistics(network, dataset, options, limit=2, workers=0)
+
+        started = time.perf_counter()
+        run_statistics(network, dataset, options, workers=args.workers)
+        end_to_end = time.perf_counter() - started
+
+        timers = {"io_wait": [], "network": [], "geometry": [], "accumulate": []}
+        dilation = DilationAccumulator(network.layer_names)
+        share = ShareAccumulator(729)
+        loader = image_loader(AnnotatedImages(dataset.images, network.prepare, False), args.workers)
+        iterator = iter(loader)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            timers["io_wait"].append(time.perf_counter() - started)
+            assert not isinstance(item, FailedImage), item
+            started = time.perf_counter()
+            with torch.no_grad():
+                chain = network.chain(item.tensor)
+            timers["network"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            stats = image_statistics(chain, item.objects, options.thresholds, item.resize)
+            timers["geometry"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            stats.add_to(dilation, share)
+            timers["accumulate"].append(time.perf_counter() - started)
+
+        single = AnnotatedImages(dataset.images[:6], network.prepare, False)
+        decode = []
+        for index in range(len(single)):
+            started = time.perf_counter()
+            single[index]
+            decode.append(time.perf_counter() - started)
+
+    units = sum(counts.units for counts in share.counts.values())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, "
+          f"{args.images} images {args.side}x{args.side} -> longer side {args.size}, "
+          f"{args.workers} workers; {units} object units traced (x729 points, twice)")
+    print(f"end to end (run_statistics):  {args.images / end_to_end:.2f} images/s "
+          f"({end_to_end / args.images:.3f} s/image)")
+    total = sum(sum(v) for v in timers.values())
+    for name, values in timers.items():
+        print(f"  {name:<11} median {statistics.median(values) * 1000:7.1f} ms/image, "
+              f"{100 * sum(values) / total:5.1f} % of the timed loop")
+    ratio = sum(timers["geometry"]) / sum(timers["network"])
+    print(f"geometry / forward pass: {ratio:.2f} (target <= 1)")
+    print(f"decode + prepare in one process: median {statistics.median(decode) * 1000:.1f} ms/image "
+          "(what each worker spends per image)")
+
+
+if __name__ == "__main__":
+    main()

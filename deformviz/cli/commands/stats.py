@@ -1,0 +1,274 @@
+"""`deformviz stats`: the paper's Table 2 over a folder of images with COCO annotations."""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
+                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
+from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
+
+SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
+EPILOG = """\b
+Examples:
+  deformviz stats val2017/ --annotations instances_val2017.json -o table.json
+  deformviz stats val2017/ -a instances_val2017.json --limit 50 --figure table2.pdf
+  deformviz stats val2017/ -a instances_val2017.json --thresholds paper --objects mask
+  deformviz stats val2017/ -a instances_val2017.json --shard 3/8 -o part3.json
+  deformviz stats --merge part1.json part2.json ... part8.json -o table.json
+\b
+Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists its layers):
+  deformviz stats val2017/ -a instances_val2017.json --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
+  deformviz stats val2017/ -a instances_val2017.json --model model_final.pkl --layers res4f,res5a,res5b
+\b
+A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
+the same command again continues where it stopped (--restart starts over).
+"""
+
+
+class Containment(str, Enum):
+    box = "box"
+    mask = "mask"
+
+
+def command(
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="IMAGES | PART.json...", show_default=False,
+        help="The image folder (file_name in the annotations is relative to it); with --merge, "
+             "the results of the shards.")],
+    annotations: Annotated[Optional[Path], typer.Option(
+        "--annotations", "-a", show_default=False, help="COCO-format annotation file (instances JSON).")] = None,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="Combine shard results (the arguments) into one table.")] = False,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", show_default=False,
+        help="Result JSON [default: stats.json, or stats.shard-I-of-N.json with --shard].")] = None,
+    figure: Annotated[Optional[Path], typer.Option(
+        "--figure", show_default=False,
+        help="Also draw the table: effective dilation per size class and layer with its spread, "
+             "and the in-object share (.png, .pdf, .svg).")] = None,
+    width: WidthOpt = None,
+    dpi: DpiOpt = 300.0,
+    thresholds: Annotated[str, typer.Option(
+        "--thresholds", metavar="coco|paper|S,L",
+        help="Size classes by object area: coco (small < 32², large > 96²), paper (96², 224²), "
+             "or two sides in pixels.")] = "coco",
+    objects: Annotated[Containment, typer.Option(
+        "--objects", case_sensitive=False,
+        help="box: a unit is on an object when its centre is in the box, sized by box area (the "
+             "paper's grouping); mask: in the mask where annotated, sized by the annotation's "
+             "area (COCO's convention).")] = Containment.box,
+    model: ModelOpt = None,
+    layers: LayersOpt = None,
+    model_factory: ModelFactoryOpt = None,
+    weights: WeightsOpt = None,
+    style: StyleOpt = None,
+    stride_in_1x1: Stride1x1Opt = None,
+    short_side: ShortSideOpt = None,
+    max_long_side: MaxLongSideOpt = None,
+    size: SizeOpt = 512,
+    device: DeviceOpt = Device.auto,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", min=1, show_default=False, help="Only the first N images (a quick look).")] = None,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", metavar="I/N", show_default=False,
+        help="Run only shard I of N (every N-th image by id); merge the parts with --merge.")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
+    checkpoint_every: Annotated[int, typer.Option(
+        "--checkpoint-every", min=1, help="Images between saves of the resumable state.")] = 25,
+    restart: Annotated[bool, typer.Option(
+        "--restart", help="Ignore a saved state and start over.")] = False,
+) -> None:
+    """Effective dilation of each deformable layer for units on small, medium and large objects
+    and on background (mean, std, units), and the share of each unit's deepest sampling points
+    inside its object next to the rigid filter's, over a folder of images with COCO
+    annotations. Prints the tables and writes JSON (and a figure)."""
+    from deformviz.errors import InputError
+    from deformviz.plotting.output import figure_format
+
+    from ..runtime import NetworkOptions
+    from deformviz.plotting.size import parse_width
+    from deformviz.statistics.run import parse_shard
+    from deformviz.statistics.size_classes import SizeThresholds
+
+    width_in = parse_width(width) if width is not None else None
+    if figure is not None:
+        figure_format(figure)
+    if merge:
+        if annotations is not None or shard is not None or limit is not None:
+            raise InputError("--merge combines finished results: no --annotations, --shard or --limit")
+        result = _merge(inputs, output or Path("stats.json"))
+    else:
+        if annotations is None:
+            raise InputError("give the annotation file with --annotations FILE (COCO format)")
+        if len(inputs) != 1:
+            raise InputError(f"give one image folder (got {len(inputs)} arguments); to combine "
+                             "shard results use --merge")
+        options_thresholds = SizeThresholds.parse(thresholds)
+        shard_pair = parse_shard(shard) if shard is not None else None
+        default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
+        network_options = NetworkOptions(model_factory, weights, style.value if style else None,
+                                         stride_in_1x1, short_side, max_long_side)
+        result = _run(inputs[0], annotations, output or Path(default), options_thresholds,
+                      objects == Containment.mask, model, network_options, parse_layers(layers),
+                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart)
+    from rich.console import Console
+
+    console = Console()
+    for table in render(result.to_json()):
+        console.print(table)
+    if figure is not None:
+        from deformviz.plotting.output import save_figure
+        from deformviz.plotting.statistics import plot_statistics
+
+        save_figure(plot_statistics(result.to_json(), width_in or parse_width("cvpr-column")), figure, dpi)
+        print(figure)
+
+
+def _check_output(output: Path, inputs: list[Path]) -> None:
+    from deformviz.atomic_files import check_writable_folder
+    from deformviz.errors import OutputError
+
+    resolved = output.resolve()
+    for path in inputs:
+        if path.exists() and path.resolve() == resolved:
+            raise OutputError(f"{output}: is an input; choose another -o (inputs are never overwritten)")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; -o names the result JSON file")
+    check_writable_folder(output.parent if str(output.parent) else Path("."), create=True)
+
+
+def _merge(parts: list[Path], output: Path):
+    from deformviz.statistics.results import merge_results, read_result
+    from deformviz.statistics.run import write_result
+
+    _check_output(output, parts)
+    result = merge_results([read_result(p) for p in parts], [str(p) for p in parts])
+    write_result(result, output)
+    print(f"{len(parts)} results merged: {result.done} images measured, {len(result.failed)} "
+          f"failed -> {output}")
+    return result
+
+
+def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bool, model: str | None,
+         network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
+         workers: int, checkpoint_every: int, restart: bool):
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    from deformviz.statistics.coco import read_coco
+    from deformviz.models.detector import DeformableDetector
+    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
+    from deformviz.statistics.run import StatsOptions, run_statistics, write_result
+
+    from ..runtime import load_cli_network, resolve_device
+
+    # Everything that can be wrong with the input is found here, before the long run.
+    dataset = read_coco(annotations, folder)
+    _check_output(output, [annotations])
+    state = output.with_name(output.name.removesuffix(".json") + ".partial.json")
+    if restart:
+        state.unlink(missing_ok=True)
+    torch_device = resolve_device(device)
+    network, name = load_cli_network(model, torch_device, network_options)
+    if isinstance(network, DeformableDetector):
+        chain_network = BundledNetwork(network, name, size, torch_device, layers)
+    else:
+        chain_network = ProbedNetwork(network, name, torch_device, layers)
+    options = StatsOptions(thresholds, use_mask)
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.speed
+            return Text(f"{speed:.2f} img/s" if speed else "- img/s")
+
+    errors = Console(stderr=True)
+    failures = []
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=errors, transient=True) as progress:
+        task = progress.add_task("stats", total=None)
+
+        def on_failure(image_id: int, reason: str) -> None:
+            failures.append(image_id)
+            progress.console.print(f"warning: skipped {reason}", markup=False, highlight=False)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_statistics(chain_network, dataset, options, shard=shard, limit=limit,
+                                    state_path=state, checkpoint_every=checkpoint_every,
+                                    workers=workers, progress=on_progress, on_failure=on_failure)
+        except KeyboardInterrupt:
+            if state.exists():
+                errors.print(f"interrupted: the finished images are saved in {state}; run the "
+                             "same command again to continue", markup=False, highlight=False)
+            raise
+    write_result(result, output)
+    state.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - started
+    print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s -> {output}")
+    return result
+
+
+def render(document: dict) -> list:
+    """The result document as rich tables: Table 2 and the in-object share."""
+    from rich.table import Table
+
+    from deformviz.statistics.size_classes import CLASSES
+
+    def cell(entry: dict) -> str:
+        if entry["mean"] is None or entry["units"] == 0:
+            return "-"
+        std = "-" if entry["std"] is None else f"{entry['std']:.2f}"
+        return f"{entry['mean']:.2f} ± {std}\n[dim]{entry['units']:,} units[/dim]"
+
+    thresholds = document["settings"]["thresholds_px2"]
+    dilation = Table(title="Effective dilation (input cells of each layer), mean ± std "
+                           f"(small < {thresholds['small_below'] ** 0.5:.0f}², large > "
+                           f"{thresholds['large_above'] ** 0.5:.0f}² px, by "
+                           f"{document['settings']['containment']})")
+    dilation.add_column("layer")
+    for name in CLASSES:
+        dilation.add_column(name, justify="right")
+    dilation.add_column("rigid", justify="right")
+    dilation.add_column("large/small", justify="right")
+    for layer in reversed(document["settings"]["layers"]):  # top first, as the paper
+        row = document["effective_dilation"][layer]
+        small, large = row["small"]["mean"], row["large"]["mean"]
+        ratio = f"{large / small:.2f}" if small and large else "-"
+        rigid = row.get("rigid")
+        dilation.add_row(layer, *(cell(row[name]) for name in CLASSES),
+                         "-" if rigid is None else f"{rigid:.2f}", ratio)
+    tables = [dilation]
+    share = document.get("in_object_share")
+    if share:
+        table = Table(title=f"Share of each unit's {share['points_per_unit']} deepest sampling points "
+                            "inside its object (mask where annotated, else box), mean ± std")
+        table.add_column("objects")
+        table.add_column("units", justify="right")
+        table.add_column("learned offsets", justify="right")
+        table.add_column("rigid filter", justify="right")
+        for name in CLASSES[:3]:
+            entry = share[name]
+            values = [entry[k] for k in ("deformed", "rigid")]
+            cells = ["-" if v["mean"] is None else
+                     f"{v['mean']:.3f} ± {'-' if v['std'] is None else format(v['std'], '.3f')}"
+                     for v in values]
+            table.add_row(name, f"{entry['units']:,}", *cells)
+        tables.append(table)
+    images = document["images"]
+    if images["failed"]:
+        tables.append(f"{len(images['failed'])} of {images['selected']} images could not be used "
+                      "(listed under images.failed in the JSON)")
+    return tables

@@ -1,0 +1,120 @@
+"""The figure of `deformviz stats`: Table 2 as a plot (from the result JSON; no model, no torch).
+
+Left (or top, at column width): effective dilation of each layer for units on small, medium
+and large objects and on background, mean with a +-1 std whisker, the rigid filter's dilation
+dashed. Right (or below): the share of each unit's deepest sampling points inside its object,
+learned offsets next to the rigid filter, per size class.
+
+The figure's size is computed from the width asked for (never fitted), like the other figures,
+and saved with `deformviz.plotting.output.save_figure` (deterministic bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .style import FONT_SIZE, OKABE_ITO, paper_style
+
+__all__ = ["plot_statistics"]
+
+_CLASSES = ("small", "medium", "large", "background")
+_LAYER_COLOURS = (OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish_green"],
+                  OKABE_ITO["orange"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"],
+                  OKABE_ITO["yellow"], OKABE_ITO["black"])
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _dilation_panel(axes, document: dict[str, Any]) -> None:
+    layers = list(reversed(document["settings"]["layers"]))  # top first, as the paper's table
+    table = document["effective_dilation"]
+    count = len(layers)
+    spread = 0.7 / max(count, 1)
+    for index, layer in enumerate(layers):
+        row = table[layer]
+        xs, means, stds = [], [], []
+        for position, name in enumerate(_CLASSES):
+            entry = row[name]
+            if entry["mean"] is None or entry["units"] == 0:
+                continue
+            xs.append(position + (index - (count - 1) / 2) * spread)
+            means.append(entry["mean"])
+            stds.append(entry["std"] or 0.0)
+        colour = _LAYER_COLOURS[index % len(_LAYER_COLOURS)]
+        axes.errorbar(xs, means, yerr=stds, fmt=_MARKERS[index % len(_MARKERS)], color=colour,
+                      markersize=3.2, elinewidth=0.7, capsize=1.5, capthick=0.7, label=layer)
+    rigid = sorted({table[layer]["rigid"] for layer in layers if table[layer].get("rigid") is not None})
+    for value in rigid:
+        axes.axhline(value, color="0.45", linewidth=0.6, linestyle=(0, (3, 2)), zorder=0)
+    if rigid:
+        axes.annotate("rigid", (len(_CLASSES) - 0.5, rigid[-1]), xytext=(-1, 1.5),
+                      textcoords="offset points", ha="right", va="bottom", fontsize=FONT_SIZE - 1,
+                      color="0.35")
+    axes.set_xticks(range(len(_CLASSES)), _CLASSES)
+    axes.set_xlim(-0.5, len(_CLASSES) - 0.5)
+    axes.set_ylim(bottom=0)
+    axes.set_ylabel("effective dilation (cells)")
+    axes.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 1, handletextpad=0.2,
+                borderaxespad=0.2, ncol=min(count, 3), columnspacing=0.8)
+
+
+def _share_panel(axes, share: dict[str, Any]) -> None:
+    names = _CLASSES[:3]
+    width = 0.38
+    for offset, key, colour, label in ((-width / 2, "deformed", OKABE_ITO["vermillion"], "learned"),
+                                       (width / 2, "rigid", OKABE_ITO["sky_blue"], "rigid")):
+        xs, means, stds = [], [], []
+        for position, name in enumerate(names):
+            entry = share[name][key]
+            if entry["mean"] is None:
+                continue
+            xs.append(position + offset)
+            means.append(entry["mean"])
+            stds.append(entry["std"] or 0.0)
+        axes.bar(xs, means, width=width, color=colour, label=label, yerr=stds,
+                 error_kw={"elinewidth": 0.6, "capsize": 1.2, "capthick": 0.6, "ecolor": "0.25"})
+    axes.set_xticks(range(len(names)), names)
+    axes.set_xlim(-0.6, len(names) - 0.4)
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel(f"points inside object ({share['points_per_unit']} per unit)")
+    axes.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 1, borderaxespad=0.2,
+                handlelength=1.0, ncol=2, columnspacing=0.8)
+
+
+def plot_statistics(document: dict[str, Any], width: float) -> Figure:
+    """The stats figure at `width` inches.
+
+    Args:
+        document: a stats result as JSON (`StatsResult.to_json()` or the file's contents).
+        width: figure width in inches (a venue's column or text width).
+    Returns:
+        A matplotlib Figure (not attached to pyplot); save it with `save_figure`.
+    """
+    share = document.get("in_object_share")
+    with paper_style():
+        side_by_side = share is not None and width >= 5.0
+        panels = 1 if share is None else 2
+        panel_height = min(2.2, 0.62 * width) if not side_by_side else min(2.4, 0.36 * width)
+        height = panel_height * (1 if side_by_side else panels)
+        figure = Figure(figsize=(width, height))
+        if side_by_side:
+            grid = figure.add_gridspec(1, 2, width_ratios=(1.6, 1.0), left=0.45 / width,
+                                       right=1 - 0.05 / width, bottom=0.3 / height, top=1 - 0.08 / height,
+                                       wspace=0.55 / (width / 2))
+            axes = [figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])]
+        else:
+            grid = figure.add_gridspec(panels, 1, left=0.45 / width, right=1 - 0.05 / width,
+                                       bottom=0.22 / height, top=1 - 0.08 / height,
+                                       hspace=0.42 / panel_height)
+            axes = [figure.add_subplot(grid[i, 0]) for i in range(panels)]
+        _dilation_panel(axes[0], document)
+        if share is not None:
+            _share_panel(axes[1], share)
+        for ax in axes:
+            ax.tick_params(length=2, width=0.5, pad=1.5)
+            for spine in ("top", "right"):
+                ax.spines[spine].set_visible(False)
+            for spine in ("left", "bottom"):
+                ax.spines[spine].set_linewidth(0.5)
+    return figure

@@ -1,0 +1,118 @@
+"""One image's contribution to Table 2, from its chain of captured layers and its objects.
+
+For each layer of the chain: the effective dilation of every output unit and the size class
+of the object under the unit's centre. For the top layer's units on objects: how many of their
+deepest-level sampling points fall inside their own object (mask where present, else box),
+for the learned offsets and for the rigid zero-offset filter. Everything is vectorised over
+all units of the image; only a loop over the image's objects remains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .accumulators import DilationAccumulator, ShareAccumulator
+from deformviz.geometry import ChainLayer
+
+from .chain import layer_dilation, trace_deepest_points, unit_centres
+from .size_classes import IGNORED, ImageObjects, SizeThresholds, assign_units, unit_classes
+
+__all__ = ["ImageStatistics", "image_statistics", "points_inside_objects"]
+
+
+@dataclass(frozen=True, eq=False)
+class ImageStatistics:
+    """Per-unit numbers of one image.
+
+    Attributes:
+        dilation: per chain layer (by name), [U_l] effective dilation in input cells.
+        classes: per chain layer, [U_l] class index (CLASSES), or IGNORED for units only on
+            crowd regions or centred off the image (on padding).
+        share_classes: [V] class (0..2) of each top-layer unit on an object, or None.
+        inside_deformed, inside_rigid: [V] its deepest points inside its object, or None.
+    """
+
+    dilation: dict[str, Tensor]
+    classes: dict[str, Tensor]
+    share_classes: Tensor | None = None
+    inside_deformed: Tensor | None = None
+    inside_rigid: Tensor | None = None
+
+    def add_to(self, dilation: DilationAccumulator, share: ShareAccumulator | None = None) -> None:
+        """Add this image to the accumulators (exact; see `accumulators`)."""
+        for name, values in self.dilation.items():
+            dilation.add(name, values, self.classes[name])
+        if share is not None and self.share_classes is not None:
+            share.add(self.share_classes, self.inside_deformed, self.inside_rigid)  # type: ignore[arg-type]
+
+
+def points_inside_objects(points: Tensor, assignment: Tensor, objects: ImageObjects) -> Tensor:
+    """How many points of each unit lie in the unit's object (mask where present, else box).
+
+    Args:
+        points: [V, P, 2] (y, x) original-image pixels, index coordinates.
+        assignment: [V] object index of each unit (>= 0).
+    Returns:
+        [V] int64 counts.
+    """
+    counts = torch.zeros(len(points), dtype=torch.int64)
+    points = points.to(torch.float64).cpu()
+    for index in assignment.unique().tolist():
+        chosen = assignment == index
+        counts[chosen] = objects.inside(index, points[chosen], use_mask=True).sum(1)
+    return counts
+
+
+def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects: ImageObjects,
+                     thresholds: SizeThresholds, resize: tuple[float, float] = (1.0, 1.0),
+                     use_mask: bool = False, share_levels: int | None = None) -> ImageStatistics:
+    """Table 2's per-unit numbers for one image.
+
+    Args:
+        chain: the image's deformable layers, bottom to top.
+        names: the layers' names (keys of the result).
+        objects: its annotated objects in original-image pixels.
+        thresholds: the size classes.
+        resize: (ry, rx) original pixels per model-input pixel.
+        use_mask: units belong to objects by mask (where present) instead of by box.
+        share_levels: levels traced for the in-object share (0: skip it; None: all layers of the
+            chain, at most 3, i.e. 729 points for 3x3 kernels).
+    Returns:
+        ImageStatistics.
+    """
+    dilation: dict[str, Tensor] = {}
+    classes: dict[str, Tensor] = {}
+    top_assignment = None
+    if len(names) != len(chain):
+        raise ValueError(f"need one name per layer, got {len(names)} for {len(chain)}")
+    height, width = objects.image_size
+    for name, layer in zip(names, chain):
+        centres = unit_centres(layer, resize)
+        assignment = assign_units(centres, objects, use_mask)
+        dilation[name] = layer_dilation(layer).detach().cpu()
+        classes[name] = unit_classes(assignment, objects, thresholds)
+        # Units centred on padding (past the resized image) are not on the image at all.
+        y, x = centres[:, 0] + 0.5, centres[:, 1] + 0.5
+        off_image = (y < 0) | (y >= height) | (x < 0) | (x >= width)
+        classes[name][off_image] = IGNORED
+        assignment[off_image] = -1
+        top_assignment = assignment
+    levels = min(len(chain), 3) if share_levels is None else share_levels
+    if levels == 0 or top_assignment is None:
+        return ImageStatistics(dilation, classes)
+    on_object = top_assignment >= 0
+    share_classes = classes[names[-1]][on_object]
+    assignment = top_assignment[on_object]
+    rows, cols = chain[-1].output_size
+    cells = torch.stack([torch.arange(rows).repeat_interleave(cols), torch.arange(cols).repeat(rows)], 1)
+    units = cells[on_object]
+    scale = torch.tensor(resize, dtype=torch.float64)
+    counts = []
+    for rigid in (False, True):
+        points = trace_deepest_points(chain, units, levels, rigid=rigid).to(torch.float64).cpu()
+        counts.append(points_inside_objects((points + 0.5) * scale - 0.5, assignment, objects))
+    return ImageStatistics(dilation, classes, share_classes, counts[0], counts[1])

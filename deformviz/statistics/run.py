@@ -1,0 +1,221 @@
+"""A statistics run over a dataset: streaming, resumable, splittable into shards.
+
+- Streaming: images are decoded and prepared by DataLoader workers, one image at a time goes
+  through the network, and only the accumulators (a few numbers per layer and class) and the
+  set of finished image ids stay in memory.
+- Resumable: every `checkpoint_every` images, and when interrupted (Ctrl-C is honoured after
+  the image in flight, so the saved state is always consistent), the result so far is written
+  atomically to the state file. Running again with the same settings continues from it
+  without redoing finished images; the accumulators are exact (see `accumulators`), so the
+  resumed run ends with exactly the numbers of an uninterrupted one.
+- Shards: shard i of n takes every n-th image (by id) starting at the i-th; `merge_results`
+  combines the n results into exactly what one run gives.
+- Bad images: an image that cannot be used is reported through `on_failure`, recorded with
+  its reason, counted, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from deformviz.atomic_files import atomic_write
+from deformviz.errors import InputError
+from deformviz.geometry import filter_effective_dilation
+
+from .accumulators import DilationAccumulator, ShareAccumulator
+from .coco import CocoDataset, CocoImage
+from .image_statistics import image_statistics
+from .loader import AnnotatedImages, FailedImage, image_loader
+from .networks import ChainNetwork
+from .results import ResultError, StatsResult, read_result
+from .size_classes import SizeThresholds
+
+__all__ = ["StatsOptions", "run_statistics", "select_images", "write_result", "parse_shard"]
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    """How units are grouped and how deep the in-object share looks.
+
+    Attributes:
+        thresholds: the size classes (COCO's by default).
+        use_mask: units belong to objects by mask where present (COCO's convention, sizes by the
+            annotation's area) instead of by box (the paper's, sizes by box area).
+        share_levels: levels traced for the in-object share; None: the chain's layers, at most 3.
+    """
+
+    thresholds: SizeThresholds = field(default_factory=SizeThresholds.coco)
+    use_mask: bool = False
+    share_levels: int | None = None
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"i/n" -> (i, n) with 1 <= i <= n, else InputError."""
+    parts = text.split("/")
+    try:
+        index, count = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--shard {text!r}: expected i/n, such as 2/8") from None
+    if not 1 <= index <= count:
+        raise InputError(f"--shard {text!r}: need 1 <= i <= n")
+    return index, count
+
+
+def select_images(dataset: CocoDataset, shard: tuple[int, int] | None = None,
+                  limit: int | None = None) -> list[CocoImage]:
+    """The images a run (or shard) covers: every n-th by id from the i-th, then the first `limit`."""
+    images = list(dataset.images)
+    if shard is not None:
+        images = images[shard[0] - 1::shard[1]]
+    return images if limit is None else images[:limit]
+
+
+def _settings(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions) -> dict[str, Any]:
+    return {
+        "network": network.description,
+        "layers": list(network.layer_names),
+        "thresholds_px2": options.thresholds.to_json(),
+        "containment": "mask" if options.use_mask else "box",
+        "share_levels": options.share_levels,
+        "annotations": {"file": dataset.annotation_file.name, "sha256": dataset.sha256,
+                        "images": len(dataset.images)},
+    }
+
+
+def _fresh(settings: dict[str, Any], network: ChainNetwork, selected: int,
+           shard: tuple[int, int] | None, limit: int | None) -> StatsResult:
+    return StatsResult(settings, {}, DilationAccumulator(tuple(network.layer_names)), None,
+                       selected, shard=shard, limit=limit)
+
+
+def _resume(path: Path, fresh: StatsResult) -> StatsResult:
+    saved = read_result(path)
+    if (saved.settings, saved.shard, saved.limit, saved.selected) != \
+            (fresh.settings, fresh.shard, fresh.limit, fresh.selected):
+        raise ResultError(f"{path}: this state file belongs to a run with other settings (network, "
+                          "layers, thresholds, annotations, shard or limit); delete it or rerun "
+                          "that run's command")
+    return saved
+
+
+def write_result(result: StatsResult, path: Path) -> None:
+    """Write `result` to `path` atomically (never a half-written file)."""
+    payload = result.to_bytes()
+    with atomic_write(path) as handle:
+        handle.write(payload)
+
+
+@contextmanager
+def _deferred_interrupt() -> Iterator[list[bool]]:
+    """Ctrl-C sets a flag instead of raising, so the image in flight finishes consistently."""
+    flag = [False]
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.__setitem__(0, True))
+    except ValueError:  # not the main thread: no deferral possible
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _rigid(names, chain) -> dict[str, float]:
+    return {name: float(filter_effective_dilation(layer.geometry.kernel_grid(torch.float64),
+                                                  layer.geometry.kernel_size))
+            for name, layer in zip(names, chain)}
+
+
+def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOptions) -> None:
+    """Add one prepared image to `result`; ValueError if its numbers are unusable."""
+    with torch.no_grad():
+        chain = network.chain(item.tensor)
+    names = network.layer_names
+    stats = image_statistics(chain, names, item.objects, options.thresholds, item.resize,
+                             options.use_mask, options.share_levels)
+    if not all(bool(torch.isfinite(v).all()) for v in stats.dilation.values()):
+        raise ValueError("the network produced non-finite offsets")
+    if not result.rigid:
+        result.rigid.update(_rigid(names, chain))
+    if result.share is None and stats.share_classes is not None:
+        levels = min(len(chain), 3) if options.share_levels is None else options.share_levels
+        result.share = ShareAccumulator(math.prod(layer.geometry.taps for layer in chain[len(chain) - levels:]))
+    stats.add_to(result.dilation, result.share)
+
+
+def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions = StatsOptions(),
+                   *, shard: tuple[int, int] | None = None, limit: int | None = None,
+                   state_path: str | Path | None = None, checkpoint_every: int = 25, workers: int = 2,
+                   progress: Callable[[int, int], None] | None = None,
+                   on_failure: Callable[[int, str], None] | None = None,
+                   on_image: Callable[[StatsResult], None] | None = None) -> StatsResult:
+    """Measure Table 2 over `dataset` (or its shard), resuming from `state_path` if it exists.
+
+    Args:
+        network: the chain network (see `networks`).
+        dataset: the checked annotations (`read_coco`).
+        options: size classes, containment, share depth.
+        shard: (i, n), 1-based, or None for all images.
+        limit: only the first `limit` images (a quick look).
+        state_path: where the state is saved while running (and read to resume); None: no state.
+        checkpoint_every: images between state saves.
+        workers: DataLoader worker processes decoding and preparing images (0: none).
+        progress: called with (images finished, images selected) after each image.
+        on_failure: called with (image id, reason) for each image that cannot be used.
+        on_image: called with the result after each image (tests use it to interrupt).
+    Returns:
+        The StatsResult; complete unless interrupted (KeyboardInterrupt propagates after the
+        state is saved).
+    """
+    images = select_images(dataset, shard, limit)
+    result = _fresh(_settings(network, dataset, options), network, len(images), shard, limit)
+    state = None if state_path is None else Path(state_path)
+    if state is not None and state.exists():
+        result = _resume(state, result)
+    todo = [image for image in images if image.id not in result.finished]
+    if progress is not None:
+        progress(len(result.finished), result.selected)
+    if not todo:
+        return result
+    loader = image_loader(AnnotatedImages(todo, network.prepare, options.use_mask),
+                          min(workers, len(todo)))
+    since_save = 0
+    try:
+        with _deferred_interrupt() as interrupted:
+            for item in loader:
+                if isinstance(item, FailedImage):
+                    reason = item.reason
+                else:
+                    try:
+                        _measure(result, network, item, options)
+                        reason = None
+                    except ValueError as error:
+                        reason = f"image {item.image_id}: {error}"
+                if reason is not None:
+                    result.failed[item.image_id] = reason
+                    if on_failure is not None:
+                        on_failure(item.image_id, reason)
+                result.finished.add(item.image_id)
+                since_save += 1
+                if progress is not None:
+                    progress(len(result.finished), result.selected)
+                if state is not None and since_save >= checkpoint_every:
+                    write_result(result, state)
+                    since_save = 0
+                if on_image is not None:
+                    on_image(result)
+                if interrupted[0]:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if state is not None and since_save:
+            write_result(result, state)
+        raise
+    return result

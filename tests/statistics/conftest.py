@@ -1,0 +1,57 @@
+"""Fixtures for the statistics tests: generated scenes written as an image folder with a
+COCO-format annotation file (exact ground truth), and the deterministic test model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from deformviz.scenes import CLASS_NAMES, SceneConfig, SceneGenerator
+from deformviz.scenes.rle import encode_mask
+from deformviz.statistics.masks import encode_compressed_counts
+from tests.fixtures_model import _one_thread, test_model, test_model_path  # noqa: F401
+
+SCENE_SIDE = 128
+SCENE_SEED = 1  # evaluate's held-out seed
+
+
+def write_coco_scenes(folder: Path, count: int, side: int = SCENE_SIDE, seed: int = SCENE_SEED) -> Path:
+    """Scenes 0..count-1 of `seed` as PNGs in `folder` plus `folder/instances.json`.
+
+    Image ids are 10, 20, ... (not positions); masks alternate between uncompressed and
+    compressed RLE so both decoders run.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = SceneGenerator(SceneConfig(image_size=(side, side)), seed)
+    images, annotations = [], []
+    for index in range(count):
+        scene = generator(index)
+        name = f"scene_{index:03d}.png"
+        Image.fromarray(scene.image).save(folder / name)
+        image_id = 10 * (index + 1)
+        images.append({"id": image_id, "file_name": name, "height": side, "width": side})
+        for k in range(scene.num_objects):
+            x1, y1, x2, y2 = (float(v) for v in scene.boxes[k])
+            rle = encode_mask(scene.masks[k])
+            if k % 2:
+                rle = {"size": rle["size"], "counts": encode_compressed_counts(rle["counts"])}
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": int(scene.classes[k]) + 1,
+                                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                                "area": int(scene.masks[k].sum()), "iscrowd": 0,
+                                "segmentation": rle})
+    categories = [{"id": i + 1, "name": name} for i, name in enumerate(CLASS_NAMES)]
+    path = folder / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def coco_scenes(tmp_path_factory) -> Path:
+    """A folder of 4 generated 128-px scenes with instances.json (do not modify)."""
+    folder = tmp_path_factory.mktemp("coco_scenes")
+    write_coco_scenes(folder, 4)
+    return folder

@@ -1,0 +1,130 @@
+"""Whole runs on generated scenes with the deterministic test model: agreement with evaluate,
+exact shards and resumption, zero offsets, a bad image in the middle."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from deformviz.evaluation import EvaluationConfig, evaluate
+from deformviz.evaluation.dilation_table import size_thresholds
+from deformviz.statistics import (BundledNetwork, StatsOptions, merge_results, read_coco,
+                                  run_statistics)
+from deformviz.statistics.results import ResultError, StatsResult
+from deformviz.training.trainer import TrainConfig, build_model
+
+from .conftest import SCENE_SIDE
+
+OPTIONS = StatsOptions(thresholds=size_thresholds(SCENE_SIDE))
+
+
+def _network(model) -> BundledNetwork:
+    return BundledNetwork(model, "test-model", long_side=SCENE_SIDE)
+
+
+def test_agrees_with_evaluate_on_the_same_scenes(test_model, coco_scenes):
+    dataset = read_coco(coco_scenes / "instances.json", coco_scenes)
+    result = run_statistics(_network(test_model), dataset, OPTIONS, workers=0)
+    twin = build_model(TrainConfig(deformable=False, image_size=SCENE_SIDE))
+    report = evaluate(test_model, twin, EvaluationConfig(scenes=len(dataset.images), batch_size=2,
+                                                         image_size=SCENE_SIDE))
+    table = result.dilation.summary()
+    assert report["effective_dilation"]["thresholds_px2"] == OPTIONS.thresholds.to_json()
+    compared = 0
+    for layer in ("res5a", "res5b", "res5c"):
+        for name in ("small", "medium", "large", "background"):
+            ours, theirs = table[layer][name], report["effective_dilation"][layer][name]
+            assert ours["units"] == theirs["units"]
+            if ours["units"] > 1:
+                # evaluate runs batches of 2, stats one image at a time: float32 convolutions
+                # may round differently, nothing else differs.
+                assert math.isclose(ours["mean"], theirs["mean"], rel_tol=1e-5)
+                assert math.isclose(ours["std"], theirs["std"], rel_tol=1e-4)
+                compared += 1
+    assert compared >= 9  # the scenes have small, medium and large objects and background
+    assert table["res5c"]["background"]["mean"] != 2.0  # the test model's offsets are not zero
+
+
+def test_shards_merged_equal_one_run_byte_for_byte(test_model, coco_scenes):
+    dataset = read_coco(coco_scenes / "instances.json", coco_scenes)
+    network = _network(test_model)
+    whole = run_statistics(network, dataset, OPTIONS, workers=0)
+    parts = [run_statistics(network, dataset, OPTIONS, shard=(i, 3), workers=1) for i in (3, 1, 2)]
+    assert sum(p.selected for p in parts) == whole.selected == 4
+    merged = merge_results(parts)
+    assert merged.to_bytes() == whole.to_bytes()
+    # Through JSON files, as --merge reads them.
+    again = merge_results([StatsResult.from_json(json.loads(p.to_bytes())) for p in parts])
+    assert again.to_bytes() == whole.to_bytes()
+    with pytest.raises(ResultError, match=r"shards \[3\] missing"):
+        merge_results(parts[1:])
+    with pytest.raises(ResultError, match="twice"):
+        merge_results(parts + [parts[0]])
+    other = copy.deepcopy(parts[0])
+    other.settings = {**other.settings, "containment": "mask"}
+    with pytest.raises(ResultError, match="other settings"):
+        merge_results([other, *parts[1:]])
+
+
+def test_interrupted_run_resumes_to_the_same_result(test_model, coco_scenes, tmp_path):
+    dataset = read_coco(coco_scenes / "instances.json", coco_scenes)
+    network = _network(test_model)
+    whole = run_statistics(network, dataset, OPTIONS, workers=0)
+    state = tmp_path / "run.partial.json"
+    seen = []
+
+    def stop_after_three(result):
+        seen.append(len(result.finished))
+        if len(result.finished) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_statistics(network, dataset, OPTIONS, state_path=state, checkpoint_every=2,
+                       workers=1, on_image=stop_after_three)
+    saved = json.loads(state.read_text())
+    assert len(saved["exact"]["finished"]) == 3 and not saved["complete"]
+    measured = []
+    resumed = run_statistics(network, dataset, OPTIONS, state_path=state, workers=0,
+                             progress=lambda done, total: measured.append(done))
+    assert measured == [3, 4]  # one image left to do
+    assert resumed.to_bytes() == whole.to_bytes()
+    # A state from other settings is refused, not silently mixed in.
+    with pytest.raises(ResultError, match="other settings"):
+        run_statistics(network, dataset, StatsOptions(), state_path=state, workers=0)
+
+
+def test_zero_offsets_give_the_rigid_dilation_everywhere(coco_scenes):
+    model = build_model(TrainConfig(image_size=SCENE_SIDE)).eval()
+    for layer in model.stage.layers:
+        torch.nn.init.zeros_(layer.conv_offset.weight)
+        torch.nn.init.zeros_(layer.conv_offset.bias)
+    dataset = read_coco(coco_scenes / "instances.json", coco_scenes)
+    result = run_statistics(_network(model), dataset, OPTIONS, workers=0)
+    for layer, row in result.dilation.summary().items():
+        assert result.rigid[layer] == 2.0
+        for name, entry in row.items():
+            assert entry["units"] > 0
+            assert entry["mean"] == 2.0 and entry["std"] == 0.0, (layer, name)
+    for name, entry in result.share.summary().items():
+        assert entry["deformed"] == entry["rigid"]
+        assert 0 < entry["rigid"]["mean"] <= 1
+
+
+def test_a_bad_image_mid_run_is_counted_and_the_run_goes_on(test_model, coco_scenes, tmp_path):
+    folder = tmp_path / "scenes"
+    shutil.copytree(coco_scenes, folder)
+    (folder / "scene_001.png").write_bytes(b"not a png")
+    dataset = read_coco(folder / "instances.json", folder)
+    failures = []
+    result = run_statistics(_network(test_model), dataset, OPTIONS, workers=1,
+                            on_failure=lambda image_id, reason: failures.append((image_id, reason)))
+    assert [image_id for image_id, _ in failures] == [20]
+    assert "scene_001.png" in failures[0][1] and "\n" not in failures[0][1]
+    assert result.complete and result.done == 3 and set(result.failed) == {20}
+    assert json.loads(result.to_bytes())["images"]["failed"] == {"20": failures[0][1]}
