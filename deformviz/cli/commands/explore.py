@@ -1,0 +1,71 @@
+"""`deformviz explore`: one self-contained web page to find the units worth a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
+
+SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
+EPILOG = """\b
+Examples:
+  deformviz explore photo.jpg                      # -> photo_explore.html, open it in a browser
+  deformviz explore photo.jpg -o page.html --levels 2
+In the page: hover a unit, click to pin it, then 'copy command' gives the
+'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
+"""
+
+DEFAULT_SIZE = 512  # the default of --size, left out of the copied command
+
+
+def command(
+    image: Annotated[Path, typer.Argument(metavar="IMAGE", show_default=False,
+                                          help="An image file (JPEG, PNG, TIFF, WebP, ...).")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", show_default=False,
+        help="The page (.html). Default: IMAGE-STEM_explore.html in the current folder.")] = None,
+    levels: Annotated[int, typer.Option(
+        "--levels", min=1, max=3, help="Levels shown when the page opens (1, 2 or 3).")] = 3,
+    max_boxes: Annotated[int, typer.Option(
+        "--max-boxes", min=0, max=100, help="Most detections shown, with their deformed RoI "
+                                            "bins.")] = 10,
+    model: ModelOpt = None,
+    device: DeviceOpt = Device.auto,
+    size: SizeOpt = DEFAULT_SIZE,
+    score_threshold: ScoreOpt = 0.3,
+) -> None:
+    """Write one HTML page (no server, no network; opens from disk) that shows, for the unit
+    under the pointer, its sampling points through the deformable layers over the image, with
+    the network's detections and deformed RoI bins; pinned units become a 'deformviz sample'
+    command line."""
+    from deformviz.atomic_files import check_writable_folder
+    from deformviz.errors import OutputError
+    from deformviz.explore.build import describe_image
+    from deformviz.explore.page import check_page_path, write_page
+    from deformviz.imaging import load_image
+
+    from ..runtime import load_cli_model, resolve_device
+
+    page = output if output is not None else Path(f"{image.stem}_explore.html")
+    if page.is_dir():
+        page = page / f"{image.stem}_explore.html"
+    check_page_path(page)
+    if page.exists() and image.exists() and page.resolve() == image.resolve():
+        raise OutputError(f"-o {page}: would overwrite the input image")
+    check_writable_folder(page.parent)
+    loaded = load_image(image)  # bad images fail before the network loads
+    torch_device = resolve_device(device.value)
+    network, model_name = load_cli_model(model, torch_device)
+    arguments: list[str] = []
+    if model is not None:
+        arguments += ["--model", model]
+    if size != DEFAULT_SIZE:
+        arguments += ["--size", str(size)]
+    data = describe_image(network, loaded, image_argument=str(image),
+                          command_arguments=arguments, long_side=size,
+                          score_threshold=score_threshold, max_boxes=max_boxes, levels=levels,
+                          model_name=model_name)
+    print(write_page(data, page))
