@@ -2,8 +2,8 @@
 
 Writes the page for samples/scene_001.png with the bundled model, opens it in headless
 Chromium (chromium + chromium-driver from Debian, selenium from PyPI; see
-.ci/install_browser.sh), pins the three units `deformviz sample` picks by itself, hovers a
-fourth, and saves the window.
+.ci/install_browser.sh), pins the three units `deformviz sample` picks by itself and saves the
+window.
 
 Usage: python tools/explore_screenshot.py
 """
@@ -46,11 +46,16 @@ def main() -> None:
         units = sample_locations(load_model(), ROOT / IMAGE, auto=3, levels=1).samplings
         driver = start_browser(Path(folder) / "profile")
         try:
-            driver.set_window_size(1280, 760)
+            driver.set_window_size(1280, 1000)
             driver.get(page.as_uri())
             for sampling in units:
                 _pointer(driver, *sampling.unit.pixel, click=True)
-            _pointer(driver, 300.0, 90.0, click=False)
+            # Leave the image: the pinned units, not a hovered one, are drawn at full strength.
+            from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+            actions = ActionBuilder(driver)
+            actions.pointer_action.move_to_location(5, 5)
+            actions.perform()
             OUTPUT.write_bytes(driver.get_screenshot_as_png())
         finally:
             driver.quit()

@@ -229,7 +229,8 @@
 
   const MARKER_PX = { 1: 5.5, 2: 4, 3: 2.6 };  // screen sizes of the figures' 3.6 / 2.4 / 1.5 pt squares
 
-  function drawUnit(trace, emphasised) {
+  // `faded`: a pinned unit drawn while another is under the pointer, so that one stands out.
+  function drawUnit(trace, faded, label) {
     for (let level = trace.levels.length; level >= 1; level--) {  // deepest first: level 1 on top
       if (!state.visible[level]) continue;
       const data = trace.levels[level - 1];
@@ -239,7 +240,7 @@
       for (let n = 0; n < data.active.length; n++) {
         if (!data.active[n]) continue;
         const w = state.modulation && MODULATED ? data.weights[n] : 1;
-        context.globalAlpha = state.opacity * Math.max(0, Math.min(1, w));
+        context.globalAlpha = state.opacity * Math.max(0, Math.min(1, w)) * (faded ? 0.35 : 1);
         const c = toCanvasPoint(data.points[2 * n], data.points[2 * n + 1]);
         context.fillRect(c[0] - size / 2, c[1] - size / 2, size, size);
         if (level === 1) context.strokeRect(c[0] - size / 2, c[1] - size / 2, size, size);
@@ -248,9 +249,15 @@
     context.globalAlpha = 1;
     const c = toCanvasPoint(trace.pixel[0], trace.pixel[1]);
     context.beginPath();
-    context.arc(c[0], c[1], emphasised ? 6 : 5, 0, 2 * Math.PI);
+    context.arc(c[0], c[1], faded ? 5 : 6, 0, 2 * Math.PI);
     context.fillStyle = DATA.colours.unit; context.fill();
     context.strokeStyle = "#fff"; context.lineWidth = 1.5; context.stroke();
+    if (label) {  // the pinned unit's number in the panel's list
+      context.font = "bold 12px system-ui, sans-serif";
+      context.lineWidth = 3; context.strokeStyle = "#fff"; context.fillStyle = "#000";
+      context.strokeText(label, c[0] + 8, c[1] - 6);
+      context.fillText(label, c[0] + 8, c[1] - 6);
+    }
   }
 
   function shownCells() {
@@ -265,7 +272,11 @@
       context.drawImage(picture, 0, 0, IMAGE_W * scale, IMAGE_H * scale);
     }
     drawDetections();
-    shownCells().forEach(function (cell) { drawUnit(traceOf(cell), pinIndex(cell) < 0); });
+    const hovering = state.hovered !== null && pinIndex(state.hovered) < 0;
+    shownCells().forEach(function (cell) {
+      const index = pinIndex(cell);
+      drawUnit(traceOf(cell), hovering && index >= 0, index < 0 ? "" : String(index + 1));
+    });
   }
 
   // ---------------------------------------------------------------- panel
