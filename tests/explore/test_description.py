@@ -53,6 +53,24 @@ def test_offsets_and_geometry_are_what_the_network_used(described, test_model, s
                                "arguments": ["--model", "net.pt"]}
 
 
+def test_dcnv2_masks_go_in_as_the_operator_used_them(samples: Path) -> None:
+    import torch
+
+    from deformviz.models.detector import DeformableDetector, DetectorConfig
+
+    torch.manual_seed(0)
+    model = DeformableDetector(DetectorConfig(modulated=True)).eval()
+    data = describe_image(model, samples / "scene_000.png", image_argument="x.png",
+                          long_side=128, max_boxes=2)
+    capture = capture_dense(model, prepare_for_model(load_image(samples / "scene_000.png"),
+                                                     128).tensor)
+    decoded = json.loads(data.to_json())["layers"]
+    for layer, mask in zip(decoded, capture.masks):
+        assert mask is not None and layer["mask"]["shape"] == [9, 8, 8]
+        np.testing.assert_array_equal(_decode(layer["mask"]), mask.numpy())
+    assert "DCNv2" in data.architecture
+
+
 def test_colours_come_from_the_figures_style(described) -> None:
     colours = json.loads(described.to_json())["colours"]
     assert colours["levels"] == {str(k): v.color for k, v in style.LEVEL_STYLES.items()}

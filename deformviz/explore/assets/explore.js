@@ -166,7 +166,10 @@
   const traces = new Map();  // "cy,cx,levels" -> trace
   function traceOf(cell) {
     const key = cell[0] + "," + cell[1] + "," + state.levels;
-    if (!traces.has(key)) traces.set(key, traceUnit(cell, state.levels));
+    if (!traces.has(key)) {
+      if (traces.size > 4000) traces.clear();  // bounded memory on large maps
+      traces.set(key, traceUnit(cell, state.levels));
+    }
     return traces.get(key);
   }
   function pinIndex(cell) {
