@@ -1,10 +1,13 @@
-"""Run the network once on an image and keep what the figures need.
+"""The bundled detector as one adapter of the probe: run it once on an image, keep what the
+figures need.
 
-One forward pass: the offset hooks of the three deformable layers record exactly the offsets
-the operators used, the dense heads give the detections, and RoI bins for any boxes come from
-a second, cheap step on the already computed stage features (no second trunk pass). Everything
-here is in MODEL-INPUT coordinates (feature cells of the stride-16 grid, or model-input
-pixels); `deformviz.visualize` maps it back to the original image.
+`capture_dense` is `deformviz.probe.probe` on the detector, with what only this network knows:
+its stride-16 grid sits at origin 15 (TF 'SAME' padding, which conv arithmetic cannot see), its
+deformable layers are called res5a/b/c, and its dense heads give detections and a heat map
+from the outputs of the same forward pass. RoI bins for any boxes come from a second, cheap
+step on the already computed stage features (no second trunk pass). Everything here is in
+MODEL-INPUT coordinates (feature cells, or model-input pixels); `deformviz.visualize` maps it
+back to the original image.
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from deformviz.geometry import DeformLayerGeometry
+from deformviz.geometry import DeformLayerGeometry, MapGrid
+from deformviz.models.deformable_stage import LAYER_NAMES
 from deformviz.models.detector import DeformableDetector, Detections
 from deformviz.models.feature_grid import FeatureGrid
+from deformviz.probe import ProbeResult, probe
 
-__all__ = ["DenseCapture", "RoICapture", "capture_dense", "capture_rois"]
+__all__ = ["DenseCapture", "RoICapture", "capture_dense", "capture_rois", "bundled_aliases"]
+
+
+def bundled_aliases(model: DeformableDetector) -> dict[str, str]:
+    """The paper's names of the bundled stage's layers -> their qualified module names."""
+    return {name: f"stage.layers.{i}" for i, name in enumerate(LAYER_NAMES[:len(model.stage.layers)])}
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,11 +36,8 @@ class DenseCapture:
     """What one forward pass of one image produced.
 
     Attributes:
-        offsets: per deformable layer, bottom to top, [2 * G * K, h, w] offsets in the layer's
-            input feature cells, (dy, dx) per tap, exactly as the operator received them.
-        masks: per layer, [G * K, h, w] (after the sigmoid) or None (DCNv1).
-        layers: per layer, its geometry (kernel, stride, padding, dilation, offset groups).
-        layer_names: per layer, its name (res5a, res5b, res5c).
+        probe: the probe's records of the three deformable layers (offsets [1, 18, h, w],
+            grids: stride 16, origin 15), aliases res5a/b/c.
         features: [1, C, h, w] stage output, for RoI pooling without re-running the trunk.
         heatmap: [num_classes, h, w] object-centre probabilities.
         detections: the dense heads' objects, boxes [N, 4] in continuous model-input pixels.
@@ -38,10 +45,7 @@ class DenseCapture:
         input_size: (h_px, w_px) of the model input.
     """
 
-    offsets: tuple[Tensor, ...]
-    masks: tuple[Tensor | None, ...]
-    layers: tuple[DeformLayerGeometry, ...]
-    layer_names: tuple[str, ...]
+    probe: ProbeResult
     features: Tensor
     heatmap: Tensor
     detections: Detections
@@ -49,9 +53,29 @@ class DenseCapture:
     input_size: tuple[int, int]
 
     @property
+    def offsets(self) -> tuple[Tensor, ...]:
+        """Per layer, bottom to top, [2 * G * K, h, w] offsets in input cells (dy, dx per tap)."""
+        return tuple(record.offset[0] for record in self.probe.layers)
+
+    @property
+    def masks(self) -> tuple[Tensor | None, ...]:
+        """Per layer, [G * K, h, w] (after the sigmoid) or None (DCNv1)."""
+        return tuple(None if r.mask is None else r.mask[0] for r in self.probe.layers)
+
+    @property
+    def layers(self) -> tuple[DeformLayerGeometry, ...]:
+        """Per layer, its geometry."""
+        return tuple(record.geometry for record in self.probe.layers)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Per layer, its name (res5a, res5b, res5c)."""
+        return tuple(self.probe.label(record.name) for record in self.probe.layers)
+
+    @property
     def feature_size(self) -> tuple[int, int]:
         """(h, w) of the top layer's output map, in cells."""
-        return int(self.offsets[-1].shape[-2]), int(self.offsets[-1].shape[-1])
+        return self.probe.layers[-1].output_size
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +114,7 @@ def _single(records: list[dict], what: str) -> dict:
 @torch.no_grad()
 def capture_dense(model: DeformableDetector, image: Tensor, score_threshold: float = 0.3,
                   max_detections: int = 50) -> DenseCapture:
-    """One forward pass with the offset hooks attached.
+    """One forward pass under the probe.
 
     Args:
         model: the detector, in eval mode.
@@ -102,30 +126,26 @@ def capture_dense(model: DeformableDetector, image: Tensor, score_threshold: flo
     """
     if image.dim() != 4 or image.shape[0] != 1:
         raise ValueError(f"capture_dense takes one image [1, 3, H, W], got {tuple(image.shape)}")
-    records: list[list[dict]] = [[] for _ in model.stage.layers]
-    handles = [layer.register_offset_hook(
-        lambda module, records=records[i], **tensors: records.append(tensors))
-        for i, layer in enumerate(model.stage.layers)]
-    try:
-        dense = model(image)
-    finally:
-        for handle in handles:
-            handle.remove()
-    reports = [_single(r, name) for r, name in zip(records, model.stage.layer_names)]
-    grid = model.feature_grid(tuple(image.shape[-2:]))
+    image_size = (int(image.shape[-2]), int(image.shape[-1]))
+    grid = model.feature_grid(image_size)
+    # The trunk pads TF-'SAME' style inside its convs; the stage's grid is the network's word.
+    overrides = {grid.feature_size(image_size): MapGrid(grid.stride, grid.origin)}
+    result = probe(model, image, grid_overrides=overrides, aliases=bundled_aliases(model),
+                   keep_outputs=True)
+    dense = result.outputs
+    if len(result.layers) != len(model.stage.layers):
+        raise RuntimeError(f"expected {len(model.stage.layers)} deformable layer calls, "
+                           f"the probe saw {len(result.layers)}")
     detections = model.detect(dense, grid, score_threshold, max_detections)[0]
     detections = Detections(detections.boxes.cpu(), detections.scores.cpu(),
                             detections.labels.cpu())
     return DenseCapture(
-        offsets=tuple(r["offset"][0].detach().cpu() for r in reports),
-        masks=tuple(None if r["mask"] is None else r["mask"][0].detach().cpu() for r in reports),
-        layers=tuple(model.stage.layer_geometry()),
-        layer_names=tuple(model.stage.layer_names),
+        probe=ProbeResult(result.layers, result.input_size, None, result.aliases, result.notes),
         features=dense.features,
         heatmap=dense.heatmap_logits[0].sigmoid().cpu(),
         detections=detections,
         grid=grid,
-        input_size=(int(image.shape[-2]), int(image.shape[-1])),
+        input_size=image_size,
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "UnitError",
     "OutputError",
     "DeviceError",
+    "CheckpointError",
 ]
 
 
@@ -49,6 +50,11 @@ class OutputError(InputError):
 
 class DeviceError(InputError):
     """The requested device is not available (for example `cuda` without CUDA)."""
+
+
+class CheckpointError(InputError):
+    """A network file is missing, not a checkpoint, truncated, unsafe to load, holds no
+    deformable layers, or has a layout deformviz does not know (the message names a key)."""
 
 
 def finite_number(value: object, where: str, error: type[InputError] = InputError) -> float:

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from deformviz.errors import ImageLoadError, InputError
 
 __all__ = ["LoadedImage", "ModelInput", "load_image", "as_loaded_image", "prepare_for_model",
-           "MAX_IMAGE_PIXELS", "STRIDE"]
+           "resized_pixels", "MAX_IMAGE_PIXELS", "STRIDE"]
 
 # Far above any camera photo in common use, far below what exhausts memory: a 100-megapixel
 # RGB image is 300 MB decoded. Pillow's own guard (about 179 MP) would allow 2x more.
@@ -54,17 +54,25 @@ class LoadedImage:
 
 @dataclass(frozen=True, eq=False)
 class ModelInput:
-    """An image resized for the network, with what is needed to map results back.
+    """An image resized for a network, with what is needed to map results back.
 
     Attributes:
-        tensor: [1, 3, h, w] float32 RGB in [0, 1]; h and w are multiples of 16.
+        tensor: [1, 3, Hp, Wp] float32 as the network takes it. From `prepare_for_model` (the
+            bundled networks): RGB in [0, 1], exactly the resized image (multiples of 16).
+            From `deformviz.networks.Preprocessing.prepare`: normalised in the network's
+            channel order and zero-padded at the bottom and right up to (Hp, Wp).
         original_size: (H, W) of the loaded image.
-        resized_size: (h, w) of `tensor`.
+        resized_size: (h, w) of the resized image inside `tensor` (before any padding).
     """
 
     tensor: object  # torch.Tensor; typed loosely so this module imports without torch
     original_size: tuple[int, int]
     resized_size: tuple[int, int]
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        """(Hp, Wp) of `tensor`: `resized_size` plus any padding."""
+        return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])  # type: ignore[attr-defined]
 
     @property
     def resize(self) -> tuple[float, float]:
@@ -201,6 +209,16 @@ def model_input_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
                  for side in (height, width))
 
 
+def resized_pixels(image: LoadedImage, size: tuple[int, int]) -> np.ndarray:
+    """The image resized to (h, w) pixels: [h, w, 3] uint8 RGB, bilinear (Pillow's, centre-
+    aligned and antialiased when shrinking); the pixels themselves when the size is unchanged."""
+    height, width = size
+    if (height, width) == image.size:
+        return image.pixels
+    pil = Image.fromarray(image.pixels).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(pil)
+
+
 def prepare_for_model(image: LoadedImage, long_side: int = 512) -> ModelInput:
     """Resize an image for the network (bilinear, antialiased when shrinking).
 
@@ -216,9 +234,6 @@ def prepare_for_model(image: LoadedImage, long_side: int = 512) -> ModelInput:
         raise InputError(f"model input size must be a multiple of {STRIDE} in 32..4096, "
                          f"got {long_side}")
     height, width = model_input_size(image.size, long_side)
-    pil = Image.fromarray(image.pixels)
-    if (height, width) != image.size:
-        pil = pil.resize((width, height), Image.Resampling.BILINEAR)
-    array = np.asarray(pil, dtype=np.float32) / 255.0
+    array = resized_pixels(image, (height, width)).astype(np.float32) / 255.0
     tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
     return ModelInput(tensor, image.size, (height, width))

@@ -18,7 +18,7 @@ from .errors import DeformvizGroup
 
 __all__ = ["COMMANDS", "app", "main", "register"]
 
-COMMANDS = ("sample", "roi", "explore", "models", "info", "train", "evaluate")
+COMMANDS = ("sample", "roi", "explore", "inspect", "models", "info", "train", "evaluate")
 
 app = typer.Typer(
     name="deformviz", cls=DeformvizGroup, no_args_is_help=True, add_completion=False,

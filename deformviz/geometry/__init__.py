@@ -5,19 +5,30 @@ Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn
 - `layers`: one deformable layer's geometry, and feature cells <-> image pixels.
 - `interpolation`: reading offset/mask maps at fractional positions (DCNv2 border rule).
 - `sampling_locations`: a unit's 9 / 81 / 729 sampling points through stacked layers (Fig. 6).
+- `map_grid`: where a map's cells sit on the model input (stride and origin from conv arithmetic).
+- `chain`: sampling points through the deformable layers of a real network, with the rigid
+  steps between them (any strides, paddings, dilations and kernel sizes).
 - `roi_bins`: regular and deformed RoI-pooling bins (Fig. 7).
 - `effective_dilation`: mean adjacent-tap distance of a filter (Table 2).
 
 Points are (y, x) in index coordinates; boxes are (x1, y1, x2, y2).
 """
 
+from .chain import ChainLayer, chain_mappings, grid_mapping, trace_chain, unit_mapping
 from .effective_dilation import filter_effective_dilation, layer_effective_dilation
 from .interpolation import inside_map, read_bilinear
 from .layers import DeformLayerGeometry, FeatureToImage
+from .map_grid import MapGrid
 from .roi_bins import RoIBins, deformed_roi_bins
 from .sampling_locations import SamplingLocations, trace_sampling_locations
 
 __all__ = [
+    "ChainLayer",
+    "MapGrid",
+    "chain_mappings",
+    "grid_mapping",
+    "trace_chain",
+    "unit_mapping",
     "DeformLayerGeometry",
     "FeatureToImage",
     "RoIBins",

@@ -32,15 +32,14 @@ Decisions, each the most faithful cheap model of what the forward pass does:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .interpolation import inside_map, read_bilinear
 from .layers import DeformLayerGeometry, FeatureToImage
+from .map_grid import MapGrid
 
 __all__ = ["SamplingLocations", "trace_sampling_locations"]
 
@@ -133,6 +132,14 @@ def _bottom_input_size(layer: DeformLayerGeometry, output_size: tuple[int, int],
     )
 
 
+def _smallest_input_size(layer: DeformLayerGeometry,
+                         output_size: tuple[int, int]) -> tuple[int, int]:
+    return tuple(  # type: ignore[return-value]
+        (out - 1) * stride - 2 * pad + dil * (kernel - 1) + 1
+        for out, stride, pad, dil, kernel in zip(output_size, layer.stride, layer.padding,
+                                                 layer.dilation, layer.kernel_size))
+
+
 def trace_sampling_locations(
     layers: Sequence[DeformLayerGeometry],
     offsets: Sequence[Tensor],
@@ -183,91 +190,34 @@ def trace_sampling_locations(
         raise ValueError(f"levels must be in 1..{num_layers}, got {levels}")
     if masks is not None and len(masks) != num_layers:
         raise ValueError(f"masks must have one entry (or None) per layer, got {len(masks)}")
-    groups = [offset_group] * num_layers if isinstance(offset_group, int) else list(offset_group)
-    if len(groups) != num_layers:
-        raise ValueError(f"offset_group must be an int or one per layer, got {offset_group!r}")
 
     maps: list[Tensor] = []
     for index, (layer, offset) in enumerate(zip(layers, offsets)):
         layer.check_offset(offset, f"offsets[{index}]")
         maps.append(_select_batch(offset, batch_index, f"offsets[{index}]"))
-        if not 0 <= groups[index] < layer.offset_groups:
-            raise ValueError(f"offset_group {groups[index]} is out of range for layer {index} "
-                             f"with {layer.offset_groups} offset groups")
     output_sizes = [(int(m.shape[-2]), int(m.shape[-1])) for m in maps]
 
-    top_h, top_w = output_sizes[-1]
-    try:
-        oy, ox = (operator.index(v) for v in unit)  # ints, numpy ints, 0-d integer tensors
-    except (TypeError, ValueError):
-        raise ValueError(f"unit must be a pair of ints, got {unit!r}") from None
-    if not (0 <= oy < top_h and 0 <= ox < top_w):
-        raise ValueError(f"unit {unit!r} is outside the top output map {top_h}x{top_w}")
+    # Directly stacked layers are a chain whose maps all share one grid: no rigid steps.
+    from .chain import ChainLayer, trace_chain  # chain builds on SamplingLocations (above)
 
-    dtype = torch.float32
-    for m in maps:
-        dtype = torch.promote_types(dtype, m.dtype)
-    device = maps[-1].device
-    position = torch.tensor([[float(oy), float(ox)]], dtype=dtype, device=device)
-    active = torch.ones(1, dtype=torch.bool, device=device)
-    weight = torch.ones(1, dtype=dtype, device=device)
-    modulated = False
-    all_points: list[Tensor] = []
-    all_parents: list[Tensor] = []
-    all_taps: list[Tensor] = []
-    all_inside: list[Tensor] = []
-    all_active: list[Tensor] = []
-    all_weights: list[Tensor] = []
-    map_sizes: list[tuple[int, int]] = []
-    layer_indices: list[int] = []
-
-    for level in range(1, levels + 1):
-        index = num_layers - level
-        layer, taps = layers[index], layers[index].taps
+    grid = MapGrid.image()
+    chain = []
+    for index, layer in enumerate(layers):
         if index > 0:
             map_size = output_sizes[index - 1]
-        else:
+        elif levels == num_layers:
             map_size = _bottom_input_size(layer, output_sizes[0], input_size)
+        else:  # never sampled: any size consistent with the output will do
+            map_size = _smallest_input_size(layer, output_sizes[0])
         if layer.output_size(map_size) != output_sizes[index]:
             raise ValueError(
                 f"layer {index} maps a {map_size[0]}x{map_size[1]} input to "
                 f"{layer.output_size(map_size)}, but its offsets are "
                 f"{output_sizes[index][0]}x{output_sizes[index][1]}; are layers and offsets "
                 "ordered bottom to top?")
-
-        # This layer's offset group g as [2K, H, W]; read at every (fractional) filter position.
-        group = groups[index]
-        group_offsets = maps[index][group * 2 * taps : (group + 1) * 2 * taps]
-        displacement = read_bilinear(group_offsets, position).reshape(-1, taps, 2)
-        points = (layer.regular_locations(position) + displacement).reshape(-1, 2)
-
-        count = position.shape[0]
-        parents = torch.arange(count, device=device).repeat_interleave(taps)
-        inside = inside_map(points, map_size)
-        active = inside & active[parents]
         mask = None if masks is None else masks[index]
         if mask is not None:
             layer.check_mask(mask, offsets[index], f"masks[{index}]")
             mask = _select_batch(mask, batch_index, f"masks[{index}]")
-            group_mask = mask[group * taps : (group + 1) * taps]
-            weight = (weight.unsqueeze(-1) * read_bilinear(group_mask, position)).reshape(-1)
-            modulated = True
-        else:
-            weight = weight.repeat_interleave(taps)
-
-        all_points.append(points)
-        all_parents.append(parents)
-        all_taps.append(torch.arange(taps, device=device).repeat(count))
-        all_inside.append(inside)
-        all_active.append(active)
-        all_weights.append(weight)
-        map_sizes.append(map_size)
-        layer_indices.append(index)
-        position = points
-
-    return SamplingLocations(
-        unit=torch.tensor([float(oy), float(ox)], dtype=dtype, device=device),
-        points=tuple(all_points), parents=tuple(all_parents), taps=tuple(all_taps),
-        inside=tuple(all_inside), active=tuple(all_active), weights=tuple(all_weights),
-        map_sizes=tuple(map_sizes), layer_indices=tuple(layer_indices), modulated=modulated,
-    )
+        chain.append(ChainLayer(layer, maps[index], mask, map_size, grid, grid))
+    return trace_chain(chain, unit, levels, offset_group)

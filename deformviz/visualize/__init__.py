@@ -17,14 +17,17 @@
 
 from .boxes import check_boxes, read_boxes_file
 from .export import result_to_dict, save_data
-from .results import BoxBins, Detection, RoIResult, SamplingResult, Unit, UnitSampling
+from .results import (BoxBins, Detection, LayerInfo, RoIResult, SamplingResult, Unit,
+                      UnitSampling)
 from .rois import roi_bins, rois_from_capture
-from .sampling import sample_locations, sampling_from_capture
+from .headless_units import headless_units, sampling_spread
+from .probed import ProbedImage, probe_image
+from .sampling import sample_locations, sample_units
 from .units import auto_units, grid_units, unit_at
 
 __all__ = [
-    "BoxBins", "Detection", "RoIResult", "SamplingResult", "Unit", "UnitSampling",
-    "auto_units", "check_boxes", "grid_units", "read_boxes_file", "result_to_dict",
-    "roi_bins", "rois_from_capture", "sample_locations", "sampling_from_capture", "save_data",
-    "unit_at",
+    "BoxBins", "Detection", "LayerInfo", "ProbedImage", "RoIResult", "SamplingResult", "Unit",
+    "UnitSampling", "auto_units", "check_boxes", "grid_units", "headless_units", "probe_image",
+    "read_boxes_file", "result_to_dict", "roi_bins", "rois_from_capture", "sample_locations",
+    "sample_units", "sampling_spread", "save_data", "unit_at",
 ]

@@ -1,6 +1,7 @@
 """Saving results as data (JSON or NPZ by extension) so users can plot in their own style.
 
-JSON holds everything, nested. NPZ holds the same: the arrays under flat names
+JSON holds everything, nested: for sampling locations also the traced layers with their
+geometry and grids (`chain`) and how the image was prepared (`preprocessing`). NPZ holds the same: the arrays under flat names
 (`unit{i}_level{l}_points`, ... or `boxes`, `regular_bins`, `deformed_bins`) and everything
 else as a JSON string under `meta`, so `numpy.load(path)` needs no pickle.
 """
@@ -17,8 +18,8 @@ from deformviz import __version__
 from deformviz.atomic_files import atomic_write
 from deformviz.errors import OutputError
 
-from .results import (BOX_CONVENTION, POINT_CONVENTION, Detection, RoIResult, SamplingResult,
-                      Unit)
+from .results import (BOX_CONVENTION, POINT_CONVENTION, Detection, LayerInfo, RoIResult,
+                      SamplingResult, Unit)
 
 __all__ = ["DATA_FORMATS", "data_format", "result_to_dict", "save_data"]
 
@@ -43,6 +44,18 @@ def _unit(unit: Unit) -> dict:
             "detection": _detection(unit.detection)}
 
 
+def _layer(layer: LayerInfo) -> dict:
+    return {"name": layer.name, "label": layer.label, "kind": layer.kind,
+            "version": "DCNv2" if layer.modulated else "DCNv1",
+            "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+            "padding": list(layer.padding), "dilation": list(layer.dilation),
+            "offset_groups": layer.offset_groups, "weight_groups": layer.weight_groups,
+            "input_size": list(layer.input_size), "output_size": list(layer.output_size),
+            "input_grid": {"stride": list(layer.input_stride), "origin": list(layer.input_origin)},
+            "output_grid": {"stride": list(layer.output_stride),
+                            "origin": list(layer.output_origin)}}
+
+
 def _header(result: SamplingResult | RoIResult, kind: str) -> dict:
     height, width = result.image.size
     return {
@@ -59,7 +72,13 @@ def result_to_dict(result: SamplingResult | RoIResult, arrays: bool = True) -> d
     if isinstance(result, SamplingResult):
         data = _header(result, "sampling_locations")
         data.update(layers=list(result.layer_names), levels=result.levels, mode=result.mode,
+                    chain=[_layer(layer) for layer in result.layers],
+                    preprocessing=result.preprocessing,
                     detections=[_detection(d) for d in result.detections], units=[])
+        data["conventions"]["grids"] = ("cell p of a map is centred at model-input pixel "
+                                        "p * stride + origin, (y, x)")
+        data["conventions"]["model_input"] = ("model-input pixel q is original pixel "
+                                              "(q + 0.5) * original / resized - 0.5")
         for sampling in result.samplings:
             entry = {**_unit(sampling.unit), "effective_dilation": sampling.effective_dilation}
             if arrays:

@@ -6,6 +6,8 @@ Conventions (also written into saved data):
 - boxes and bins are (x1, y1, x2, y2) in continuous coordinates: pixel i spans [i, i + 1), so
   a box around the whole W x H image is (0, 0, W, H). Draw them shifted by -0.5 over `imshow`.
 - feature cells are (y, x) integer indices of the top deformable layer's output map.
+
+Nothing here holds a tensor or a module: plotting and saving need only numpy.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from deformviz.imaging import LoadedImage
 
-__all__ = ["Detection", "Unit", "UnitSampling", "SamplingResult", "BoxBins", "RoIResult",
+__all__ = ["Detection", "LayerInfo", "Unit", "UnitSampling", "SamplingResult", "BoxBins", "RoIResult",
            "POINT_CONVENTION", "BOX_CONVENTION"]
 
 POINT_CONVENTION = "(x, y) original-image pixel index coordinates; pixel (i, j) centred at (i, j)"
@@ -39,14 +41,52 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class LayerInfo:
+    """One deformable layer of the traced chain, as plain facts (for figures and saved data).
+
+    Attributes:
+        name: qualified module name ("backbone.layer4.0.conv2", "stage.layers.0").
+        label: short name for people ("res5a").
+        kind: the probe adapter that recognised it ("deformviz", "torchvision", ...).
+        kernel_size, stride, padding, dilation: (h, w), input cells.
+        offset_groups: G.
+        weight_groups: the convolution's groups.
+        modulated: DCNv2 (True) or DCNv1.
+        input_size, output_size: (h, w) cells of its input and output maps.
+        input_stride, input_origin: (y, x) its input map's grid: cell p centred at model-input
+            pixel p * stride + origin.
+        output_stride, output_origin: the same for its output map.
+    """
+
+    name: str
+    label: str
+    kind: str
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    offset_groups: int
+    weight_groups: int
+    modulated: bool
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    input_stride: tuple[float, float]
+    input_origin: tuple[float, float]
+    output_stride: tuple[float, float]
+    output_origin: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class Unit:
     """An activation unit of the top deformable layer.
 
     Attributes:
         cell: (y, x) index in the top layer's output map (feature cells).
         pixel: (x, y) the cell's centre in original-image pixels (index coordinates).
-        role: why it was picked: "requested", "background", "small object", "large object",
-            "object", "peak" (a heat-map maximum) or "grid".
+        role: why it was picked: "requested", "grid"; from a detection head "background",
+            "small object", "large object", "object", "peak" (a heat-map maximum); without one
+            (`deformviz.visualize.headless_units`) "widest sampling", "tightest sampling",
+            "typical sampling", "spread".
         detection: the object it sits on, when picked from a detection.
     """
 
@@ -70,14 +110,15 @@ class UnitSampling:
 
     Attributes:
         unit: the unit.
-        points: per level l (1 = the top layer's own taps), [9**l, 2] (x, y) original pixels.
-        parents: per level, [9**l] index of each point's parent in the level above (level 1:
+        points: per level l (1 = the top layer's own taps), [P_l, 2] (x, y) original pixels,
+            P_l = K**l (9, 81, 729, ... for 3x3 kernels).
+        parents: per level, [P_l] index of each point's parent in the level above (level 1:
             all 0, the unit).
-        active: per level, [9**l] bool: the point and its ancestors read image data (a point
+        active: per level, [P_l] bool: the point and its ancestors read image data (a point
             under an out-of-map parent exists only geometrically).
-        weights: per level, [9**l] product of DCNv2 masks along the path (1 for DCNv1).
+        weights: per level, [P_l] product of DCNv2 masks along the path (1 for DCNv1).
         effective_dilation: the top-layer filter's effective dilation (paper Table 2), in
-            feature cells (2.0 for the rigid dilation-2 filter).
+            input cells of the top layer (2.0 for the rigid dilation-2 filter).
     """
 
     unit: Unit
@@ -99,12 +140,15 @@ class SamplingResult:
     Attributes:
         image: the original image the points refer to.
         model_name: the model's name or weights path.
-        layer_names: the deformable layers, bottom to top (level l follows layer [-l]).
-        levels: levels traced per unit (1..3).
+        layer_names: the chain's deformable layers (short names), bottom to top; level l
+            follows layer [-l].
+        levels: levels traced per unit (1..len(layer_names)).
         samplings: one per unit.
         detections: the network's detections on the image (original pixels).
         mode: "units" (one panel per unit) or "grid" (an overview of many units' taps).
         input_size: (h, w) of the model input the image was resized to.
+        layers: the chain's layers with their geometry, bottom to top (as `layer_names`).
+        preprocessing: how the image was prepared for the network (plain values), if known.
     """
 
     image: LoadedImage
@@ -115,6 +159,13 @@ class SamplingResult:
     detections: tuple[Detection, ...]
     mode: str
     input_size: tuple[int, int]
+    layers: tuple[LayerInfo, ...] = ()
+    preprocessing: dict | None = None
+
+    @property
+    def modulated(self) -> bool:
+        """Whether any traced layer is DCNv2 (the points' `weights` are mask products)."""
+        return any(layer.modulated for layer in self.layers)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,51 +1,54 @@
 """Sampling locations of chosen units, in original-image pixels (the paper's Fig. 6).
 
-`sample_locations` runs the network once on an image and traces, for each unit, its 9 / 81 /
-729 sampling points through the three deformable layers with the offsets the forward pass
-actually used (`deformviz.geometry.trace_sampling_locations`), then maps them back through the
-network's grid and the resize to the original image.
+Any network goes the same way: `probe_image` runs it once under the probe; `sample_units`
+traces each unit of the chain's top layer through the chain (`deformviz.geometry.trace_chain`,
+with the offsets the forward pass actually used and the rigid steps between layers), then
+maps every level back to the original image with its own layer's input grid and the resize.
+`sample_locations` does both in one call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from deformviz.capture import DenseCapture, capture_dense
 from deformviz.errors import InputError
-from deformviz.geometry import (FeatureToImage, filter_effective_dilation,
-                                trace_sampling_locations)
-from deformviz.imaging import LoadedImage, ModelInput, as_loaded_image, prepare_for_model
-from deformviz.models.detector import DeformableDetector
+from deformviz.geometry import (ChainLayer, FeatureToImage, filter_effective_dilation,
+                                grid_mapping, trace_chain)
+from deformviz.probe import DeformLayerRecord
 
-from .mapping import detections_in_image, image_mapping
-from .results import SamplingResult, Unit, UnitSampling
+from .headless_units import headless_units, sampling_spread
+from .probed import ProbedImage, probe_image
+from .results import LayerInfo, SamplingResult, Unit, UnitSampling
 from .units import auto_units, check_unit_pixels, grid_units, unit_at
 
-__all__ = ["sample_locations", "sampling_from_capture", "trace_unit"]
+__all__ = ["sample_locations", "sample_units", "trace_unit", "layer_info"]
 
 DEFAULT_AUTO_UNITS = 3
-DEFAULT_GRID_STEP = 6
 
 
-def _model_device(model: DeformableDetector) -> torch.device:
-    return next(model.parameters()).device
+def layer_info(record: DeformLayerRecord, label: str) -> LayerInfo:
+    """A probe record's geometry as plain data."""
+    g = record.geometry
+    return LayerInfo(record.name, label, record.kind, g.kernel_size, g.stride, g.padding,
+                     g.dilation, g.offset_groups, record.weight_groups, record.modulated,
+                     record.input_size, record.output_size, record.input_grid.stride,
+                     record.input_grid.origin, record.output_grid.stride,
+                     record.output_grid.origin)
 
 
-def trace_unit(capture: DenseCapture, unit: Unit, mapping: FeatureToImage,
-               levels: int) -> UnitSampling:
-    """One unit's points through `levels` layers, mapped to original pixels.
+def trace_unit(chain: Sequence[ChainLayer], unit: Unit, levels: int,
+               mappings: Sequence[FeatureToImage]) -> UnitSampling:
+    """One unit's points through the top `levels` layers of `chain`, in original pixels.
 
-    Tracing is done in float64 so the mapping back adds no rounding of its own.
+    Args:
+        chain: bottom to top, offsets in float64 (tracing adds no rounding of its own).
+        unit: a cell of the top layer's output map.
+        levels: 1..len(chain).
+        mappings: per level (level 1 first), its layer's input cells -> original pixels.
     """
-    offsets = [o.double() for o in capture.offsets]
-    masks = None
-    if any(m is not None for m in capture.masks):
-        masks = [None if m is None else m.double() for m in capture.masks]
-    traced = trace_sampling_locations(capture.layers, offsets, unit.cell, levels, masks)
-    pixels = traced.to_image(mapping)  # per level [P, 2] (y, x)
-    dilation = filter_effective_dilation(traced.points[0], capture.layers[-1].kernel_size)
+    traced = trace_chain(chain, unit.cell, levels)
+    pixels = traced.to_image(list(mappings[:levels]))  # per level [P, 2] (y, x)
+    dilation = filter_effective_dilation(traced.points[0], chain[-1].geometry.kernel_size)
     return UnitSampling(
         unit=unit,
         points=tuple(p.flip(-1).numpy() for p in pixels),
@@ -56,47 +59,86 @@ def trace_unit(capture: DenseCapture, unit: Unit, mapping: FeatureToImage,
     )
 
 
-def sampling_from_capture(capture: DenseCapture, image: LoadedImage, model_input: ModelInput,
-                          class_names: tuple[str, ...], *,
-                          at: Sequence[tuple[float, float]] = (), auto: int | None = None,
-                          grid_step: int | None = None, levels: int = 3,
-                          model_name: str = "model") -> SamplingResult:
-    """The geometry half of `sample_locations`, on an existing capture (no model run)."""
-    mapping = image_mapping(capture, model_input)
-    detections = detections_in_image(capture, model_input, class_names)
-    feature_size = capture.feature_size
-    units: list[Unit] = [unit_at(x, y, mapping, feature_size, image.size) for x, y in at]
+def sample_units(probed: ProbedImage, *, at: Sequence[tuple[float, float]] = (),
+                 auto: int | None = None, grid_step: int | None = None,
+                 levels: int | None = None, layers: Sequence[str] | None = None
+                 ) -> SamplingResult:
+    """`ProbedImage.sample`: units of one probed forward pass, traced and mapped (no model
+    run). See `sample_locations` for the arguments."""
+    records = probed.chain(layers)
+    levels = len(records) if levels is None else levels
+    if not 1 <= levels <= len(records):
+        raise InputError(f"levels must be in 1..{len(records)} (the chain's layers), got {levels}")
+    if auto is not None and auto < 1:
+        raise InputError(f"--auto needs at least 1 unit, got {auto}")
+    if grid_step is not None and (at or auto):
+        raise InputError("the grid overview (--grid) cannot be combined with --at or --auto")
+    image = probed.image
+    at = [(float(x), float(y)) for x, y in at]
+    check_unit_pixels(at, image.size)
+    if not at and not auto and grid_step is None:
+        auto = DEFAULT_AUTO_UNITS
+
+    chain = []
+    for record in records:
+        layer = record.chain_layer(0)
+        mask = None if layer.mask is None else layer.mask.double()
+        chain.append(ChainLayer(layer.geometry, layer.offset.double(), mask, layer.input_size,
+                                layer.input_grid, layer.output_grid))
+    sizes = (probed.resized_size, image.size)
+    top = grid_mapping(chain[-1].output_grid, *sizes)
+    # Level l samples the input map of layer [-l]; each level keeps its own layer's grid.
+    mappings = [grid_mapping(layer.input_grid, *sizes) for layer in reversed(chain)]
+    top_size = chain[-1].output_size
+    units: list[Unit] = [unit_at(x, y, top, top_size, image.size) for x, y in at]
     if auto:
         taken = {u.cell for u in units}
-        units += [u for u in auto_units(auto + len(taken), detections, capture.heatmap, mapping)
-                  if u.cell not in taken][:auto]
+        if probed.heatmap is not None and top_size == tuple(probed.heatmap.shape[-2:]):
+            picked = auto_units(auto + len(taken), probed.detections, probed.heatmap, top)
+        else:
+            spread = sampling_spread(chain[-1].offset, chain[-1].geometry,
+                                     chain[-1].input_grid.stride)
+            picked = headless_units(auto + len(taken), spread, top)
+        units += [u for u in picked if u.cell not in taken][:auto]
     if grid_step is not None:
-        units += grid_units(feature_size, mapping, grid_step)
-    mode = "grid" if grid_step is not None else "units"
+        units += grid_units(top_size, top, grid_step)
+    labels = tuple(probed.probe.label(r.name) for r in records)
     return SamplingResult(
-        image=image, model_name=model_name, layer_names=capture.layer_names, levels=levels,
-        samplings=tuple(trace_unit(capture, u, mapping, levels) for u in units),
-        detections=detections, mode=mode, input_size=model_input.resized_size)
+        image=image, model_name=probed.model_name, layer_names=labels, levels=levels,
+        samplings=tuple(trace_unit(chain, u, levels, mappings) for u in units),
+        detections=probed.detections, mode="grid" if grid_step is not None else "units",
+        input_size=probed.resized_size,
+        layers=tuple(layer_info(r, label) for r, label in zip(records, labels)),
+        preprocessing=probed.preprocessing)
 
 
-def sample_locations(model: DeformableDetector, image: object, *,
+def sample_locations(model: object, image: object, *,
                      at: Sequence[tuple[float, float]] = (), auto: int | None = None,
-                     grid_step: int | None = None, levels: int = 3, long_side: int = 512,
-                     score_threshold: float = 0.3, model_name: str = "model") -> SamplingResult:
+                     grid_step: int | None = None, levels: int | None = None,
+                     layers: Sequence[str] | None = None, long_side: int = 512,
+                     score_threshold: float = 0.3, model_name: str = "model",
+                     preprocessing: object | None = None) -> SamplingResult:
     """Sampling points of activation units of the top deformable layer, over the image.
 
     Args:
-        model: the detector (eval mode), on any device.
+        model: the bundled detector, a loaded network (`deformviz.networks.load_network`) or
+            an nn.Module with `preprocessing`; on any device.
         image: a path, PIL image, [H, W, 3] uint8 array or LoadedImage.
         at: units as (x, y) original pixels; each picks the nearest top-layer cell.
-        auto: pick this many telling units (background, small object, large object, ...).
+        auto: pick this many telling units: from the detector's detections (background,
+            small object, large object, ...) for the bundled network, else the widest-,
+            tightest- and typically-sampling units (`deformviz.visualize.headless_units`).
             With no `at`, `auto` and `grid_step`, 3 auto units are picked.
         grid_step: instead of `at` / `auto`, a regular grid of units every `grid_step` cells
-            (the overview; drawn with each unit's 9 top-level points).
-        levels: 1..3 layers to descend: 9, 81 or 729 points per unit.
-        long_side: model-input pixels of the longer image side (multiple of 16).
-        score_threshold: detections used by `auto` need at least this heat-map score.
+            (the overview; drawn with each unit's top-level points).
+        levels: layers to descend, 1..len(chain): K, K^2, ... points (9, 81, 729 for 3x3);
+            default the whole chain.
+        layers: the chain, any names `ProbeResult.find` takes; default the network's own
+            (the last three deformable layers: res5a/b/c).
+        long_side: bundled detector: model-input pixels of the longer side (multiple of 16).
+        score_threshold: bundled detector: detections used by `auto` need this score.
         model_name: recorded in the result.
+        preprocessing: for a plain nn.Module, how to prepare the image.
     Returns:
         SamplingResult with every point in original-image pixels, (x, y) index coordinates.
 
@@ -105,19 +147,16 @@ def sample_locations(model: DeformableDetector, image: object, *,
         >>> [s.points[-1].shape for s in result.samplings]                   # doctest: +SKIP
         [(729, 2), (729, 2), (729, 2)]
     """
-    if not 1 <= levels <= len(model.stage.layers):
-        raise InputError(f"levels must be in 1..{len(model.stage.layers)}, got {levels}")
+    if levels is not None and levels < 1:
+        raise InputError(f"levels must be at least 1, got {levels}")
     if auto is not None and auto < 1:
         raise InputError(f"--auto needs at least 1 unit, got {auto}")
     if grid_step is not None and (at or auto):
         raise InputError("the grid overview (--grid) cannot be combined with --at or --auto")
+    from deformviz.imaging import as_loaded_image
+
     loaded = as_loaded_image(image)
-    at = [(float(x), float(y)) for x, y in at]
-    check_unit_pixels(at, loaded.size)  # before running the network: fail fast
-    if not at and not auto and grid_step is None:
-        auto = DEFAULT_AUTO_UNITS
-    model_input = prepare_for_model(loaded, long_side)
-    capture = capture_dense(model, model_input.tensor.to(_model_device(model)), score_threshold)
-    return sampling_from_capture(capture, loaded, model_input, model.class_names, at=at,
-                                 auto=auto, grid_step=grid_step, levels=levels,
-                                 model_name=model_name)
+    check_unit_pixels([(float(x), float(y)) for x, y in at], loaded.size)  # fail fast
+    probed = probe_image(model, loaded, preprocessing=preprocessing, long_side=long_side,
+                         score_threshold=score_threshold, model_name=model_name)
+    return probed.sample(at=at, auto=auto, grid_step=grid_step, levels=levels, layers=layers)

@@ -11,6 +11,8 @@ from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
                        LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, TitlesOpt,
                        WidthOpt)
+from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
+                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
 EPILOG = """\b
@@ -20,6 +22,11 @@ Examples:
   deformviz sample photo.jpg --levels 1 --grid -o overview.svg
   deformviz sample photos/ -o figures/ -f pdf -w cvpr-text
   deformviz sample photo.jpg --auto 3 --save-data points.json
+\b
+Your own network (see 'deformviz inspect FILE' for its layers):
+  deformviz sample photo.jpg --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
+  deformviz sample photo.jpg --model model_final.pkl --layers res4f,res5a,res5b --levels 2
+  deformviz sample photo.jpg --model-factory mypkg.nets:build --weights best.pth
 """
 
 
@@ -30,22 +37,32 @@ def command(
         help="A unit at image pixel (x, y) (repeatable); the nearest top-layer cell is used.")] = None,
     auto: Annotated[Optional[int], typer.Option(
         "--auto", min=1, max=12, show_default=False,
-        help="Pick N telling units from the network's detections: background, small object, "
-             "large object, ... (default 3 when no --at or --grid).")] = None,
+        help="Pick N telling units (default 3 when no --at or --grid): from the bundled "
+             "network's detections (background, small object, large object, ...); for other "
+             "networks the widest-, tightest- and typically-sampling units, apart from each "
+             "other and away from the border.")] = None,
     grid: Annotated[bool, typer.Option(
         "--grid", help="Overview: the 9 top-level points of a regular grid of units.")] = False,
     grid_step: Annotated[int, typer.Option(
-        "--grid-step", min=1, max=64, help="Cells between grid units (16 px each at the model "
-                                            "input).")] = 6,
+        "--grid-step", min=1, max=64, help="Cells of the top layer's output map between grid "
+                                            "units.")] = 6,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=3, show_default=False,
-        help="Layers to descend: 1, 2 or 3 (9, 81 or 729 points); default 3, or 1 with --grid.")] = None,
+        "--levels", min=1, max=8, show_default=False,
+        help="Layers of the chain to descend: 1, 2, 3, ... (9, 81, 729, ... points for 3x3 "
+             "kernels); default the whole chain, or 1 with --grid.")] = None,
+    layers: LayersOpt = None,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
     width: WidthOpt = None,
     dpi: DpiOpt = 300.0,
     save_data: SaveDataOpt = None,
     model: ModelOpt = None,
+    model_factory: ModelFactoryOpt = None,
+    weights: WeightsOpt = None,
+    style: StyleOpt = None,
+    stride_in_1x1: Stride1x1Opt = None,
+    short_side: ShortSideOpt = None,
+    max_long_side: MaxLongSideOpt = None,
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
     score_threshold: ScoreOpt = 0.3,
@@ -53,21 +70,29 @@ def command(
     legend: LegendOpt = True,
 ) -> None:
     """Draw where the deformable layers sample for chosen units: each unit (green) with its
-    9, 81 or 729 sampling points through res5c, res5b and res5a, over the original image."""
+    9, 81 or 729 sampling points through the chain of deformable layers (res5c, res5b, res5a
+    by default), over the original image."""
     from deformviz.errors import InputError, UnitError
     from deformviz.plotting.size import parse_width
 
     from ..batch import plan_jobs, run_jobs, write_outputs
-    from ..runtime import load_cli_model, resolve_device
+    from ..runtime import NetworkOptions, load_cli_network, resolve_device
 
     width_in = parse_width(width) if width is not None else None
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
     if grid and (units or auto):
         raise InputError("--grid cannot be combined with --at or --auto")
     jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data)
+    chain = parse_layers(layers)
+    options = NetworkOptions(model_factory, weights, style.value if style else None,
+                             stride_in_1x1, short_side, max_long_side)
     torch_device = resolve_device(device.value)
-    network, model_name = load_cli_model(model, torch_device)
-    levels_used = levels or (1 if grid else 3)
+    network, model_name = load_cli_network(model, torch_device, options)
+    levels_used = levels or (1 if grid else None)
+    chain_length = len(chain) if chain else len(getattr(network, "default_chain", ())) or 3
+    if levels is not None and levels > chain_length:  # before any image is run
+        raise InputError(f"--levels {levels}: the chain has {chain_length} layers "
+                         "(name more with --layers)")
 
     def work(job) -> list[Path]:
         from deformviz.plotting.output import figure_format, render_figure
@@ -77,8 +102,8 @@ def command(
 
         result = sample_locations(network, job.image, at=units, auto=auto,
                                   grid_step=grid_step if grid else None, levels=levels_used,
-                                  long_side=size, score_threshold=score_threshold,
-                                  model_name=model_name)
+                                  layers=chain, long_side=size,
+                                  score_threshold=score_threshold, model_name=model_name)
         panels = len(result.samplings) if result.mode == "units" else 1
         figure_width = width_in or (6.875 if panels > 1 else parse_width("cvpr-column"))
         figure = plot_sampling(result, figure_width, titles=titles, legend=legend)

@@ -1,0 +1,167 @@
+"""Shared steps of the checkpoint loaders: finding the backbone's keys, reading a deformable
+conv's kind from its offset conv, loading strictly, and describing what was rebuilt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from deformviz.errors import CheckpointError
+
+from .loaded_network import LoadedNetwork, default_chain
+from .preprocessing import Preprocessing
+from .resnet import STAGE_OUTPUTS, DeformSpec, ResNet, ResNetSpec
+
+__all__ = ["find_prefix", "deform_spec_from_offset_conv", "load_strictly", "loaded_resnet",
+           "BackboneKeys"]
+
+_COUNTERS = ("num_batches_tracked",)
+
+
+@dataclass(frozen=True)
+class BackboneKeys:
+    """A checkpoint split into its backbone (prefix removed) and everything else."""
+
+    prefix: str
+    backbone: dict[str, Tensor]
+    ignored: tuple[str, ...]
+
+    def ignored_summary(self) -> str:
+        """E.g. "312 keys outside the backbone (neck, roi_head, rpn_head)"."""
+        if not self.ignored:
+            return "none"
+        tops = sorted({key.split(".")[0] for key in self.ignored})
+        shown = ", ".join(tops[:6]) + (", ..." if len(tops) > 6 else "")
+        return f"{len(self.ignored)} keys outside the backbone ({shown})"
+
+
+def find_prefix(keys: Iterable[str], anchor: str) -> str | None:
+    """The prefix under which `anchor` (e.g. "layer1.0.conv1.weight") occurs, or None.
+
+    Raises CheckpointError when several prefixes hold it (e.g. a teacher and a student)."""
+    prefixes = sorted({key[: -len(anchor)] for key in keys
+                       if key.endswith(anchor) and (key == anchor or key[-len(anchor) - 1] == ".")})
+    if len(prefixes) > 1:
+        raise CheckpointError(f"several backbones in one file (keys {', '.join(p + anchor for p in prefixes)}); "
+                              "save the one to draw on its own")
+    return prefixes[0] if prefixes else None
+
+
+def split_backbone(state: Mapping[str, Tensor], prefix: str, is_backbone_key) -> BackboneKeys:
+    """Keys under `prefix` for which `is_backbone_key(rest)` holds, prefix removed; the rest
+    are ignored (necks, heads, a classifier)."""
+    backbone, ignored = {}, []
+    for key, value in state.items():
+        rest = key[len(prefix):] if key.startswith(prefix) else None
+        if rest is not None and is_backbone_key(rest):
+            backbone[rest] = value
+        else:
+            ignored.append(key)
+    return BackboneKeys(prefix, backbone, tuple(ignored))
+
+
+def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str) -> DeformSpec:
+    """DCNv1 or DCNv2 and the offset groups, from a 3x3 offset conv's weight [C, in, 3, 3]:
+    C = 18 G (offsets) or 27 G (offsets and mask), G dividing the input channels."""
+    channels = int(weight.shape[0])
+    if weight.dim() != 4 or tuple(weight.shape[1:]) != (in_channels, 3, 3):
+        raise CheckpointError(f"unknown layout: {key} has shape {tuple(weight.shape)}, expected "
+                              f"[18 G or 27 G, {in_channels}, 3, 3]")
+    candidates = [DeformSpec(modulated, channels // per_group)
+                  for modulated, per_group in ((False, 18), (True, 27))
+                  if channels % per_group == 0 and in_channels % (channels // per_group) == 0]
+    if not candidates:
+        raise CheckpointError(f"unknown layout: {key} has {channels} output channels, not "
+                              f"18 G (DCNv1) or 27 G (DCNv2) with G dividing {in_channels}")
+    if len(candidates) > 1:
+        raise CheckpointError(f"{key}: {channels} channels fit both DCNv1 with "
+                              f"{candidates[0].offset_groups} offset groups and DCNv2 with "
+                              f"{candidates[1].offset_groups}; deformviz cannot tell which")
+    return candidates[0]
+
+
+def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: str,
+                  checkpoint_key) -> None:
+    """Load `state` (module keys) so that every module entry gets a value and every value is
+    used; batch-norm counters (num_batches_tracked) may be absent (older files).
+
+    Args:
+        checkpoint_key: module key -> the key as the checkpoint spells it (for messages).
+    Raises:
+        CheckpointError naming the first missing, unused or misshapen key.
+    """
+    expected = module.state_dict()
+    unused = sorted(set(state) - set(expected))
+    if unused:
+        raise CheckpointError(f"{source}: unknown layout: {checkpoint_key(unused[0])} fits "
+                              "no part of the rebuilt network")
+    complete = {}
+    for key, target in expected.items():
+        if key not in state:
+            if key.endswith(_COUNTERS):
+                complete[key] = target
+                continue
+            raise CheckpointError(f"{source}: incomplete checkpoint: {checkpoint_key(key)} is missing")
+        value = state[key]
+        if tuple(value.shape) != tuple(target.shape):
+            raise CheckpointError(f"{source}: unknown layout: {checkpoint_key(key)} has shape "
+                                  f"{tuple(value.shape)}, the rebuilt network needs "
+                                  f"{tuple(target.shape)}")
+        complete[key] = value.to(target.dtype)
+    module.load_state_dict(complete, strict=True)
+
+
+def _stage_list(stages: list[int]) -> str:
+    """[1, 2, 3] -> "c3-c5"; [1, 3] -> "c3, c5"."""
+    names = [STAGE_OUTPUTS[s] for s in stages]
+    if len(stages) > 1 and stages == list(range(stages[0], stages[-1] + 1)):
+        return f"{names[0]}-{names[-1]}"
+    return ", ".join(names)
+
+
+def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str, format: str,
+                  checkpoint_key, preprocessing: Preprocessing, facts: dict[str, str]) -> LoadedNetwork:
+    """Build the ResNet for `spec`, load `state` strictly, and describe it."""
+    module = ResNet(spec)
+    load_strictly(module, state, source, checkpoint_key)
+    module.eval()
+    layers = module.deformable_layers
+    style = ("caffe style (stride on the 1x1)" if spec.stride_in_1x1
+             else "pytorch style (stride on the 3x3)")
+    kinds = sorted({d.version for stage in spec.deform for d in stage if d is not None})
+    stages = [i for i, stage in enumerate(spec.deform) if any(stage)]
+    architecture = f"{spec.name}, {style}, {'/'.join(kinds)} in {_stage_list(stages)}"
+    details = {"format": format, **facts, "architecture": architecture,
+               "blocks per stage": ", ".join(map(str, spec.blocks)),
+               "bottleneck widths": ", ".join(map(str, spec.widths)),
+               "groups": str(spec.groups),
+               "norm": "FrozenBN" if spec.frozen_norm else "BatchNorm (statistics of training)",
+               "deformable layers": f"{len(layers)}, default chain {', '.join(default_chain(layers))}"}
+    for name, text in _layer_details(spec).items():
+        details[name] = text
+    details["preprocessing"] = preprocessing.describe()
+    return LoadedNetwork(module, preprocessing, format, architecture, layers, default_chain(layers),
+                         source, details)
+
+
+def _layer_details(spec: ResNetSpec) -> dict[str, str]:
+    """One line per deformable conv: kind, offset groups, stride, dilation, and the stride of
+    its input map in image pixels (model-input pixels per cell)."""
+    lines = {}
+    input_stride = 4  # after the stem's stride-2 conv and stride-2 max pool
+    for stage, name in enumerate(spec.stage_names):
+        for block, deform in enumerate(spec.deform[stage]):
+            stride = spec.block_stride(stage, block)
+            conv2_stride = 1 if spec.stride_in_1x1 else stride
+            conv2_input = input_stride * (stride if spec.stride_in_1x1 else 1)
+            if deform is not None:
+                lines[f"{name}.{block}.conv2"] = (
+                    f"{deform.version}, {deform.offset_groups} offset group"
+                    f"{'s' if deform.offset_groups > 1 else ''}, stride {conv2_stride}, "
+                    f"dilation {spec.dilations[stage]}, groups {spec.groups}, "
+                    f"{spec.widths[stage]} channels, input stride {conv2_input} px")
+            input_stride *= stride
+    return lines

@@ -1,0 +1,99 @@
+"""`load_network`: a checkpoint file or a model factory -> a LoadedNetwork ready to probe.
+
+The file's contents decide the format, not its name: detectron2's key names (`stem.conv1`,
+`resN`) or mmdetection's / torchvision's (`layer1.0.conv1`), in a `{'meta', 'state_dict'}`,
+`{'model', ...}` or bare dict, saved by torch or pickled with numpy arrays.
+
+Example:
+    >>> network = load_network("faster_rcnn_r50_fpn_mdconv_c3-c5_1x_coco.pth")  # doctest: +SKIP
+    >>> network.architecture                                                    # doctest: +SKIP
+    'ResNet-50, pytorch style (stride on the 3x3), DCNv2 in c3-c5'
+    >>> prepared = network.preprocessing.prepare(load_image("photo.jpg"))       # doctest: +SKIP
+    >>> features = network.module(prepared.tensor)                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deformviz.errors import CheckpointError, InputError
+
+from .checkpoint_file import read_checkpoint
+from .detectron2 import load_detectron2, looks_like_detectron2
+from .factory import is_factory_spec, load_factory
+from .loaded_network import LoadedNetwork
+from .mmdetection import STYLES, load_mmdetection, looks_like_mmdetection
+from .preprocessing import Preprocessing
+
+__all__ = ["load_network", "LoadedNetwork"]
+
+
+def _stride_choice(style: str | None, stride_in_1x1: bool | None) -> bool | None:
+    """One answer to "is the stride on the 1x1?" from either way of saying it."""
+    if style is not None and style not in STYLES:
+        raise InputError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+    from_style = None if style is None else style == "caffe"
+    if from_style is not None and stride_in_1x1 is not None and from_style != stride_in_1x1:
+        raise InputError(f"style {style!r} puts the stride on the "
+                         f"{'1x1' if from_style else '3x3'}, contradicting stride_in_1x1="
+                         f"{stride_in_1x1}")
+    return from_style if from_style is not None else stride_in_1x1
+
+
+def load_network(spec: str | Path, *, style: str | None = None,
+                 stride_in_1x1: bool | None = None, weights: str | Path | None = None,
+                 short_side: int | None = None, max_long_side: int | None = None,
+                 preprocessing: Preprocessing | None = None) -> LoadedNetwork:
+    """Load a user's deformable network.
+
+    Args:
+        spec: a checkpoint file (mmdetection 2.x/3.x `.pth`, detectron2 `.pkl` / `.pth`, or a
+            bare ResNet state dict), or a factory "package.module:function" /
+            "file.py:function" (see `deformviz.networks.factory`).
+        style: "pytorch" (stride on the 3x3 conv2) or "caffe" (on the 1x1 conv1); the weights
+            do not say. Default: mmdetection's embedded config or "pytorch"; detectron2 "caffe".
+        stride_in_1x1: the same choice in detectron2's words (True = "caffe").
+        weights: a state dict for a factory's module (factories only).
+        short_side, max_long_side: the resize (default 800, at most 1333 for checkpoints).
+        preprocessing: replaces the whole preprocessing (resize, channel order, mean, std).
+    Returns:
+        LoadedNetwork with the module in eval mode on the CPU.
+    Raises:
+        CheckpointError (an InputError): missing file, not a checkpoint, truncated, unsafe,
+            no deformable layers, unknown layout (naming a key); InputError for bad options.
+    """
+    text = str(spec)
+    path = Path(spec)
+    if not path.exists() and is_factory_spec(text):
+        if style is not None or stride_in_1x1 is not None:
+            raise InputError("style / stride_in_1x1 describe checkpoints deformviz rebuilds; a "
+                             "model factory builds its own network")
+        return load_factory(text, weights=weights, preprocessing=preprocessing,
+                            short_side=short_side, max_long_side=max_long_side)
+    if weights is not None:
+        raise InputError(f"weights go with a model factory; {text} is a checkpoint and holds "
+                         "its own")
+    stride_1x1 = _stride_choice(style, stride_in_1x1)
+    contents = read_checkpoint(path)
+    sizes = {"short_side": short_side if short_side is not None else 800,
+             "max_long_side": max_long_side if max_long_side is not None else 1333}
+    if looks_like_detectron2(contents.state):
+        network = load_detectron2(contents.state, source=text, structure=contents.structure,
+                                  stride_in_1x1=stride_1x1, **sizes)
+    elif looks_like_mmdetection(contents.state):
+        network = load_mmdetection(contents.state, source=text, structure=contents.structure,
+                                   extras=contents.extras,
+                                   style=None if stride_1x1 is None else
+                                   ("caffe" if stride_1x1 else "pytorch"),
+                                   **sizes)
+    else:
+        first = next(iter(contents.state))
+        raise CheckpointError(
+            f"{text}: unknown layout: no mmdetection or detectron2 ResNet backbone (first key "
+            f"{first!r}); for other networks use a model factory")
+    if preprocessing is not None:
+        network.details["preprocessing"] = f"{preprocessing.describe()} (given)"
+        network = LoadedNetwork(network.module, preprocessing, network.format,
+                                network.architecture, network.deformable_layers,
+                                network.default_chain, network.source, network.details)
+    return network

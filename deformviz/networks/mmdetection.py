@@ -1,0 +1,168 @@
+"""mmdetection 2.x / 3.x checkpoints (mmcv's DCN and DCNv2) -> a rebuilt ResNet, loaded strictly.
+
+What the keys say, and how it is read:
+- backbone `backbone.conv1/bn1`, `backbone.layerL.B.{conv1,bn1,conv2,bn2,conv3,bn3}`,
+  `...downsample.{0,1}` (torchvision's names; a bare torchvision-named state dict loads too,
+  its classifier `fc` ignored). Every other key (neck, rpn_head, roi_head, ...) is ignored
+  and counted in `details`.
+- depth: blocks per stage (3, 4, 6, 3 = 50; 3, 4, 23, 3 = 101; 3, 8, 36, 3 = 152); widths and
+  ResNeXt groups from the conv shapes (groups = width / conv2.weight.shape[1]).
+- deformable conv2: `conv2.conv_offset.{weight,bias}` (or the legacy `conv2_offset.*` that
+  mmcv renames on load) makes that block's conv2 deformable; 18 G output channels are DCN
+  (DCNv1), 27 G DCNv2 (`ModulatedDeformConv2dPack`), G the deform_groups.
+- style: the weights do not say where the stride is. A checkpoint's embedded config
+  (meta "config"/"cfg" text) is read for `style='caffe'|'pytorch'`; otherwise pytorch style
+  (mmdetection's default) unless the caller says `style="caffe"`. Caffe style also means
+  caffe preprocessing (BGR, std 1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor
+
+from deformviz.errors import CheckpointError
+
+from .backbone_keys import deform_spec_from_offset_conv, find_prefix, loaded_resnet, split_backbone
+from .loaded_network import LoadedNetwork
+from .preprocessing import CAFFE_BGR, MMDETECTION_PYTORCH, Preprocessing
+from .resnet import DeformSpec, ResNetSpec
+
+__all__ = ["load_mmdetection", "looks_like_mmdetection", "STYLES"]
+
+STYLES = ("pytorch", "caffe")
+_ANCHOR = "layer1.0.conv1.weight"
+_BLOCK = re.compile(r"^layer([1-4])\.(\d+)\.")
+_BACKBONE_TOP = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+_LEGACY_OFFSET = re.compile(r"\.conv2_offset\.(weight|bias)$")
+
+
+def looks_like_mmdetection(keys: Mapping[str, Any]) -> bool:
+    """True when the keys hold a torchvision/mmdetection-named ResNet (layer1.0.conv1...)."""
+    return find_prefix(keys, _ANCHOR) is not None
+
+
+def _style_from_meta(extras: Mapping[str, Any]) -> str | None:
+    """The backbone style written in an mmdetection checkpoint's embedded config, if any."""
+    meta = extras.get("meta")
+    if not isinstance(meta, Mapping):
+        return None
+    for name in ("config", "cfg"):
+        text = meta.get(name)
+        if isinstance(text, str):
+            found = set(re.findall(r"style\s*=\s*['\"](pytorch|caffe)['\"]", text))
+            if len(found) == 1:
+                return found.pop()
+    return None
+
+
+def _block_counts(backbone: Mapping[str, Tensor], source: str) -> tuple[int, ...]:
+    indices: dict[int, set[int]] = {stage: set() for stage in range(1, 5)}
+    for key in backbone:
+        match = _BLOCK.match(key)
+        if match:
+            indices[int(match.group(1))].add(int(match.group(2)))
+    counts = []
+    for stage, found in indices.items():
+        if not found:
+            raise CheckpointError(f"{source}: unknown layout: no layer{stage} blocks in the "
+                                  "backbone (a ResNet has layer1-layer4)")
+        missing = sorted(set(range(max(found) + 1)) - found)
+        if missing:
+            raise CheckpointError(f"{source}: incomplete checkpoint: block "
+                                  f"layer{stage}.{missing[0]} is missing")
+        counts.append(max(found) + 1)
+    return tuple(counts)
+
+
+def _shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
+    if key not in backbone:
+        raise CheckpointError(f"{source}: unknown layout: {prefix}{key} is missing")
+    return tuple(backbone[key].shape)
+
+
+def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str = "",
+                     extras: Mapping[str, Any] | None = None,
+                     style: str | None = None, short_side: int | None = 800,
+                     max_long_side: int | None = 1333) -> LoadedNetwork:
+    """Rebuild and strictly load the ResNet / ResNeXt backbone of an mmdetection checkpoint.
+
+    Args:
+        state: the checkpoint's state dict (float tensors).
+        source: the file, for messages.
+        structure, extras: how the file wrapped the weights, and its other entries ("meta").
+        style: "pytorch" (stride on conv2) or "caffe" (stride on conv1); None: the embedded
+            config's, else pytorch.
+        short_side, max_long_side: the resize of the preprocessing (800, 1333 by default).
+    Raises:
+        CheckpointError: no deformable layers, or keys that fit no bottleneck ResNet.
+    """
+    prefix = find_prefix(state, _ANCHOR)
+    if prefix is None:
+        raise CheckpointError(f"{source}: not an mmdetection/torchvision ResNet (no {_ANCHOR})")
+    if prefix:  # everything under backbone. belongs to it; unknown keys fail the strict load
+        keys = split_backbone(state, prefix, lambda rest: True)
+    else:  # a bare torchvision-named ResNet: its classifier (fc) is not drawn
+        keys = split_backbone(state, prefix, lambda rest: rest.startswith(_BACKBONE_TOP))
+    # The legacy offset-conv name, as mmcv's loader renames it.
+    backbone = {_LEGACY_OFFSET.sub(r".conv2.conv_offset.\1", key): value
+                for key, value in keys.backbone.items()}
+    renamed = {_LEGACY_OFFSET.sub(r".conv2.conv_offset.\1", key): key for key in keys.backbone}
+    if len(backbone) != len(keys.backbone):
+        twice = next(key for key in keys.backbone if _LEGACY_OFFSET.search(key))
+        raise CheckpointError(f"{source}: unknown layout: {prefix}{twice} appears under both "
+                              "its legacy and its current name")
+
+    blocks = _block_counts(backbone, source)
+    if "layer1.0.conv3.weight" not in backbone:
+        raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "
+                              "ResNet-18/34 basic block; mmdetection builds DCN only into "
+                              "bottleneck ResNets)")
+    widths, outs, groups = [], [], set()
+    deform: list[tuple[DeformSpec | None, ...]] = []
+    for stage in range(1, 5):
+        width = _shape(backbone, f"layer{stage}.0.conv1.weight", source, prefix)[0]
+        widths.append(width)
+        outs.append(_shape(backbone, f"layer{stage}.0.conv3.weight", source, prefix)[0])
+        conv2 = _shape(backbone, f"layer{stage}.0.conv2.weight", source, prefix)
+        groups.add(width // conv2[1] if conv2[1] else 0)
+        stage_deform = []
+        for block in range(blocks[stage - 1]):
+            key = f"layer{stage}.{block}.conv2.conv_offset.weight"
+            stage_deform.append(deform_spec_from_offset_conv(
+                backbone[key], width, prefix + renamed[key]) if key in backbone else None)
+        deform.append(tuple(stage_deform))
+    if len(groups) != 1 or 0 in groups:
+        raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "
+                              f"({sorted(groups)})")
+    if not any(any(stage) for stage in deform):
+        name = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop()).name
+        raise CheckpointError(f"{source}: no deformable layers: the keys look like a plain "
+                              f"{name} (no conv2.conv_offset / conv2_offset keys)")
+    if "bn1.running_mean" not in backbone:
+        raise CheckpointError(f"{source}: unknown layout: {prefix}bn1 has no running statistics "
+                              "(only batch norm is supported)")
+
+    embedded = _style_from_meta(extras or {})
+    if style is None:
+        style, style_origin = embedded or "pytorch", ("the checkpoint's config" if embedded
+                                                      else "mmdetection's default")
+    else:
+        style_origin = "chosen"
+    if style not in STYLES:
+        raise CheckpointError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+    spec = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop(), tuple(deform),
+                      stride_in_1x1=style == "caffe", naming="mmdetection",
+                      stem_channels=_shape(backbone, "conv1.weight", source, prefix)[0])
+    base = CAFFE_BGR if style == "caffe" else MMDETECTION_PYTORCH
+    preprocessing = Preprocessing(base.channel_order, base.mean, base.std, short_side,
+                                  max_long_side)
+    facts = {"file": f"{structure or 'state dict'}, backbone under {prefix or '(no prefix)'}",
+             "style": f"{style} ({style_origin}; the weights do not say)",
+             "ignored keys": keys.ignored_summary()}
+    return loaded_resnet(spec, backbone, source=source, format="mmdetection",
+                         checkpoint_key=lambda key: prefix + renamed.get(key, key),
+                         preprocessing=preprocessing, facts=facts)

@@ -1,0 +1,26 @@
+"""Capturing what the deformable layers of any network did on one input (one forward pass).
+
+    from deformviz.probe import probe
+    result = probe(model.eval(), image_tensor)      # standard hooks, removed afterwards
+    for layer in result.layers:                     # execution order
+        print(layer.name, layer.kind, layer.geometry, layer.input_grid, layer.offset.shape)
+
+- `records`: the typed records (`DeformLayerRecord`, `MapGrid`, `ProbeResult`).
+- `adapters`: which layer kinds are recognised and how their offsets are seen;
+  `register_layer_adapter` for other kinds.
+- `grids`: where each map's cells sit on the model input, from the network's conv arithmetic.
+- `probe`: the forward pass with the hooks.
+"""
+
+from .adapters import (LayerAdapter, LayerSpec, from_forward_arguments, from_offset_hook,
+                       from_submodule_output, register_layer_adapter, spec_from_attributes,
+                       split_modulated, unregister_layer_adapter)
+from .probe import ProbeError, deformable_layers, probe
+from .records import DeformLayerRecord, LayerNameError, MapGrid, ProbeResult, paper_name
+
+__all__ = [
+    "DeformLayerRecord", "LayerAdapter", "LayerNameError", "LayerSpec", "MapGrid", "ProbeError",
+    "ProbeResult", "deformable_layers", "from_forward_arguments", "from_offset_hook",
+    "from_submodule_output", "paper_name", "probe", "register_layer_adapter",
+    "spec_from_attributes", "split_modulated", "unregister_layer_adapter",
+]
