@@ -9,14 +9,14 @@
 
 - `description`: the page's data (`ExploreData`): image, chain of deformable layers with their
   offset maps and grids, detections and RoI bins, the `deformviz sample` command line.
-- `build`: network + image -> `ExploreData` (one forward pass).
+- `build`: any network `deformviz sample` takes + image -> `ExploreData` (one probed pass).
 - `page`: `ExploreData` -> one HTML file; the page computes every unit's sampling points in
   JavaScript (`assets/explore.js`) with the same geometry as `deformviz.geometry`.
 """
 
 from .build import describe_image, image_data_uri
-from .description import ExploreBox, ExploreData, ExploreLayer, GridSpec, SampleCommand
+from .description import ExploreBox, ExploreData, ExploreLayer, SampleCommand
 from .page import render_page, write_page
 
-__all__ = ["ExploreBox", "ExploreData", "ExploreLayer", "GridSpec", "SampleCommand",
+__all__ = ["ExploreBox", "ExploreData", "ExploreLayer", "SampleCommand",
            "describe_image", "image_data_uri", "render_page", "write_page"]

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deformviz import __version__
+from deformviz.geometry import MapGrid
 
-__all__ = ["GridSpec", "ExploreLayer", "ExploreBox", "SampleCommand", "ExploreData",
+__all__ = ["ExploreLayer", "ExploreBox", "SampleCommand", "ExploreData",
            "encode_float32", "figure_colours", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
@@ -52,16 +53,8 @@ def figure_colours() -> dict:
     }
 
 
-@dataclass(frozen=True)
-class GridSpec:
-    """Where a map's cells sit on the model input: cell p is centred at model-input pixel
-    p * stride + origin (index coordinates), per axis (y, x)."""
-
-    stride: tuple[float, float]
-    origin: tuple[float, float]
-
-    def to_dict(self) -> dict:
-        return {"stride": [float(v) for v in self.stride], "origin": [float(v) for v in self.origin]}
+def _grid(grid: MapGrid) -> dict:
+    return {"stride": [float(v) for v in grid.stride], "origin": [float(v) for v in grid.origin]}
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,18 +62,21 @@ class ExploreLayer:
     """One deformable layer of the chain.
 
     Attributes:
-        name: the layer's name (e.g. res5a, or a qualified module name).
+        name: the layer's qualified module name (e.g. backbone.layer4.0.conv2).
+        label: its short name for people (res5a), shown on the page.
         kernel_size, stride, padding, dilation: (h, w) pairs, in the layer's input cells.
         offset_groups: G.
         input_size: (H, W) of the map the layer samples, cells.
         output_size: (Hout, Wout) of its output map, cells.
-        input_grid: where its input cells sit on the model input.
+        input_grid: where its input cells sit on the model input (`MapGrid`: cell p is
+            centred at model-input pixel p * stride + origin).
         output_grid: where its output cells sit on the model input.
         offset: [2 * G * K, Hout, Wout] offsets in input cells, (dy, dx) per tap k.
         mask: [G * K, Hout, Wout] DCNv2 modulation (after the sigmoid), or None.
     """
 
     name: str
+    label: str
     kernel_size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
@@ -88,8 +84,8 @@ class ExploreLayer:
     offset_groups: int
     input_size: tuple[int, int]
     output_size: tuple[int, int]
-    input_grid: GridSpec
-    output_grid: GridSpec
+    input_grid: MapGrid
+    output_grid: MapGrid
     offset: np.ndarray
     mask: np.ndarray | None = None
 
@@ -104,11 +100,11 @@ class ExploreLayer:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+            "name": self.name, "label": self.label, "kernel_size": list(self.kernel_size), "stride": list(self.stride),
             "padding": list(self.padding), "dilation": list(self.dilation),
             "offset_groups": self.offset_groups, "input_size": list(self.input_size),
-            "output_size": list(self.output_size), "input_grid": self.input_grid.to_dict(),
-            "output_grid": self.output_grid.to_dict(), "offset": encode_float32(self.offset),
+            "output_size": list(self.output_size), "input_grid": _grid(self.input_grid),
+            "output_grid": _grid(self.output_grid), "offset": encode_float32(self.offset),
             "mask": None if self.mask is None else encode_float32(self.mask),
         }
 

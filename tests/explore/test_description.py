@@ -37,7 +37,7 @@ def test_offsets_and_geometry_are_what_the_network_used(described, test_model, s
     model_input = prepare_for_model(load_image(samples / "scene_001.png"), 512)
     capture = capture_dense(test_model, model_input.tensor)
     data = json.loads(described.to_json())
-    assert [layer["name"] for layer in data["layers"]] == list(capture.layer_names)
+    assert [layer["label"] for layer in data["layers"]] == list(capture.layer_names)
     for layer, offset, geometry in zip(data["layers"], capture.offsets, capture.layers):
         np.testing.assert_array_equal(_decode(layer["offset"]), offset.numpy())
         assert layer["mask"] is None
@@ -47,6 +47,7 @@ def test_offsets_and_geometry_are_what_the_network_used(described, test_model, s
         assert layer["input_size"] == layer["output_size"] == list(capture.feature_size)
         assert layer["input_grid"] == layer["output_grid"] == {
             "stride": [16.0, 16.0], "origin": [15.0, 15.0]}
+    assert [layer["label"] for layer in data["layers"]] == ["res5a", "res5b", "res5c"]
     assert data["resized_size"] == list(model_input.resized_size)
     assert (data["image"]["height"], data["image"]["width"]) == model_input.original_size
     assert data["command"] == {"program": "deformviz sample", "image": "scene.png",

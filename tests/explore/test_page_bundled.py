@@ -81,7 +81,7 @@ def test_loads_offline_without_errors(loaded) -> None:
     assert loaded.execute_script("return typeof window.deformvizExplore") == "object"
     assert console_errors(loaded) == []
     assert network_requests(loaded) == []
-    layers = loaded.execute_script("return window.deformvizExplore.data.layers.map(l => l.name)")
+    layers = loaded.execute_script("return window.deformvizExplore.data.layers.map(l => l.label)")
     assert layers == ["res5a", "res5b", "res5c"]
 
 

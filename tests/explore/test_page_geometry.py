@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from deformviz.explore import ExploreData, ExploreLayer, GridSpec, SampleCommand, write_page
+from deformviz.explore import ExploreData, ExploreLayer, SampleCommand, write_page
 from deformviz.explore.build import image_data_uri
-from deformviz.geometry import (DeformLayerGeometry, FeatureToImage, filter_effective_dilation,
-                                read_bilinear, trace_sampling_locations)
+from deformviz.geometry import (ChainLayer, DeformLayerGeometry, FeatureToImage, MapGrid,
+                                chain_mappings, filter_effective_dilation, trace_chain)
 from deformviz.imaging import LoadedImage
 from deformviz.visualize.units import unit_at
 
@@ -23,7 +23,7 @@ RESIZED = (160, 240)         # model input: resize 1.25 per axis
 TOLERANCE = 0.01             # pixels
 
 # (geometry, input size, output size, input grid, output grid); bottom to top.
-S8, S16, S32 = GridSpec((8, 8), (3.5, 3.5)), GridSpec((16, 16), (7.5, 7.5)), GridSpec((32, 32), (15.5, 15.5))
+S8, S16, S32 = MapGrid(8, 3.5), MapGrid(16, 7.5), MapGrid(32, 15.5)
 CHAIN = [
     (DeformLayerGeometry(3, 2, 1, 1, 1), (20, 30), (10, 15), S8, S16),
     (DeformLayerGeometry(3, 1, 2, 2, 2), (10, 15), (10, 15), S16, S16),
@@ -40,9 +40,9 @@ def _layers(chain, seed: int) -> tuple[ExploreLayer, ...]:
         offset = generator.normal(0, 2.5, (geometry.offset_channels, *output_size))
         mask = generator.uniform(0, 1, (geometry.mask_channels, *output_size))
         layers.append(ExploreLayer(
-            f"layer{index}", geometry.kernel_size, geometry.stride, geometry.padding,
-            geometry.dilation, geometry.offset_groups, input_size, output_size, input_grid,
-            output_grid, offset.astype(np.float32), mask.astype(np.float32)))
+            f"net.layer{index}", f"layer{index}", geometry.kernel_size, geometry.stride,
+            geometry.padding, geometry.dilation, geometry.offset_groups, input_size, output_size,
+            input_grid, output_grid, offset.astype(np.float32), mask.astype(np.float32)))
     return tuple(layers)
 
 
@@ -56,54 +56,19 @@ def _data(chain, seed: int) -> ExploreData:
                        command=SampleCommand("synthetic.png"))
 
 
-def _mapping(grid: GridSpec) -> FeatureToImage:
-    return FeatureToImage.from_sizes(grid.stride, RESIZED, IMAGE_SIZE, grid.origin)
-
-
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(array).double()
-
-
 def _reference(layers: tuple[ExploreLayer, ...], unit: tuple[int, int], levels: int):
-    """Points (original pixels, (x, y)) and weights per level, from deformviz.geometry's parts:
-    `trace_sampling_locations` where every layer's output grid is the next one's input grid,
-    else the same steps one layer at a time with the rigid step between them."""
-    geometries = [DeformLayerGeometry(l.kernel_size, l.stride, l.padding, l.dilation,
-                                      l.offset_groups) for l in layers]
-    chained = all(lower.output_grid == upper.input_grid
-                  for lower, upper in zip(layers, layers[1:]))
-    if chained:
-        traced = trace_sampling_locations(
-            geometries, [_tensor(l.offset) for l in layers], unit, levels,
-            [_tensor(l.mask) for l in layers], input_size=layers[0].input_size)
-        mappings = [_mapping(layers[i].input_grid) for i in traced.layer_indices]
-        pixels = traced.to_image(mappings)
-        return [p.flip(-1).numpy() for p in pixels], [w.numpy() for w in traced.weights], \
-            float(filter_effective_dilation(traced.points[0], geometries[-1].kernel_size))
-    position = torch.tensor([[float(unit[0]), float(unit[1])]], dtype=torch.float64)
-    weight = torch.ones(1, dtype=torch.float64)
-    points, weights, dilation = [], [], None
-    for level in range(1, levels + 1):
-        index = len(layers) - level
-        layer, geometry = layers[index], geometries[index]
-        if level > 1:
-            upper = layers[index + 1]
-            position = ((position * torch.tensor(upper.input_grid.stride, dtype=torch.float64)
-                         + torch.tensor(upper.input_grid.origin, dtype=torch.float64)
-                         - torch.tensor(layer.output_grid.origin, dtype=torch.float64))
-                        / torch.tensor(layer.output_grid.stride, dtype=torch.float64))
-        taps = geometry.taps
-        displacement = read_bilinear(_tensor(layer.offset)[:2 * taps], position)
-        cells = (geometry.regular_locations(position) + displacement.reshape(-1, taps, 2))
-        cells = cells.reshape(-1, 2)
-        weight = (weight.unsqueeze(-1) * read_bilinear(_tensor(layer.mask)[:taps], position))
-        weight = weight.reshape(-1)
-        if level == 1:
-            dilation = float(filter_effective_dilation(cells, geometry.kernel_size))
-        points.append(_mapping(layer.input_grid).to_image(cells).flip(-1).numpy())
-        weights.append(weight.numpy())
-        position = cells
-    return points, weights, dilation
+    """Points (original pixels, (x, y)), weights per level and the effective dilation, from
+    deformviz.geometry (`trace_chain`, with the rigid steps between layers), in float64 on
+    the page's float32 maps."""
+    chain = [ChainLayer(DeformLayerGeometry(l.kernel_size, l.stride, l.padding, l.dilation,
+                                            l.offset_groups),
+                        torch.from_numpy(l.offset).double(), torch.from_numpy(l.mask).double(),
+                        l.input_size, l.input_grid, l.output_grid) for l in layers]
+    traced = trace_chain(chain, unit, levels)
+    pixels = traced.to_image(chain_mappings(chain, traced, RESIZED, IMAGE_SIZE))
+    dilation = filter_effective_dilation(traced.points[0], chain[-1].geometry.kernel_size)
+    return ([p.flip(-1).numpy() for p in pixels], [w.numpy() for w in traced.weights],
+            float(dilation))
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +108,8 @@ def test_pointer_picks_the_nearest_unit_as_the_python_api(browser, pages) -> Non
     path, data = pages["stepped"]
     open_page(browser, path)
     top = data.layers[-1]
-    mapping = _mapping(top.output_grid)
+    mapping = FeatureToImage.from_sizes(top.output_grid.stride, RESIZED, IMAGE_SIZE,
+                                        top.output_grid.origin)
     pixels = np.random.default_rng(3).uniform(0, 1, (200, 2)) * [IMAGE_SIZE[1] - 0.01,
                                                                   IMAGE_SIZE[0] - 0.01]
     pixels = np.concatenate([pixels, [[0, 0], [IMAGE_SIZE[1] - 0.01, IMAGE_SIZE[0] - 0.01]]])

@@ -36,7 +36,7 @@
 
   const LAYERS = DATA.layers.map(function (l) {
     return {
-      name: l.name, kh: l.kernel_size[0], kw: l.kernel_size[1], K: l.kernel_size[0] * l.kernel_size[1],
+      name: l.label || l.name, qualified: l.name, kh: l.kernel_size[0], kw: l.kernel_size[1], K: l.kernel_size[0] * l.kernel_size[1],
       sy: l.stride[0], sx: l.stride[1], py: l.padding[0], px: l.padding[1],
       dy: l.dilation[0], dx: l.dilation[1], groups: l.offset_groups,
       inH: l.input_size[0], inW: l.input_size[1], outH: l.output_size[0], outW: l.output_size[1],
@@ -69,10 +69,6 @@
     return out;
   }
 
-  function sameGrid(a, b) {
-    return a.sy === b.sy && a.sx === b.sx && a.oy === b.oy && a.ox === b.ox;
-  }
-
   function roundHalfEven(v) {  // torch.round
     return Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v);
   }
@@ -101,14 +97,11 @@
                      levels: [], effectiveDilation: NaN };
     for (let level = 1; level <= levels; level++) {
       const index = LAYERS.length - level, layer = LAYERS[index];
-      if (level > 1) {  // upper layer's input cells -> this layer's output cells
-        const upper = LAYERS[index + 1];
-        if (!sameGrid(upper.inGrid, layer.outGrid)) {
-          const a = upper.inGrid, b = layer.outGrid;
-          for (let i = 0; i < positions.length; i += 2) {
-            positions[i] = (positions[i] * a.sy + a.oy - b.oy) / b.sy;
-            positions[i + 1] = (positions[i + 1] * a.sx + a.ox - b.ox) / b.sx;
-          }
+      if (level > 1) {  // upper layer's input cells -> model-input pixels -> this layer's output cells
+        const a = LAYERS[index + 1].inGrid, b = layer.outGrid;
+        for (let i = 0; i < positions.length; i += 2) {
+          positions[i] = (positions[i] * a.sy + a.oy - b.oy) / b.sy;
+          positions[i + 1] = (positions[i + 1] * a.sx + a.ox - b.ox) / b.sx;
         }
       }
       const count = positions.length / 2, K = layer.K;
