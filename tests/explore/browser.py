@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["BrowserMissing", "start_browser", "open_page", "console_errors", "network_requests"]
+__all__ = ["BrowserMissing", "start_browser", "open_page", "point_at", "copy_command",
+           "console_errors", "network_requests"]
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
@@ -88,3 +89,38 @@ def network_requests(driver) -> list[str]:
     urls += driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)")
     return [url for url in urls if not url.startswith(("file:", "data:"))]
+
+
+def point_at(driver, x: float, y: float, click: bool = False) -> tuple[float, float]:
+    """Move the pointer (and click) over original pixel (x, y); returns the image pixel the
+    pointer actually lands on (the viewport takes whole CSS pixels)."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    view = driver.execute_script("return window.deformvizExplore.view()")
+    client = (round(view["left"] + (x + 0.5) * view["scale"]),
+              round(view["top"] + (y + 0.5) * view["scale"]))
+    actions = ActionBuilder(driver)
+    actions.pointer_action.move_to_location(*client)
+    if click:
+        actions.pointer_action.click()
+    actions.perform()
+    x = (client[0] - view["left"]) / view["scale"] - 0.5
+    y = (client[1] - view["top"]) / view["scale"] - 0.5
+    width, height = driver.execute_script(
+        "const i = window.deformvizExplore.data.image; return [i.width, i.height]")
+    # A pixel's left half lies below its index: keep the unit request inside [0, W) x [0, H).
+    return min(max(x, 0.0), width - 0.01), min(max(y, 0.0), height - 0.01)
+
+
+def copy_command(driver, timeout: float = 10) -> str:
+    """Click the page's "copy command" button; returns the text it copied (also checked to be
+    the text shown in the command box)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.deformvizExplore.forgetCopied()")
+    driver.find_element("id", "copy").click()
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script("return window.deformvizExplore.lastCopied()") is not None)
+    copied = driver.execute_script("return window.deformvizExplore.lastCopied()")
+    assert copied == driver.find_element("id", "command").get_attribute("value")
+    return copied

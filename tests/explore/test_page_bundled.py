@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from deformviz.cli import app
 from deformviz.visualize import sample_locations
 
-from .browser import console_errors, network_requests, open_page
+from .browser import console_errors, copy_command, network_requests, open_page, point_at
+from .compare import assert_command_draws, assert_same_points, run_copied_command
 
 IMAGE = "chelsea.jpg"  # not square, not 512 px: the page must undo a non-trivial resize
-TOLERANCE = 0.01  # pixels
 
 
 @pytest.fixture(scope="module")
@@ -42,41 +42,6 @@ def loaded(browser, page: Path):
     return browser
 
 
-def _move(driver, x: float, y: float, click: bool = False) -> tuple[float, float]:
-    """Move the pointer (and click) over original pixel (x, y); returns the image pixel the
-    pointer actually lands on (the viewport takes whole CSS pixels)."""
-    from selenium.webdriver.common.actions.action_builder import ActionBuilder
-
-    view = driver.execute_script("return window.deformvizExplore.view()")
-    client = (round(view["left"] + (x + 0.5) * view["scale"]),
-              round(view["top"] + (y + 0.5) * view["scale"]))
-    actions = ActionBuilder(driver)
-    actions.pointer_action.move_to_location(*client)
-    if click:
-        actions.pointer_action.click()
-    actions.perform()
-    x = (client[0] - view["left"]) / view["scale"] - 0.5
-    y = (client[1] - view["top"]) / view["scale"] - 0.5
-    width, height = driver.execute_script(
-        "const i = window.deformvizExplore.data.image; return [i.width, i.height]")
-    # A pixel's left half lies below its index: keep the unit request inside [0, W) x [0, H).
-    return min(max(x, 0.0), width - 0.01), min(max(y, 0.0), height - 0.01)
-
-
-def _assert_same_points(shown: dict, expected, levels: int) -> None:
-    assert tuple(shown["cell"]) == expected.unit.cell
-    np.testing.assert_allclose(shown["pixel"], expected.unit.pixel, atol=TOLERANCE, rtol=0)
-    assert len(shown["levels"]) == levels == expected.levels
-    for level in range(levels):
-        page_points = np.array(shown["levels"][level]["points"])
-        assert page_points.shape == expected.points[level].shape == (9 ** (level + 1), 2)
-        np.testing.assert_allclose(page_points, expected.points[level], atol=TOLERANCE, rtol=0)
-        assert shown["levels"][level]["active"] == expected.active[level].tolist()
-        np.testing.assert_allclose(shown["levels"][level]["weights"], expected.weights[level],
-                                   atol=1e-9)
-    assert shown["effectiveDilation"] == pytest.approx(expected.effective_dilation, abs=1e-6)
-
-
 def test_loads_offline_without_errors(loaded) -> None:
     assert loaded.execute_script("return typeof window.deformvizExplore") == "object"
     assert console_errors(loaded) == []
@@ -94,48 +59,30 @@ def test_hover_shows_the_units_points_as_the_python_api(loaded, test_model, samp
     for levels in (3, 1):
         loaded.execute_script(f"window.deformvizExplore.setLevels({levels})")
         for target in TARGETS:
-            pointer = _move(loaded, *target)
+            pointer = point_at(loaded, *target)
             shown = loaded.execute_script("return window.deformvizExplore.shown()")
             assert len(shown) == 1 and not shown[0]["pinned"]
             expected = sample_locations(test_model, samples / IMAGE, at=[pointer], levels=levels)
-            _assert_same_points(shown[0], expected.samplings[0], levels)
+            assert_same_points(shown[0], expected.samplings[0], levels)
     loaded.execute_script("window.deformvizExplore.setLevels(3)")
     assert console_errors(loaded) == []
 
 
 def test_copied_command_draws_the_pinned_units(loaded, tmp_path: Path, test_model_path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    pinned = [_move(loaded, *target, click=True) for target in TARGETS[2:]]
-    shown = loaded.execute_script("return window.deformvizExplore.shown()")
-    pins = [s for s in shown if s["pinned"]]
-    assert len(pins) == len(pinned)
-    loaded.find_element("id", "copy").click()
-    WebDriverWait(loaded, 10).until(
-        lambda d: d.execute_script("return window.deformvizExplore.lastCopied()") is not None)
-    command = loaded.execute_script("return window.deformvizExplore.lastCopied()")
-    assert command == loaded.find_element("id", "command").get_attribute("value")
+    for target in TARGETS[2:]:
+        point_at(loaded, *target, click=True)
+    pins = [s for s in loaded.execute_script("return window.deformvizExplore.shown()")
+            if s["pinned"]]
+    assert len(pins) == len(TARGETS[2:])
+    command = copy_command(loaded)
     words = shlex.split(command)
-    assert words[:2] == ["deformviz", "sample"] and words[-2:] == ["--levels", "3"]
+    assert words[-2:] == ["--levels", "3"] and words.count("--at") == len(pins)
     assert words[words.index("--model") + 1] == str(test_model_path)
-
-    data = tmp_path / "units.json"
-    result = CliRunner().invoke(app, [*words[1:], "-o", str(tmp_path / "figure.png"),
-                                      "--save-data", str(data), "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    import json
-
-    units = json.loads(data.read_text())["units"]
-    assert [tuple(u["cell"]) for u in units] == [tuple(p["cell"]) for p in pins]
-    for unit, pin in zip(units, pins):
-        for level in range(3):
-            np.testing.assert_allclose(unit["levels"][level]["points"],
-                                       pin["levels"][level]["points"], atol=TOLERANCE, rtol=0)
-    assert (tmp_path / "figure.png").stat().st_size > 10_000
+    assert_command_draws(run_copied_command(command, tmp_path), pins, 3)
 
 
 def test_screenshot_shows_image_and_points(loaded) -> None:
-    _move(loaded, 120.0, 200.0)  # a hovered unit next to the pinned ones
+    point_at(loaded, 120.0, 200.0)  # a hovered unit next to the pinned ones
     png = loaded.get_screenshot_as_png()
     folder = os.environ.get("DEFORMVIZ_SCREENSHOTS")
     if folder:  # to look at it: DEFORMVIZ_SCREENSHOTS=/some/folder pytest tests/explore

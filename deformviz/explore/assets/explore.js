@@ -514,6 +514,7 @@
     command: command,
     setLevels: setLevels,
     lastCopied: function () { return state.lastCopied; },
+    forgetCopied: function () { state.lastCopied = null; },
   };
 
   buildPanel();
