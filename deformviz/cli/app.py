@@ -18,7 +18,7 @@ from .errors import DeformvizGroup
 
 __all__ = ["COMMANDS", "app", "main", "register"]
 
-COMMANDS = ("sample", "roi", "inspect", "models", "info", "train", "evaluate", "stats")
+COMMANDS = ("sample", "roi", "explore", "inspect", "stats", "models", "info", "train", "evaluate")
 
 app = typer.Typer(
     name="deformviz", cls=DeformvizGroup, no_args_is_help=True, add_completion=False,

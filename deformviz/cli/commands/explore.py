@@ -1,0 +1,105 @@
+"""`deformviz explore`: one self-contained web page to find the units worth a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
+                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
+from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
+
+SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
+EPILOG = """\b
+Examples:
+  deformviz explore photo.jpg                      # -> photo_explore.html, open it in a browser
+  deformviz explore photo.jpg -o page.html --levels 2
+  deformviz explore photo.jpg --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
+  deformviz explore photo.jpg --model model_final.pkl --layers res4f,res5a,res5b
+In the page: hover a unit, click to pin it, then 'copy command' gives the
+'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
+"""
+
+DEFAULT_SIZE = 512  # the default of --size, left out of the copied command
+
+
+def command(
+    image: Annotated[Path, typer.Argument(metavar="IMAGE", show_default=False,
+                                          help="An image file (JPEG, PNG, TIFF, WebP, ...).")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", show_default=False,
+        help="The page (.html). Default: IMAGE-STEM_explore.html in the current folder.")] = None,
+    levels: Annotated[Optional[int], typer.Option(
+        "--levels", min=1, max=3, show_default=False,
+        help="Levels shown when the page opens: 1, 2 or 3 (the figures' colours); default the "
+             "whole chain, at most 3.")] = None,
+    max_boxes: Annotated[int, typer.Option(
+        "--max-boxes", min=0, max=100, help="Most detections shown, with their deformed RoI "
+                                            "bins.")] = 10,
+    layers: LayersOpt = None,
+    model: ModelOpt = None,
+    model_factory: ModelFactoryOpt = None,
+    weights: WeightsOpt = None,
+    style: StyleOpt = None,
+    stride_in_1x1: Stride1x1Opt = None,
+    short_side: ShortSideOpt = None,
+    max_long_side: MaxLongSideOpt = None,
+    device: DeviceOpt = Device.auto,
+    size: SizeOpt = DEFAULT_SIZE,
+    score_threshold: ScoreOpt = 0.3,
+) -> None:
+    """Write one HTML page (no server, no network; opens from disk) that shows, for the unit
+    under the pointer, its sampling points through the deformable layers over the image, with
+    the network's detections and deformed RoI bins; pinned units become a 'deformviz sample'
+    command line."""
+    from deformviz.atomic_files import check_writable_folder
+    from deformviz.errors import OutputError
+    from deformviz.explore.build import describe_image
+    from deformviz.explore.page import check_page_path, write_page
+    from deformviz.imaging import load_image
+
+    from ..runtime import NetworkOptions, load_cli_network, resolve_device
+
+    page = output if output is not None else Path(f"{image.stem}_explore.html")
+    if page.is_dir():
+        page = page / f"{image.stem}_explore.html"
+    check_page_path(page)
+    if page.exists() and image.exists() and page.resolve() == image.resolve():
+        raise OutputError(f"-o {page}: would overwrite the input image")
+    check_writable_folder(page.parent)
+    loaded = load_image(image)  # bad images fail before the network loads
+    chain = parse_layers(layers)
+    options = NetworkOptions(model_factory, weights, style.value if style else None,
+                             stride_in_1x1, short_side, max_long_side)
+    torch_device = resolve_device(device.value)
+    network, model_name = load_cli_network(model, torch_device, options)
+    data = describe_image(network, loaded, image_argument=str(image),
+                          command_arguments=_sample_arguments(
+                              model=model, model_factory=model_factory, weights=weights,
+                              style=style.value if style else None, stride_in_1x1=stride_in_1x1,
+                              short_side=short_side, max_long_side=max_long_side,
+                              layers=chain, size=size),
+                          layers=chain, long_side=size, score_threshold=score_threshold,
+                          max_boxes=max_boxes, levels=levels, model_name=model_name)
+    print(write_page(data, page))
+
+
+def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, short_side,
+                      max_long_side, layers, size) -> list[str]:
+    """The `deformviz sample` options that select the same network, input and chain (only
+    those given: the defaults are the same for both commands)."""
+    arguments: list[str] = []
+    for flag, value in (("--model", model), ("--model-factory", model_factory),
+                        ("--weights", weights), ("--style", style),
+                        ("--short-side", short_side), ("--max-long-side", max_long_side)):
+        if value is not None:
+            arguments += [flag, str(value)]
+    if stride_in_1x1 is not None:
+        arguments.append("--stride-in-1x1" if stride_in_1x1 else "--no-stride-in-1x1")
+    if layers:
+        arguments += ["--layers", ",".join(layers)]
+    if size != DEFAULT_SIZE:
+        arguments += ["--size", str(size)]
+    return arguments

@@ -1,0 +1,140 @@
+"""From a network and an image to the explore page's description (`ExploreData`).
+
+The network runs once under the probe (`deformviz.visualize.probe_image`, the same pass
+`deformviz sample` makes), so every network `sample` accepts works here: the bundled detector,
+a loaded mmdetection / detectron2 checkpoint, a model factory's module. The chain's records
+give the offsets (and DCNv2 masks) exactly as the operators used them, the map sizes and the
+grids that place each map on the model input. Where the network has an RoI head (the bundled
+detector), its detections and their deformed bins come from `deformviz.visualize.roi_bins`.
+`describe_image` is the one place that reads a network; everything after it
+(`deformviz.explore.page`) only sees the description.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from deformviz.errors import InputError
+from deformviz.imaging import LoadedImage, as_loaded_image
+
+from .description import ExploreBox, ExploreData, ExploreLayer, SampleCommand
+
+__all__ = ["describe_image", "image_data_uri", "DISPLAY_LONG_SIDE"]
+
+# The page shows the image at most this large (longer side, pixels); a bigger photo is
+# downscaled for display only: every coordinate stays in original pixels.
+DISPLAY_LONG_SIDE = 1600
+
+
+def image_data_uri(image: LoadedImage, long_side: int = DISPLAY_LONG_SIDE) -> str:
+    """The image as a data: URI, downscaled so its longer side is at most `long_side`.
+
+    PNG (lossless) unless it is more than 1.5x the size of a quality-90 JPEG (photos).
+    """
+    picture = Image.fromarray(image.pixels)
+    height, width = image.size
+    if max(height, width) > long_side:
+        scale = long_side / max(height, width)
+        picture = picture.resize((max(1, round(width * scale)), max(1, round(height * scale))),
+                                 Image.Resampling.LANCZOS)
+    encoded = {}
+    for fmt, options in (("png", {"optimize": True}), ("jpeg", {"quality": 90})):
+        buffer = io.BytesIO()
+        picture.save(buffer, format=fmt.upper(), **options)
+        encoded[fmt] = buffer.getvalue()
+    fmt = "png" if len(encoded["png"]) <= 1.5 * len(encoded["jpeg"]) else "jpeg"
+    return f"data:image/{fmt};base64,{base64.b64encode(encoded[fmt]).decode()}"
+
+
+def _layer(record, label: str) -> ExploreLayer:
+    """A probe record (`deformviz.probe.DeformLayerRecord`) of image 0 as a page layer."""
+    g = record.geometry
+    return ExploreLayer(
+        name=record.name, label=label, kernel_size=g.kernel_size, stride=g.stride,
+        padding=g.padding, dilation=g.dilation, offset_groups=g.offset_groups,
+        input_size=tuple(record.input_size), output_size=tuple(record.output_size),
+        input_grid=record.input_grid, output_grid=record.output_grid,
+        offset=record.offset[0].detach().float().cpu().numpy(),
+        mask=None if record.mask is None else record.mask[0].detach().float().cpu().numpy())
+
+
+def _bundled_architecture(model) -> str:
+    deformable = "deformable" if model.config.deformable else "plain (zero offsets)"
+    modulated = ", DCNv2 (modulated)" if model.config.modulated else ""
+    return f"bundled EfficientNet-Lite0 detector, {deformable} res5a-c{modulated}"
+
+
+def _detections(model, image: LoadedImage, long_side: int, score_threshold: float,
+                max_boxes: int) -> tuple[ExploreBox, ...]:
+    """The bundled detector's detections with its RoI head's class and deformed bins."""
+    from deformviz.visualize import roi_bins
+
+    if max_boxes < 1:
+        return ()
+    result = roi_bins(model, image, long_side=long_side, score_threshold=score_threshold,
+                      max_boxes=max_boxes)
+    return tuple(
+        ExploreBox(box=b.box, label=b.detection.label if b.detection else b.label,
+                   score=b.detection.score if b.detection else b.score,
+                   head_label=b.label, head_score=b.score,
+                   regular_bins=np.asarray(b.regular), deformed_bins=np.asarray(b.deformed))
+        for b in result.boxes)
+
+
+def describe_image(network: object, image: object, *, image_argument: str,
+                   command_arguments: Sequence[str] = (), layers: Sequence[str] | None = None,
+                   long_side: int = 512, score_threshold: float = 0.3, max_boxes: int = 10,
+                   levels: int | None = None, model_name: str | None = None,
+                   preprocessing: object | None = None) -> ExploreData:
+    """Run `network` once on `image` (under the probe) and describe what the page needs.
+
+    Args:
+        network: anything `deformviz.visualize.probe_image` takes: the bundled detector, a
+            loaded network (`deformviz.networks.load_network`), or an nn.Module with
+            `preprocessing`.
+        image: a path, PIL image, [H, W, 3] uint8 array or LoadedImage.
+        image_argument: the image as the `deformviz sample` command line should name it.
+        command_arguments: the `sample` options that select the same network, input size and
+            chain (e.g. ["--model", "net.pth", "--layers", "res5a,res5b,res5c"]).
+        layers: the chain (any names `ProbeResult.find` takes); default the network's own.
+        long_side: bundled detector: model-input pixels of the longer side (multiple of 16).
+        score_threshold: bundled detector: minimum score of the detections shown.
+        max_boxes: bundled detector: most detections shown (with their deformed RoI bins).
+        levels: levels shown at first; default the whole chain (at most the figures' 3).
+        model_name: the network's name or file, for the page's title.
+        preprocessing: for a plain nn.Module, how to prepare the image.
+    Returns:
+        ExploreData; offsets in float32 exactly as the operators received them.
+    """
+    from deformviz.models.detector import DeformableDetector
+    from deformviz.visualize import probe_image
+
+    from .description import figure_colours
+
+    loaded = as_loaded_image(image)
+    probed = probe_image(network, loaded, preprocessing=preprocessing, long_side=long_side,
+                         score_threshold=score_threshold, model_name=model_name)
+    records = probed.chain(layers)
+    if levels is not None and not 1 <= levels <= len(records):
+        raise InputError(f"--levels {levels}: the chain has {len(records)} layers "
+                         "(name more with --layers)")
+    chain = tuple(_layer(r, probed.probe.label(r.name)) for r in records)
+    if isinstance(network, DeformableDetector):
+        architecture = _bundled_architecture(network)
+        detections = _detections(network, loaded, long_side, score_threshold, max_boxes)
+    else:
+        architecture = str(getattr(network, "architecture", "") or type(
+            getattr(network, "module", network)).__name__)
+        detections = ()
+    most = min(len(chain), len(figure_colours()["levels"]))
+    return ExploreData(
+        image_name=loaded.name, image_size=loaded.size, image_uri=image_data_uri(loaded),
+        model_name=probed.model_name, architecture=architecture,
+        resized_size=tuple(probed.resized_size), layers=chain,  # type: ignore[arg-type]
+        levels=min(levels or most, most), detections=detections,
+        command=SampleCommand(image_argument, tuple(command_arguments)))
