@@ -26,6 +26,9 @@ __all__ = ["CheckpointContents", "read_checkpoint"]
 _ZIP_MAGIC = b"PK\x03\x04"
 # The legacy (pre-1.6) torch.save format starts with a pickled magic number.
 _LEGACY_TORCH_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa850")
+# How pickles of a dict begin: protocol 2+ (PROTO), or protocol 0/1 (MARK, EMPTY_DICT,
+# EMPTY_LIST, or GLOBAL for an OrderedDict). Other files are not tried as pickles.
+_PICKLE_STARTS = (b"\x80", b"(", b"}", b"]", b"c")
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def read_checkpoint(path: str | Path) -> CheckpointContents:
         data = _load_torch(path, zipped=True)
     elif head[:1] == b"\x80" and _LEGACY_TORCH_MAGIC in head:
         data = _load_torch(path, zipped=False)
-    elif head[:1] == b"\x80" or path.suffix == ".pkl":
+    elif head[:1] in _PICKLE_STARTS:
         data = load_numpy_pickle(path)
     elif not head:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
