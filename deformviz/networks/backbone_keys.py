@@ -102,7 +102,7 @@ def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: 
     for key, target in expected.items():
         if key not in state:
             if key.endswith(_COUNTERS):
-                complete[key] = target
+                complete[key] = torch.zeros((), dtype=torch.long)
                 continue
             raise CheckpointError(f"{source}: incomplete checkpoint: {checkpoint_key(key)} is missing")
         value = state[key]
@@ -111,7 +111,9 @@ def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: 
                                   f"{tuple(value.shape)}, the rebuilt network needs "
                                   f"{tuple(target.shape)}")
         complete[key] = value.to(target.dtype)
-    module.load_state_dict(complete, strict=True)
+    # assign: the checkpoint's tensors become the module's (it may have been built on the
+    # meta device, without memory or initialisation).
+    module.load_state_dict(complete, strict=True, assign=True)
 
 
 def _stage_list(stages: list[int]) -> str:
@@ -125,7 +127,8 @@ def _stage_list(stages: list[int]) -> str:
 def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str, format: str,
                   checkpoint_key, preprocessing: Preprocessing, facts: dict[str, str]) -> LoadedNetwork:
     """Build the ResNet for `spec`, load `state` strictly, and describe it."""
-    module = ResNet(spec)
+    with torch.device("meta"):  # shapes only: every value comes from the checkpoint
+        module = ResNet(spec)
     load_strictly(module, state, source, checkpoint_key)
     module.eval()
     layers = module.deformable_layers
