@@ -91,6 +91,9 @@ def load_network(spec: str | Path, *, style: str | None = None,
         raise CheckpointError(
             f"{text}: unknown layout: no mmdetection or detectron2 ResNet backbone (first key "
             f"{first!r}); for other networks use a model factory")
+    if contents.skipped:
+        network.details["not read"] = ("objects besides the weights, of classes "
+                                        + ", ".join(contents.skipped))
     if preprocessing is not None:
         network.details["preprocessing"] = f"{preprocessing.describe()} (given)"
         network = LoadedNetwork(network.module, preprocessing, network.format,

@@ -62,10 +62,41 @@ def test_pickle_naming_other_callables_is_refused(tmp_path):
         load_numpy_pickle(path)
 
 
-def test_torch_file_with_pickled_objects_is_refused(tmp_path):
+def test_torch_file_of_a_whole_module_is_refused(tmp_path):
     path = tmp_path / "whole_model.pth"
     torch.save({"model": torch.nn.Linear(2, 2)}, path)  # a whole module, not a state dict
-    assert "holds pickled Python objects" in one_line_error(path)
+    assert ("holds pickled Python objects (torch.nn.modules.linear.Linear), not a state dict"
+            in one_line_error(path))
+
+
+def test_torch_file_that_would_call_os_system_is_refused_without_running(tmp_path):
+    marker = tmp_path / "ran"
+    checkpoint = mmdetection_checkpoint(Layout(dcn=dcn_c3_c5()))
+    checkpoint["meta"]["hook"] = _RunsShell(f"touch {marker}")
+    torch.save(checkpoint, tmp_path / "evil.pth")
+    assert "refused to load: the file would call posix.system" in one_line_error(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
+def test_framework_objects_beside_the_weights_are_skipped_unread(tmp_path):
+    """mmengine (mmdetection 3.x) saves HistoryBuffers and numpy values with the weights."""
+    from tests.networks.user_networks import HistoryBuffer
+
+    marker = tmp_path / "ran"
+    HistoryBuffer.RAN_MARKER = str(marker)
+    try:
+        checkpoint = mmdetection_checkpoint(Layout(dcn=dcn_c3_c5()))
+        checkpoint["meta"]["hook_msgs"] = {"best_score": np.float64(0.41)}
+        checkpoint["message_hub"] = {"log_scalars": {"train/loss": HistoryBuffer()},
+                                     "runtime_info": {"epoch": 12}}
+        torch.save(checkpoint, tmp_path / "epoch_12.pth")
+        network = load_network(tmp_path / "epoch_12.pth")
+    finally:
+        HistoryBuffer.RAN_MARKER = None
+    assert not marker.exists()
+    assert network.details["not read"] == (
+        "objects besides the weights, of classes tests.networks.user_networks.HistoryBuffer")
+    assert len(network.deformable_layers) == 13
 
 
 @pytest.mark.parametrize("kind", ["pth", "pkl"])
