@@ -116,6 +116,9 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         raise CheckpointError(f"{source}: unknown layout: {prefix}{twice} appears under both "
                               "its legacy and its current name")
 
+    if any(key.startswith("stem.") for key in backbone):
+        raise CheckpointError(f"{source}: unknown layout: {prefix}stem.* is a deep stem "
+                              "(mmdetection's ResNetV1c/ResNetV1d), which deformviz does not rebuild")
     blocks = _block_counts(backbone, source)
     if "layer1.0.conv3.weight" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "

@@ -151,6 +151,9 @@ def test_unknown_layout_names_a_key(tmp_path):
     state = {k: v for k, v in backbone_state(basic).items() if ".conv3." not in k}
     torch.save(state, tmp_path / "r18.pth")
     assert "basic block" in one_line_error(tmp_path / "r18.pth")
+    deep = {**backbone_state(Layout(dcn=dcn_c3_c5())), "backbone.stem.0.weight": torch.zeros(1)}
+    torch.save(deep, tmp_path / "v1d.pth")
+    assert "backbone.stem.* is a deep stem" in one_line_error(tmp_path / "v1d.pth")
 
 
 def test_option_errors(tmp_path):

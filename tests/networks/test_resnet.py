@@ -34,6 +34,9 @@ def test_parameter_counts(naming):
 
     assert weights(50, dcn_stages=PLAIN) == 23_508_032
     assert weights(101, dcn_stages=PLAIN) == 42_500_160
+    # torchvision's resnet152 and resnext50_32x4d less their 2048 x 1000 classifier.
+    assert weights(152, dcn_stages=PLAIN) == 60_192_808 - 2_049_000
+    assert weights(50, groups=32, width_per_group=4, dcn_stages=PLAIN) == 25_028_904 - 2_049_000
     for depth, plain in ((50, 23_508_032), (101, 42_500_160)):
         for dcn in (DeformSpec(False, 1), DeformSpec(True, 4)):
             assert weights(depth, dcn=dcn) == plain + offset_conv_weights(depth, dcn)
