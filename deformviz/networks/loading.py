@@ -77,10 +77,10 @@ def load_network(spec: str | Path, *, style: str | None = None,
     contents = read_checkpoint(path)
     sizes = {"short_side": short_side if short_side is not None else 800,
              "max_long_side": max_long_side if max_long_side is not None else 1333}
-    if looks_like_detectron2(contents.state):
+    if looks_like_detectron2(contents.state, text):
         network = load_detectron2(contents.state, source=text, structure=contents.structure,
                                   stride_in_1x1=stride_1x1, **sizes)
-    elif looks_like_mmdetection(contents.state):
+    elif looks_like_mmdetection(contents.state, text):
         network = load_mmdetection(contents.state, source=text, structure=contents.structure,
                                    extras=contents.extras,
                                    style=None if stride_1x1 is None else

@@ -151,6 +151,11 @@ def test_unknown_layout_names_a_key(tmp_path):
     state = {k: v for k, v in backbone_state(basic).items() if ".conv3." not in k}
     torch.save(state, tmp_path / "r18.pth")
     assert "basic block" in one_line_error(tmp_path / "r18.pth")
+    odd = backbone_state(Layout(dcn={(3, 0): (False, 1)}))
+    odd["backbone.layer4.0.conv2.conv_offset.weight"] = torch.zeros(20, 16, 3, 3)
+    torch.save(odd, tmp_path / "odd.pth")
+    assert ("backbone.layer4.0.conv2.conv_offset.weight has 20 output channels, not 18 G (DCNv1) "
+            "or 27 G (DCNv2)") in one_line_error(tmp_path / "odd.pth")
     deep = {**backbone_state(Layout(dcn=dcn_c3_c5())), "backbone.stem.0.weight": torch.zeros(1)}
     torch.save(deep, tmp_path / "v1d.pth")
     assert "backbone.stem.* is a deep stem" in one_line_error(tmp_path / "v1d.pth")
