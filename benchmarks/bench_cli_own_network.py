@@ -8,7 +8,7 @@ chelsea.jpg resized to 1216 x 800 (which the mmdetection preprocessing keeps at 
 1. The whole command, `deformviz sample PHOTO --model CKPT -o x.png` in a fresh process, median
    of `--repeats` runs.
 2. Where the time goes, in process, same steps as the command: load the checkpoint, the
-   probed forward pass (and, side by side, the same module's plain forward pass: the probe's
+   probed forward pass (and, side by side, the same forward pass without the probe: its
    hooks cost), geometry (3 auto units x 729 points), drawing the figure, writing the PNG.
 
 Usage:
@@ -93,7 +93,7 @@ def breakdown(checkpoint: Path, photo: Path, work: Path) -> dict[str, float]:
     figure, t_draw = _timed(plot_sampling, sampling, 6.875)
     png, t_render = _timed(render_figure, figure, "png", 300.0)
     _, t_write = _timed((work / "y.png").write_bytes, png)
-    return {"load checkpoint": t_load, "prepare image": t_prepare, "plain forward": t_plain,
+    return {"load checkpoint": t_load, "prepare image": t_prepare, "unprobed forward": t_plain,
             "probed forward": t_probe, "geometry (3 units x 729 points)": t_geometry,
             "draw figure": t_draw, "render + write PNG": t_render + t_write}
 
@@ -124,8 +124,8 @@ def main() -> None:
         steps = breakdown(checkpoint, photo, work)
         for name, seconds in steps.items():
             print(f"  {name:<34}{seconds:6.2f} s")
-        print(f"  probe overhead: probed / plain forward = "
-              f"{steps['probed forward'] / steps['plain forward']:.2f}x")
+        print(f"  probe overhead: probed / unprobed forward = "
+              f"{steps['probed forward'] / steps['unprobed forward']:.2f}x")
 
 
 if __name__ == "__main__":
