@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 
 from deformviz.geometry import ChainLayer, MapGrid
+from deformviz.geometry.boxes import box_iou, jitter_boxes
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
 from deformviz.models.feature_grid import check_input_side
@@ -17,7 +18,6 @@ from deformviz.scenes.generator import SceneConfig
 from deformviz.statistics.accumulators import DilationAccumulator
 from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.size_classes import ImageObjects
-from deformviz.training.targets import box_iou, jitter_boxes
 
 from .detection import average_precision
 from .dilation_table import CATEGORIES, size_thresholds

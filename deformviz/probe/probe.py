@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from deformviz.errors import DeformvizError
 from deformviz.geometry import DeformLayerGeometry, MapGrid
 
 from .adapters import LayerAdapter, LayerSpec, find_adapter
@@ -28,8 +29,9 @@ from .records import DeformLayerRecord, ProbeResult
 __all__ = ["probe", "deformable_layers", "ProbeError"]
 
 
-class ProbeError(RuntimeError):
-    """A deformable layer ran but did not report offsets the probe can use."""
+class ProbeError(DeformvizError, RuntimeError):
+    """A deformable layer ran but did not report offsets the probe can use (an adapter that
+    does not fit the layer)."""
 
 
 def deformable_layers(module: nn.Module, adapters: Sequence[LayerAdapter] = ()
@@ -82,10 +84,10 @@ class _Recorder:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]],
-            recorder: _Recorder) -> list[RemovableHandle]:
-    handles: list[RemovableHandle] = []
-
+def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]], recorder: _Recorder,
+            handles: list[RemovableHandle]) -> None:
+    """Hooks on every layer, appended to `handles` as they are made (so a failure half way
+    leaves nothing behind once the caller removes them)."""
     for name, layer, adapter in layers:
         def sink(offset: Tensor, mask: Tensor | None, key: int = id(layer)) -> None:
             recorder.pending[key] = (offset.detach(), None if mask is None else mask.detach())
@@ -107,8 +109,6 @@ def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]],
 
         handles += adapter.source(layer, sink)
         handles.append(layer.register_forward_hook(after, with_kwargs=True))
-
-    return handles
 
 
 def _on_cpu(tensor: Tensor) -> Tensor:
@@ -200,8 +200,9 @@ def probe(module: nn.Module, image: Tensor, *, adapters: Sequence[LayerAdapter] 
         image = image.to(parameter.device)
     layers = deformable_layers(module, adapters)
     recorder = _Recorder()
-    handles = _attach(layers, recorder)
+    handles: list[RemovableHandle] = []
     try:
+        _attach(layers, recorder, handles)
         with record_conv_arithmetic(recorder.runs):
             outputs = module(image)
     finally:

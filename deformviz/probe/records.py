@@ -71,12 +71,14 @@ class DeformLayerRecord:
 def paper_name(name: str) -> str | None:
     """The paper's name of a ResNet block's deformable 3x3, else None.
 
-    "layer4.0.conv2" (torchvision / mmdetection) and "res5.0.conv2" (detectron2) are "res5a";
-    blocks past the 26th are numbered ("res4b22" is detectron2's res4.22, MSRA's naming).
+    "layer4.0.conv2" (torchvision / mmdetection) and "res5.0.conv2" (detectron2) are "res5a":
+    stage, then the block as a letter (past the 26th block, "b" and its number). The deep
+    stages of MSRA's ResNet-101 are named differently (res4b1 ... res4b22); the qualified name
+    is always shown beside this one where it matters.
 
     Example:
-        >>> paper_name("backbone.layer4.2.conv2"), paper_name("res4.22.conv2"), paper_name("head")
-        ('res5c', 'res4b22', None)
+        >>> paper_name("backbone.layer4.2.conv2"), paper_name("res4.5.conv2"), paper_name("head")
+        ('res5c', 'res4f', None)
     """
     found = re.search(r"(?:^|\.)(?:layer(\d)|res(\d))\.(\d+)\.conv2$", name)
     if found is None:

@@ -19,13 +19,25 @@ def test_real_loader_reads_an_exported_file(run, samples: Path, test_model_path:
 
 
 @pytest.mark.real_loader
-def test_corrupt_weights_exit_1(run, samples: Path, tmp_path: Path) -> None:
+def test_corrupt_weights_exit_2(run, samples: Path, tmp_path: Path) -> None:
     weights = tmp_path / "corrupt.pt"
     weights.write_bytes(b"this is not a checkpoint")
     result = run("sample", samples / "chelsea.jpg", "--model", str(weights), model=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not a loadable deformviz weights file" in lines[0]
+    assert len(lines) == 1 and "not a checkpoint" in lines[0]
+
+
+@pytest.mark.real_loader
+def test_a_truncated_deformviz_export_exits_2(run, samples: Path, tmp_path: Path,
+                                             test_model_path: Path) -> None:
+    data = bytearray(test_model_path.read_bytes())
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data[: len(data) // 2]))
+    result = run("sample", samples / "chelsea.jpg", "--model", str(damaged), model=False)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "truncated" in lines[0]
 
 
 @pytest.mark.real_loader
@@ -34,7 +46,7 @@ def test_debug_shows_the_traceback(run, samples: Path, tmp_path: Path) -> None:
     weights.write_bytes(b"junk")
     result = run("sample", samples / "chelsea.jpg", "--model", str(weights), model=False,
                  env={"DEFORMVIZ_DEBUG": "1"})
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
 

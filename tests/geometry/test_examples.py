@@ -10,7 +10,8 @@ import torch
 
 import deformviz.geometry as geometry
 
-MODULES = ["layers", "interpolation", "sampling_locations", "roi_bins", "effective_dilation"]
+MODULES = ["layers", "interpolation", "sampling_locations", "roi_bins", "effective_dilation",
+           "map_grid", "chain"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -194,3 +194,24 @@ def test_an_adapter_whose_source_never_reports_is_an_error() -> None:
     with pytest.raises(ProbeError, match="without reporting its offsets"):
         probe(net, torch.randn(1, 2, 6, 6), adapters=[silent])
     assert _hook_count(net) == 0
+
+
+def test_hooks_are_removed_when_an_adapter_fails_to_attach() -> None:
+    from deformviz.probe import LayerAdapter, from_submodule_output, spec_from_attributes
+
+    broken = LayerAdapter("broken", lambda m: isinstance(m, MmcvDeformConv2d),
+                          spec_from_attributes, from_submodule_output("no_such_submodule"))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = DeformConv2d(2, 2, 3, padding=1)
+            self.second = MmcvDeformConv2d(2, 2, 3, padding=1)
+
+        def forward(self, x):
+            return self.second(self.first(x), torch.zeros(1, 18, 4, 4))
+
+    net = Net().eval()
+    with pytest.raises(AttributeError):
+        probe(net, torch.randn(1, 2, 4, 4), adapters=[broken])
+    assert _hook_count(net) == 0
