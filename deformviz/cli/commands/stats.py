@@ -91,11 +91,11 @@ def command(
     annotations. Prints the tables and writes JSON (and a figure)."""
     from deformviz.errors import InputError
     from deformviz.plotting.output import figure_format
-
-    from ..runtime import NetworkOptions
     from deformviz.plotting.size import parse_width
     from deformviz.statistics.run import parse_shard
     from deformviz.statistics.size_classes import SizeThresholds
+
+    from ..runtime import NetworkOptions
 
     width_in = parse_width(width) if width is not None else None
     if figure is not None:
