@@ -11,7 +11,13 @@ temporary folder, then:
    the accumulators; and the geometry / forward ratio (target: <= 1);
 3. decode + prepare of one image in-process (what each worker spends per image).
 
-Usage: python benchmarks/bench_stats.py [--images 24] [--side 640] [--size 512] [--workers 2]
+Networks: the bundled one (`--network bundled`, longer side `--size`), or a ResNet-50 with
+DCNv1 in c3-c5 (`--network resnet50-dcn`: deformviz's rebuilt mmdetection backbone, random
+weights, mmdetection's test preprocessing: shorter side 800, longer at most 1333), whose
+chain is res5a-c at stride 32.
+
+Usage: python benchmarks/bench_stats.py [--network bundled|resnet50-dcn] [--images 24]
+       [--height 480] [--width 640] [--size 512] [--workers 2]
 """
 
 from __future__ import annotations
@@ -29,20 +35,21 @@ from PIL import Image
 from deformviz.models.registry import DEFAULT_MODEL, load_model
 from deformviz.scenes import SceneConfig, SceneGenerator
 from deformviz.scenes.rle import encode_mask
-from deformviz.statistics import BundledNetwork, StatsOptions, read_coco, run_statistics
+from deformviz.statistics import (BundledNetwork, ProbedNetwork, StatsOptions, read_coco,
+                                  run_statistics)
 from deformviz.statistics.accumulators import DilationAccumulator, ShareAccumulator
 from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.loader import AnnotatedImages, FailedImage, image_loader
 
 
-def write_dataset(folder: Path, count: int, side: int) -> Path:
-    generator = SceneGenerator(SceneConfig(image_size=(side, side)), seed=5)
+def write_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
+    generator = SceneGenerator(SceneConfig(image_size=size), seed=5)
     images, annotations = [], []
     for index in range(count):
         scene = generator(index)
         name = f"{index:06d}.jpg"
         Image.fromarray(scene.image).save(folder / name, quality=90)
-        images.append({"id": index + 1, "file_name": name, "height": side, "width": side})
+        images.append({"id": index + 1, "file_name": name, "height": size[0], "width": size[1]})
         for k in range(scene.num_objects):
             x1, y1, x2, y2 = (float(v) for v in scene.boxes[k])
             annotations.append({"id": len(annotations) + 1, "image_id": index + 1,
@@ -54,19 +61,43 @@ def write_dataset(folder: Path, count: int, side: int) -> Path:
     return path
 
 
+def resnet50_dcn() -> ProbedNetwork:
+    """ResNet-50, DCNv1 in every block of c3-c5, random weights (timing only)."""
+    from deformviz.networks.loaded_network import LoadedNetwork, default_chain
+    from deformviz.networks.preprocessing import MMDETECTION_PYTORCH
+    from deformviz.networks.resnet import DeformSpec, ResNet, ResNetSpec
+
+    torch.manual_seed(0)
+    module = ResNet(ResNetSpec.standard(50, dcn=DeformSpec())).eval()
+    for name, layer in module.named_modules():
+        if hasattr(layer, "conv_offset"):  # non-zero offsets, as a trained network has
+            torch.nn.init.normal_(layer.conv_offset.weight, std=0.01)
+    layers = module.deformable_layers
+    network = LoadedNetwork(module, MMDETECTION_PYTORCH, "factory", "ResNet-50 DCNv1 c3-c5",
+                            layers, default_chain(layers), "benchmark")
+    return ProbedNetwork(network, "resnet50-dcn")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--side", type=int, default=640, help="side of the generated images (px)")
+    parser.add_argument("--height", type=int, default=480, help="generated images (px), like COCO's")
+    parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--size", type=int, default=512, help="model input, longer side (px)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--network", choices=("bundled", "resnet50-dcn"), default="bundled")
     args = parser.parse_args()
-    network = BundledNetwork(load_model(args.model), args.model, args.size)
+    if args.network == "bundled":
+        network = BundledNetwork(load_model(args.model), args.model, args.size)
+        described = f"model {args.model}, longer side {args.size}"
+    else:
+        network = resnet50_dcn()
+        described = f"ResNet-50 DCN c3-c5, {network.description['input']}"
     options = StatsOptions()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        dataset = read_coco(write_dataset(folder, args.images, args.side), folder)
+        dataset = read_coco(write_dataset(folder, args.images, (args.height, args.width)), folder)
         # Warm-up: first-call allocations of the network and the geometry.
         run_statistics(network, dataset, options, limit=2, workers=0)
 
@@ -92,7 +123,8 @@ def main() -> None:
                 chain = network.chain(item.tensor)
             timers["network"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            stats = image_statistics(chain, item.objects, options.thresholds, item.resize)
+            stats = image_statistics(chain, network.layer_names, item.objects, options.thresholds,
+                                     item.resize)
             timers["geometry"].append(time.perf_counter() - started)
             started = time.perf_counter()
             stats.add_to(dilation, share)
@@ -106,9 +138,9 @@ def main() -> None:
             decode.append(time.perf_counter() - started)
 
     units = sum(counts.units for counts in share.counts.values())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, "
-          f"{args.images} images {args.side}x{args.side} -> longer side {args.size}, "
-          f"{args.workers} workers; {units} object units traced (x729 points, twice)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {described}; "
+          f"{args.images} images {args.width}x{args.height}, {args.workers} workers; "
+          f"{units} object units traced (x729 points, twice)")
     print(f"end to end (run_statistics):  {args.images / end_to_end:.2f} images/s "
           f"({end_to_end / args.images:.3f} s/image)")
     total = sum(sum(v) for v in timers.values())

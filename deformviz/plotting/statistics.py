@@ -3,7 +3,7 @@
 Left (or top, at column width): effective dilation of each layer for units on small, medium
 and large objects and on background, mean with a +-1 std whisker, the rigid filter's dilation
 dashed. Right (or below): the share of each unit's deepest sampling points inside its object,
-learned offsets next to the rigid filter, per size class.
+learned offsets next to the rigid filter, per size class (mean, +-1 std whisker).
 
 The figure's size is computed from the width asked for (never fitted), like the other figures,
 and saved with `deformviz.plotting.output.save_figure` (deterministic bytes).
@@ -62,6 +62,7 @@ def _dilation_panel(axes, document: dict[str, Any]) -> None:
 def _share_panel(axes, share: dict[str, Any]) -> None:
     names = _CLASSES[:3]
     width = 0.38
+    top = 0.0
     for offset, key, colour, label in ((-width / 2, "deformed", OKABE_ITO["vermillion"], "learned"),
                                        (width / 2, "rigid", OKABE_ITO["sky_blue"], "rigid")):
         xs, means, stds = [], [], []
@@ -72,12 +73,14 @@ def _share_panel(axes, share: dict[str, Any]) -> None:
             xs.append(position + offset)
             means.append(entry["mean"])
             stds.append(entry["std"] or 0.0)
+            top = max(top, entry["mean"] + (entry["std"] or 0.0))
         axes.bar(xs, means, width=width, color=colour, label=label, yerr=stds,
                  error_kw={"elinewidth": 0.6, "capsize": 1.2, "capthick": 0.6, "ecolor": "0.25"})
     axes.set_xticks(range(len(names)), names)
     axes.set_xlim(-0.6, len(names) - 0.4)
-    axes.set_ylim(0, 1.05)
-    axes.set_ylabel(f"points inside object ({share['points_per_unit']} per unit)")
+    # Room for the legend above the tallest whisker; a share never exceeds 1.
+    axes.set_ylim(0, min(1.0, top * 1.3) if top > 0 else 1.0)
+    axes.set_ylabel("share of points in object")
     axes.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 1, borderaxespad=0.2,
                 handlelength=1.0, ncol=2, columnspacing=0.8)
 
@@ -95,7 +98,7 @@ def plot_statistics(document: dict[str, Any], width: float) -> Figure:
     with paper_style():
         side_by_side = share is not None and width >= 5.0
         panels = 1 if share is None else 2
-        panel_height = min(2.2, 0.62 * width) if not side_by_side else min(2.4, 0.36 * width)
+        panel_height = min(2.2, 0.52 * width) if not side_by_side else min(2.4, 0.36 * width)
         height = panel_height * (1 if side_by_side else panels)
         figure = Figure(figsize=(width, height))
         if side_by_side:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from deformviz.geometry import ChainLayer, layer_effective_dilation, read_bilinear
@@ -41,6 +42,20 @@ def layer_dilation(layer: ChainLayer) -> Tensor:
 
     With several offset groups, the mean over groups of each group's effective dilation."""
     return layer_effective_dilation(layer.offset, layer.geometry, offset_group=None).reshape(-1)
+
+
+def _read(values: Tensor, points: Tensor) -> Tensor:
+    """`read_bilinear(values, points)` ([C, H, W] at [N, 2] (y, x) -> [N, C]) through
+    grid_sample: with align_corners=True and zero padding it applies the same DCNv2 border
+    rule (neighbours outside the map read 0), in one vectorised kernel."""
+    channels, height, width = values.shape
+    if height < 2 or width < 2:  # grid_sample cannot normalise a one-cell axis
+        return read_bilinear(values, points)
+    scale = points.new_tensor([2.0 / (width - 1), 2.0 / (height - 1)])
+    grid = points.flip(-1) * scale - 1.0  # (x, y) in [-1, 1] over the cell centres
+    sampled = F.grid_sample(values.unsqueeze(0), grid.view(1, 1, -1, 2), mode="bilinear",
+                            padding_mode="zeros", align_corners=True)
+    return sampled.view(channels, -1).T
 
 
 def trace_deepest_points(chain: Sequence[ChainLayer], units: Tensor, levels: int | None = None,
@@ -78,7 +93,7 @@ def trace_deepest_points(chain: Sequence[ChainLayer], units: Tensor, levels: int
             points = layer.geometry.regular_locations(position)  # [N, K, 2] input cells
             if not rigid:
                 taps = layer.geometry.taps
-                points = points + read_bilinear(group_offsets[depth], position).reshape(-1, taps, 2)
+                points = points + _read(group_offsets[depth], position).reshape(-1, taps, 2)
             points = points.reshape(-1, 2)
             if depth > 0:  # this layer's input cells -> the lower layer's output cells
                 position = used[depth - 1].output_grid.to_cells(layer.input_grid.to_pixels(points))

@@ -50,21 +50,49 @@ class ImageStatistics:
             share.add(self.share_classes, self.inside_deformed, self.inside_rigid)  # type: ignore[arg-type]
 
 
+def _packed_masks(objects: ImageObjects) -> tuple[Tensor, Tensor, Tensor]:
+    """All mask crops in one flat bool tensor (element 0 a spare False), with per object
+    (top, left, height, width, start) and whether it has a mask."""
+    pieces = [torch.zeros(1, dtype=torch.bool)]
+    table = torch.zeros(len(objects), 5, dtype=torch.int64)
+    has_mask = torch.zeros(len(objects), dtype=torch.bool)
+    start = 1
+    for index, mask in enumerate(objects.masks):
+        if mask is None:
+            continue
+        height, width = mask.pixels.shape
+        table[index] = torch.tensor([mask.top, mask.left, height, width, start])
+        has_mask[index] = True
+        pieces.append(torch.from_numpy(mask.pixels.reshape(-1)))
+        start += height * width
+    return torch.cat(pieces), table, has_mask
+
+
 def points_inside_objects(points: Tensor, assignment: Tensor, objects: ImageObjects) -> Tensor:
-    """How many points of each unit lie in the unit's object (mask where present, else box).
+    """How many points of each unit lie in the unit's object (mask where present, else box),
+    for all units at once.
 
     Args:
-        points: [V, P, 2] (y, x) original-image pixels, index coordinates.
+        points: [V, P, 2] (y, x) original-image pixels, CONTINUOUS coordinates (pixel i spans
+            [i, i + 1]: index coordinates + 0.5).
         assignment: [V] object index of each unit (>= 0).
     Returns:
         [V] int64 counts.
     """
-    counts = torch.zeros(len(points), dtype=torch.int64)
-    points = points.to(torch.float64).cpu()
-    for index in assignment.unique().tolist():
-        chosen = assignment == index
-        counts[chosen] = objects.inside(index, points[chosen], use_mask=True).sum(1)
-    return counts
+    points = points.cpu()
+    y, x = points[..., 0], points[..., 1]
+    boxes = objects.boxes.to(points.dtype)[assignment].unsqueeze(-1)  # [V, 4, 1]
+    inside = (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
+    if any(mask is not None for mask in objects.masks):
+        flat, table, has_mask = _packed_masks(objects)
+        top, left, height, width, start = table[assignment].unsqueeze(-1).unbind(1)
+        rows = torch.floor(y).to(torch.int64) - top  # the pixel whose square holds the point
+        cols = torch.floor(x).to(torch.int64) - left
+        in_crop = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        index = torch.where(in_crop, start + rows * width + cols, torch.zeros_like(rows))
+        in_mask = flat[index] & in_crop
+        inside = torch.where(has_mask[assignment].unsqueeze(-1), in_mask, inside)
+    return inside.sum(1)
 
 
 def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects: ImageObjects,
@@ -110,9 +138,10 @@ def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects:
     rows, cols = chain[-1].output_size
     cells = torch.stack([torch.arange(rows).repeat_interleave(cols), torch.arange(cols).repeat(rows)], 1)
     units = cells[on_object]
-    scale = torch.tensor(resize, dtype=torch.float64)
     counts = []
     for rigid in (False, True):
-        points = trace_deepest_points(chain, units, levels, rigid=rigid).to(torch.float64).cpu()
-        counts.append(points_inside_objects((points + 0.5) * scale - 0.5, assignment, objects))
+        points = trace_deepest_points(chain, units, levels, rigid=rigid).cpu()
+        # Model-input index coordinates -> continuous original-image coordinates.
+        continuous = (points + 0.5) * points.new_tensor(resize)
+        counts.append(points_inside_objects(continuous, assignment, objects))
     return ImageStatistics(dilation, classes, share_classes, counts[0], counts[1])

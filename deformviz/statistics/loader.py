@@ -10,6 +10,7 @@ goes on.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -113,8 +114,14 @@ def _keep(item):  # batch_size=None: items pass through one by one (module level
     return item
 
 
+def _ignore_interrupts(worker_id: int) -> None:
+    # Ctrl-C is the main process's to handle: it finishes the image in flight, saves the state
+    # and stops the workers; a worker dying on the signal would only turn that into an error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def image_loader(dataset: AnnotatedImages, workers: int) -> DataLoader:
     """Images in order, decoded and prepared by `workers` processes (0: in this process)."""
     return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
                       collate_fn=_keep, prefetch_factor=4 if workers else None,
-                      persistent_workers=False)
+                      persistent_workers=False, worker_init_fn=_ignore_interrupts if workers else None)

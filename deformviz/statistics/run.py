@@ -151,6 +151,22 @@ def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOpt
     stats.add_to(result.dilation, result.share)
 
 
+def _take(result: StatsResult, network: ChainNetwork, item, options: StatsOptions,
+          on_failure: Callable[[int, str], None] | None) -> None:
+    """One item from the loader: measured, or recorded as failed with its reason."""
+    reason = item.reason if isinstance(item, FailedImage) else None
+    if reason is None:
+        try:
+            _measure(result, network, item, options)
+        except ValueError as error:  # non-finite offsets, an input the network refuses
+            reason = f"image {item.image_id}: {error}"
+    if reason is not None:
+        result.failed[item.image_id] = reason
+        if on_failure is not None:
+            on_failure(item.image_id, reason)
+    result.finished.add(item.image_id)
+
+
 def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions = StatsOptions(),
                    *, shard: tuple[int, int] | None = None, limit: int | None = None,
                    state_path: str | Path | None = None, checkpoint_every: int = 25, workers: int = 2,
@@ -190,30 +206,23 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
     since_save = 0
     try:
         with _deferred_interrupt() as interrupted:
-            for item in loader:
-                if isinstance(item, FailedImage):
-                    reason = item.reason
-                else:
-                    try:
-                        _measure(result, network, item, options)
-                        reason = None
-                    except ValueError as error:
-                        reason = f"image {item.image_id}: {error}"
-                if reason is not None:
-                    result.failed[item.image_id] = reason
-                    if on_failure is not None:
-                        on_failure(item.image_id, reason)
-                result.finished.add(item.image_id)
-                since_save += 1
-                if progress is not None:
-                    progress(len(result.finished), result.selected)
-                if state is not None and since_save >= checkpoint_every:
-                    write_result(result, state)
-                    since_save = 0
-                if on_image is not None:
-                    on_image(result)
-                if interrupted[0]:
-                    raise KeyboardInterrupt
+            try:
+                for item in loader:
+                    _take(result, network, item, options, on_failure)
+                    since_save += 1
+                    if progress is not None:
+                        progress(len(result.finished), result.selected)
+                    if state is not None and since_save >= checkpoint_every:
+                        write_result(result, state)
+                        since_save = 0
+                    if on_image is not None:
+                        on_image(result)
+                    if interrupted[0]:
+                        raise KeyboardInterrupt
+            except Exception:
+                if interrupted[0]:  # Ctrl-C reached the loader first (a worker stopped)
+                    raise KeyboardInterrupt from None
+                raise
     except KeyboardInterrupt:
         if state is not None and since_save:
             write_result(result, state)

@@ -26,7 +26,7 @@ def test_smallest_containing_box_and_crowd_regions():
     assignment = assign_units(centres, objects)
     assert assignment.tolist() == [1, 2, 0, -1, -2]
     names = [CLASSES[i] if i < len(CLASSES) else "ignored"
-             for i in unit_classes(assignment, objects, SizeThresholds.paper().__class__(41 ** 2, 96 ** 2))]
+             for i in unit_classes(assignment, objects, SizeThresholds(41 ** 2, 96 ** 2))]
     assert names == ["small", "medium", "large", "background", "ignored"]
     assert unit_classes(assignment, objects, SizeThresholds.coco())[-1] == IGNORED
 

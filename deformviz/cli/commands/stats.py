@@ -91,11 +91,11 @@ def command(
     annotations. Prints the tables and writes JSON (and a figure)."""
     from deformviz.errors import InputError
     from deformviz.plotting.output import figure_format
-
-    from ..runtime import NetworkOptions
     from deformviz.plotting.size import parse_width
     from deformviz.statistics.run import parse_shard
     from deformviz.statistics.size_classes import SizeThresholds
+
+    from ..runtime import NetworkOptions
 
     width_in = parse_width(width) if width is not None else None
     if figure is not None:
@@ -223,6 +223,7 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
 
 def render(document: dict) -> list:
     """The result document as rich tables: Table 2 and the in-object share."""
+    from rich import box
     from rich.table import Table
 
     from deformviz.statistics.size_classes import CLASSES
@@ -231,30 +232,40 @@ def render(document: dict) -> list:
         if entry["mean"] is None or entry["units"] == 0:
             return "-"
         std = "-" if entry["std"] is None else f"{entry['std']:.2f}"
-        return f"{entry['mean']:.2f} ± {std}\n[dim]{entry['units']:,} units[/dim]"
+        return f"{entry['mean']:.2f} ± {std}"
 
     thresholds = document["settings"]["thresholds_px2"]
     dilation = Table(title="Effective dilation (input cells of each layer), mean ± std "
                            f"(small < {thresholds['small_below'] ** 0.5:.0f}², large > "
                            f"{thresholds['large_above'] ** 0.5:.0f}² px, by "
-                           f"{document['settings']['containment']})")
-    dilation.add_column("layer")
+                           f"{document['settings']['containment']})", box=box.SIMPLE_HEAD)
+    dilation.add_column("layer", no_wrap=True)
     for name in CLASSES:
-        dilation.add_column(name, justify="right")
-    dilation.add_column("rigid", justify="right")
-    dilation.add_column("large/small", justify="right")
-    for layer in reversed(document["settings"]["layers"]):  # top first, as the paper
-        row = document["effective_dilation"][layer]
+        dilation.add_column(name, justify="right", no_wrap=True)
+    dilation.add_column("rigid", justify="right", no_wrap=True)
+    dilation.add_column("L/S", justify="right", no_wrap=True)  # large / small
+    layers = list(reversed(document["settings"]["layers"]))  # top first, as the paper
+    rows = document["effective_dilation"]
+    for index, layer in enumerate(layers):
+        row = rows[layer]
         small, large = row["small"]["mean"], row["large"]["mean"]
         ratio = f"{large / small:.2f}" if small and large else "-"
         rigid = row.get("rigid")
         dilation.add_row(layer, *(cell(row[name]) for name in CLASSES),
-                         "-" if rigid is None else f"{rigid:.2f}", ratio)
+                         "-" if rigid is None else f"{rigid:.2f}", ratio,
+                         end_section=index == len(layers) - 1)
+    # Unit counts: one row when every layer has the same units (one map size), else per layer.
+    counts = {layer: tuple(rows[layer][name]["units"] for name in CLASSES) for layer in layers}
+    labelled = [("units", counts[layers[0]])] if len(set(counts.values())) == 1 else \
+        [(f"units {layer}", counts[layer]) for layer in layers]
+    for label, values in labelled:
+        dilation.add_row(f"[dim]{label}[/dim]", *(f"[dim]{v:,}[/dim]" for v in values), "", "")
     tables = [dilation]
     share = document.get("in_object_share")
     if share:
         table = Table(title=f"Share of each unit's {share['points_per_unit']} deepest sampling points "
-                            "inside its object (mask where annotated, else box), mean ± std")
+                            "inside its object (mask where annotated, else box), mean ± std",
+                      box=box.SIMPLE_HEAD)
         table.add_column("objects")
         table.add_column("units", justify="right")
         table.add_column("learned offsets", justify="right")
