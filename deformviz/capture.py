@@ -2,9 +2,10 @@
 figures need.
 
 `capture_dense` is `deformviz.probe.probe` on the detector, with what only this network knows:
-its stride-16 grid sits at origin 15 (TF 'SAME' padding, which conv arithmetic cannot see), its
-deformable layers are called res5a/b/c, and its dense heads give detections and a heat map
-from the outputs of the same forward pass. RoI bins for any boxes come from a second, cheap
+its stride-16 grid sits at origin 15 (its TF 'SAME' padding; the probe derives the same from the
+trunk's pad calls, and the network's own word is passed as the override), its deformable layers
+are called res5a/b/c, and its dense heads give detections and a heat map from the outputs of
+the same forward pass. RoI bins for any boxes come from a second, cheap
 step on the already computed stage features (no second trunk pass). Everything here is in
 MODEL-INPUT coordinates (feature cells, or model-input pixels); `deformviz.visualize` maps it
 back to the original image.
@@ -128,7 +129,7 @@ def capture_dense(model: DeformableDetector, image: Tensor, score_threshold: flo
         raise ValueError(f"capture_dense takes one image [1, 3, H, W], got {tuple(image.shape)}")
     image_size = (int(image.shape[-2]), int(image.shape[-1]))
     grid = model.feature_grid(image_size)
-    # The trunk pads TF-'SAME' style inside its convs; the stage's grid is the network's word.
+    # The network's own word on its stage grid (TF-'SAME' padding puts it at origin 15).
     overrides = {grid.feature_size(image_size): MapGrid(grid.stride, grid.origin)}
     result = probe(model, image, grid_overrides=overrides, aliases=bundled_aliases(model),
                    keep_outputs=True)

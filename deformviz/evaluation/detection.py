@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from deformviz.training.targets import box_iou
+from deformviz.geometry.boxes import box_iou
 
 
 def average_precision(detections: list[tuple[Tensor, Tensor, Tensor]],

@@ -9,12 +9,12 @@ from typing import Callable
 import torch
 
 from deformviz.geometry import layer_effective_dilation
+from deformviz.geometry.boxes import box_iou, jitter_boxes
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
 from deformviz.models.feature_grid import check_input_side
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
 from deformviz.scenes.generator import SceneConfig
-from deformviz.training.targets import box_iou, jitter_boxes
 
 from .detection import average_precision
 from .dilation_table import CATEGORIES, size_thresholds, summarize, unit_categories

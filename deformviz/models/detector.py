@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deformviz.scenes.shapes import CLASS_NAMES
+from deformviz.scene_classes import CLASS_NAMES
 
 from .deformable_stage import DeformableStage
 from .efficientnet_lite import EfficientNetLite0Trunk

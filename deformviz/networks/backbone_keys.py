@@ -3,7 +3,7 @@ conv's kind from its offset conv, loading strictly, and describing what was rebu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -38,19 +38,21 @@ class BackboneKeys:
         return f"{len(self.ignored)} keys outside the backbone ({shown})"
 
 
-def find_prefix(keys: Iterable[str], anchor: str) -> str | None:
+def find_prefix(keys: Iterable[str], anchor: str, source: str) -> str | None:
     """The prefix under which `anchor` (e.g. "layer1.0.conv1.weight") occurs, or None.
 
     Raises CheckpointError when several prefixes hold it (e.g. a teacher and a student)."""
     prefixes = sorted({key[: -len(anchor)] for key in keys
                        if key.endswith(anchor) and (key == anchor or key[-len(anchor) - 1] == ".")})
     if len(prefixes) > 1:
-        raise CheckpointError(f"several backbones in one file (keys {', '.join(p + anchor for p in prefixes)}); "
-                              "save the one to draw on its own")
+        raise CheckpointError(f"{source}: several backbones in one file (keys "
+                              f"{', '.join(p + anchor for p in prefixes)}); save the one to draw "
+                              "on its own")
     return prefixes[0] if prefixes else None
 
 
-def split_backbone(state: Mapping[str, Tensor], prefix: str, is_backbone_key) -> BackboneKeys:
+def split_backbone(state: Mapping[str, Tensor], prefix: str,
+                   is_backbone_key: Callable[[str], bool]) -> BackboneKeys:
     """Keys under `prefix` for which `is_backbone_key(rest)` holds, prefix removed; the rest
     are ignored (necks, heads, a classifier)."""
     backbone, ignored = {}, []
@@ -63,21 +65,22 @@ def split_backbone(state: Mapping[str, Tensor], prefix: str, is_backbone_key) ->
     return BackboneKeys(prefix, backbone, tuple(ignored))
 
 
-def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str) -> DeformSpec:
+def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str,
+                                 source: str) -> DeformSpec:
     """DCNv1 or DCNv2 and the offset groups, from a 3x3 offset conv's weight [C, in, 3, 3]:
     C = 18 G (offsets) or 27 G (offsets and mask), G dividing the input channels."""
+    if weight.dim() != 4 or tuple(weight.shape[1:]) != (in_channels, 3, 3) or not weight.shape[0]:
+        raise CheckpointError(f"{source}: unknown layout: {key} has shape {tuple(weight.shape)}, "
+                              f"expected [18 G or 27 G, {in_channels}, 3, 3]")
     channels = int(weight.shape[0])
-    if weight.dim() != 4 or tuple(weight.shape[1:]) != (in_channels, 3, 3):
-        raise CheckpointError(f"unknown layout: {key} has shape {tuple(weight.shape)}, expected "
-                              f"[18 G or 27 G, {in_channels}, 3, 3]")
     candidates = [DeformSpec(modulated, channels // per_group)
                   for modulated, per_group in ((False, 18), (True, 27))
                   if channels % per_group == 0 and in_channels % (channels // per_group) == 0]
     if not candidates:
-        raise CheckpointError(f"unknown layout: {key} has {channels} output channels, not "
+        raise CheckpointError(f"{source}: unknown layout: {key} has {channels} output channels, not "
                               f"18 G (DCNv1) or 27 G (DCNv2) with G dividing {in_channels}")
     if len(candidates) > 1:
-        raise CheckpointError(f"{key}: {channels} channels fit both DCNv1 with "
+        raise CheckpointError(f"{source}: {key}: {channels} channels fit both DCNv1 with "
                               f"{candidates[0].offset_groups} offset groups and DCNv2 with "
                               f"{candidates[1].offset_groups}; deformviz cannot tell which")
     return candidates[0]
@@ -102,7 +105,7 @@ def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: 
     for key, target in expected.items():
         if key not in state:
             if key.endswith(_COUNTERS):
-                complete[key] = target
+                complete[key] = torch.zeros((), dtype=torch.long)
                 continue
             raise CheckpointError(f"{source}: incomplete checkpoint: {checkpoint_key(key)} is missing")
         value = state[key]
@@ -111,7 +114,9 @@ def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: 
                                   f"{tuple(value.shape)}, the rebuilt network needs "
                                   f"{tuple(target.shape)}")
         complete[key] = value.to(target.dtype)
-    module.load_state_dict(complete, strict=True)
+    # assign: the checkpoint's tensors become the module's (it may have been built on the
+    # meta device, without memory or initialisation).
+    module.load_state_dict(complete, strict=True, assign=True)
 
 
 def _stage_list(stages: list[int]) -> str:
@@ -125,7 +130,8 @@ def _stage_list(stages: list[int]) -> str:
 def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str, format: str,
                   checkpoint_key, preprocessing: Preprocessing, facts: dict[str, str]) -> LoadedNetwork:
     """Build the ResNet for `spec`, load `state` strictly, and describe it."""
-    module = ResNet(spec)
+    with torch.device("meta"):  # shapes only: every value comes from the checkpoint
+        module = ResNet(spec)
     load_strictly(module, state, source, checkpoint_key)
     module.eval()
     layers = module.deformable_layers

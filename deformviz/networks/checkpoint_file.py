@@ -1,8 +1,10 @@
 """Reading a checkpoint file safely, and finding the state dict inside it.
 
 The file's own bytes say what it is (its name may lie): a PyTorch zip or legacy file goes
-through `torch.load(weights_only=True)`, any other pickle through the numpy-only unpickler.
-Neither runs code from the file. Every failure is a one-line `CheckpointError`.
+through `torch.load(weights_only=True)` (and, if it also holds objects that refuses, through
+the restricted unpickler of `torch_pickle`), any other pickle through the numpy-only
+unpickler. None of them runs code from the file. Every failure is a one-line
+`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .safe_pickle import load_numpy_pickle
+from .safe_pickle import UnsafePickleError, load_numpy_pickle
+from .torch_pickle import load_torch_file_skipping_objects
 
 __all__ = ["CheckpointContents", "read_checkpoint"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 # The legacy (pre-1.6) torch.save format starts with a pickled magic number.
 _LEGACY_TORCH_MAGIC = bytes.fromhex("8a0a6cfc9c46f9206aa850")
+# How pickles of a dict begin: protocol 2+ (PROTO), or protocol 0/1 (MARK, EMPTY_DICT,
+# EMPTY_LIST, or GLOBAL for an OrderedDict). Other files are not tried as pickles.
+_PICKLE_STARTS = (b"\x80", b"(", b"}", b"]", b"c")
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,13 @@ class CheckpointContents:
         state: {key: tensor} as stored (float tensors converted to float32).
         structure: how the file held them, e.g. "{'meta', 'state_dict'}" or "bare state dict".
         extras: the other top-level entries of the file (e.g. mmdetection's "meta").
+        skipped: classes of objects besides the weights that were not read (stood in for).
     """
 
     state: dict[str, Tensor]
     structure: str
     extras: dict[str, Any]
+    skipped: tuple[str, ...] = ()
 
 
 def _first_bytes(path: Path) -> bytes:
@@ -55,7 +63,8 @@ def _first_bytes(path: Path) -> bytes:
         raise CheckpointError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
-def _load_torch(path: Path, zipped: bool) -> Any:
+def _load_torch(path: Path, zipped: bool) -> tuple[Any, tuple[str, ...]]:
+    """(contents, classes stood in for) of a PyTorch file; see `torch_pickle`."""
     if zipped:
         try:
             with zipfile.ZipFile(path) as archive:
@@ -66,17 +75,25 @@ def _load_torch(path: Path, zipped: bool) -> Any:
         if damaged is not None:
             raise CheckpointError(f"{path}: damaged PyTorch file ({damaged} fails its checksum)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True), ()
     except (EOFError, zipfile.BadZipFile):
         raise CheckpointError(f"{path}: truncated PyTorch file") from None
     except Exception as error:  # torch raises plain Exceptions/RuntimeErrors for both cases
         message = str(error)
-        if "weights_only" in message or "Unsupported global" in message:
-            raise CheckpointError(
-                f"{path}: holds pickled Python objects, which deformviz does not load (loading "
-                "could run code); save the model's state_dict() instead") from None
-        reason = message.strip().splitlines()[0] if message.strip() else type(error).__name__
-        raise CheckpointError(f"{path}: truncated or damaged PyTorch file ({reason})") from None
+        if "weights_only" not in message and "Unsupported global" not in message:
+            reason = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+            raise CheckpointError(f"{path}: truncated or damaged PyTorch file ({reason})") from None
+    # Objects besides the weights (mmengine's HistoryBuffer, numpy scores): read the weights,
+    # stand in for the objects' classes, refuse any function.
+    try:
+        return load_torch_file_skipping_objects(path)
+    except UnsafePickleError as error:
+        raise CheckpointError(
+            f"{path}: refused to load: the file would call {error.name}; deformviz reads "
+            "weights and plain data only (nothing was run)") from None
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: cannot be read safely ({reason})") from None
 
 
 def _as_tensor(key: str, value: Any, path: Path) -> Tensor:
@@ -107,16 +124,21 @@ def read_checkpoint(path: str | Path) -> CheckpointContents:
     """
     path = Path(path)
     head = _first_bytes(path)
+    skipped: tuple[str, ...] = ()
     if head.startswith(_ZIP_MAGIC):
-        data = _load_torch(path, zipped=True)
+        data, skipped = _load_torch(path, zipped=True)
     elif head[:1] == b"\x80" and _LEGACY_TORCH_MAGIC in head:
-        data = _load_torch(path, zipped=False)
-    elif head[:1] == b"\x80" or path.suffix == ".pkl":
+        data, skipped = _load_torch(path, zipped=False)
+    elif head[:1] in _PICKLE_STARTS:
         data = load_numpy_pickle(path)
     elif not head:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
     else:
         raise CheckpointError(f"{path}: not a checkpoint (neither a PyTorch file nor a pickle)")
+    if skipped and not _tensor_dict(data) and not (
+            isinstance(data, Mapping) and any(_tensor_dict(data.get(k)) for k in ("state_dict", "model"))):
+        raise CheckpointError(f"{path}: holds pickled Python objects ({', '.join(skipped[:3])}), "
+                              "not a state dict; save the model's state_dict() instead")
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path}: holds a {type(data).__name__}, not a checkpoint "
                               "(expected a dict of weights)")
@@ -133,4 +155,4 @@ def read_checkpoint(path: str | Path) -> CheckpointContents:
         structure, state, extras = "bare state dict", data, {}
     tensors = {key: _as_tensor(key, value, path) for key, value in state.items()
                if not isinstance(value, (int, float, str))}  # e.g. a stray "_version" number
-    return CheckpointContents(tensors, structure, dict(extras))
+    return CheckpointContents(tensors, structure, dict(extras), skipped)

@@ -38,9 +38,9 @@ _BLOCK = re.compile(r"^res([2-5])\.(\d+)\.")
 _OFFSET = re.compile(r"^(res\d\.\d+)\.conv2_offset\.(weight|bias)$")
 
 
-def looks_like_detectron2(keys: Mapping[str, Any]) -> bool:
+def looks_like_detectron2(keys: Mapping[str, Any], source: str) -> bool:
     """True when the keys hold a detectron2-named ResNet (stem.conv1, res2...)."""
-    return find_prefix(keys, _ANCHOR) is not None
+    return find_prefix(keys, _ANCHOR, source) is not None
 
 
 def _block_counts(backbone: Mapping[str, Tensor], state: Mapping[str, Tensor], source: str,
@@ -88,7 +88,7 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
     Raises:
         CheckpointError: no deformable layers, or keys that fit no bottleneck ResNet.
     """
-    prefix = find_prefix(state, _ANCHOR)
+    prefix = find_prefix(state, _ANCHOR, source)
     if prefix is None:
         raise CheckpointError(f"{source}: not a detectron2 ResNet (no {_ANCHOR})")
     keys = split_backbone(state, prefix, lambda rest: rest.startswith(("stem.", "res")))
@@ -115,7 +115,7 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
         for block in range(blocks[stage - 2]):
             key = f"res{stage}.{block}.conv2.conv_offset.weight"
             stage_deform.append(deform_spec_from_offset_conv(
-                backbone[key], width, prefix + original[key]) if key in backbone else None)
+                backbone[key], width, prefix + original[key], source) if key in backbone else None)
         deform.append(tuple(stage_deform))
     if len(groups) != 1 or 0 in groups:
         raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "

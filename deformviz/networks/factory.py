@@ -135,7 +135,7 @@ def load_factory(spec: str, *, weights: str | Path | None = None,
     else:
         factory_preprocessing, chosen = IMAGENET_RGB, "torchvision's ImageNet default"
     if not isinstance(made, nn.Module):
-        raise InputError(f"model factory {spec} returned a {type(made).__name__}, not a "
+        raise InputError(f"model factory {spec} returned a value of type {type(made).__name__}, not a "
                          "torch.nn.Module")
     if preprocessing is not None:
         factory_preprocessing, chosen = preprocessing, "given"

@@ -77,10 +77,10 @@ def load_network(spec: str | Path, *, style: str | None = None,
     contents = read_checkpoint(path)
     sizes = {"short_side": short_side if short_side is not None else 800,
              "max_long_side": max_long_side if max_long_side is not None else 1333}
-    if looks_like_detectron2(contents.state):
+    if looks_like_detectron2(contents.state, text):
         network = load_detectron2(contents.state, source=text, structure=contents.structure,
                                   stride_in_1x1=stride_1x1, **sizes)
-    elif looks_like_mmdetection(contents.state):
+    elif looks_like_mmdetection(contents.state, text):
         network = load_mmdetection(contents.state, source=text, structure=contents.structure,
                                    extras=contents.extras,
                                    style=None if stride_1x1 is None else
@@ -91,6 +91,9 @@ def load_network(spec: str | Path, *, style: str | None = None,
         raise CheckpointError(
             f"{text}: unknown layout: no mmdetection or detectron2 ResNet backbone (first key "
             f"{first!r}); for other networks use a model factory")
+    if contents.skipped:
+        network.details["not read"] = ("objects besides the weights, of classes "
+                                        + ", ".join(contents.skipped))
     if preprocessing is not None:
         network.details["preprocessing"] = f"{preprocessing.describe()} (given)"
         network = LoadedNetwork(network.module, preprocessing, network.format,

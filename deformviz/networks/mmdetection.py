@@ -40,9 +40,9 @@ _BACKBONE_TOP = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 _LEGACY_OFFSET = re.compile(r"\.conv2_offset\.(weight|bias)$")
 
 
-def looks_like_mmdetection(keys: Mapping[str, Any]) -> bool:
+def looks_like_mmdetection(keys: Mapping[str, Any], source: str) -> bool:
     """True when the keys hold a torchvision/mmdetection-named ResNet (layer1.0.conv1...)."""
-    return find_prefix(keys, _ANCHOR) is not None
+    return find_prefix(keys, _ANCHOR, source) is not None
 
 
 def _style_from_meta(extras: Mapping[str, Any]) -> str | None:
@@ -100,7 +100,7 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
     Raises:
         CheckpointError: no deformable layers, or keys that fit no bottleneck ResNet.
     """
-    prefix = find_prefix(state, _ANCHOR)
+    prefix = find_prefix(state, _ANCHOR, source)
     if prefix is None:
         raise CheckpointError(f"{source}: not an mmdetection/torchvision ResNet (no {_ANCHOR})")
     if prefix:  # everything under backbone. belongs to it; unknown keys fail the strict load
@@ -116,6 +116,9 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         raise CheckpointError(f"{source}: unknown layout: {prefix}{twice} appears under both "
                               "its legacy and its current name")
 
+    if any(key.startswith("stem.") for key in backbone):
+        raise CheckpointError(f"{source}: unknown layout: {prefix}stem.* is a deep stem "
+                              "(mmdetection's ResNetV1c/ResNetV1d), which deformviz does not rebuild")
     blocks = _block_counts(backbone, source)
     if "layer1.0.conv3.weight" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "
@@ -133,7 +136,7 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         for block in range(blocks[stage - 1]):
             key = f"layer{stage}.{block}.conv2.conv_offset.weight"
             stage_deform.append(deform_spec_from_offset_conv(
-                backbone[key], width, prefix + renamed[key]) if key in backbone else None)
+                backbone[key], width, prefix + renamed[key], source) if key in backbone else None)
         deform.append(tuple(stage_deform))
     if len(groups) != 1 or 0 in groups:
         raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "

@@ -11,6 +11,7 @@ paths are admitted and Python-2 strings are read as latin-1 (their bytes unchang
 from __future__ import annotations
 
 import codecs
+import collections
 import pickle
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,7 +20,7 @@ import numpy as np
 
 from deformviz.errors import CheckpointError
 
-__all__ = ["load_numpy_pickle", "UnsafePickleError"]
+__all__ = ["load_numpy_pickle", "allowed_names", "UnsafePickleError"]
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -43,7 +44,9 @@ def _numpy_function(*paths: str) -> Any:
     raise ImportError(f"numpy provides none of {paths}")
 
 
-def _allowed_names() -> dict[tuple[str, str], Any]:
+def allowed_names() -> dict[tuple[str, str], Any]:
+    """(module, name) -> the object: numpy's array, dtype and scalar constructors under both
+    module paths, and plain containers. Nothing here can run code of a file's choosing."""
     reconstruct = _numpy_function("numpy._core.multiarray._reconstruct",
                                   "numpy.core.multiarray._reconstruct")
     scalar = _numpy_function("numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar")
@@ -54,7 +57,8 @@ def _allowed_names() -> dict[tuple[str, str], Any]:
         ("numpy", "dtype"): np.dtype,
         # Python 3 writes bytes at protocol 2 as _codecs.encode(text, "latin1").
         ("_codecs", "encode"): codecs.encode,
-        ("collections", "OrderedDict"): __import__("collections").OrderedDict,
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "defaultdict"): collections.defaultdict,
     }
     for package in ("numpy.core", "numpy._core"):
         allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
@@ -67,11 +71,11 @@ def _allowed_names() -> dict[tuple[str, str], Any]:
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Resolves only `_allowed_names()`; persistent ids (torch's storages) are refused too."""
+    """Resolves only `allowed_names()`; persistent ids (torch's storages) are refused too."""
 
     def __init__(self, file: BinaryIO) -> None:
         super().__init__(file, encoding="latin1")
-        self._allowed = _allowed_names()
+        self._allowed = allowed_names()
 
     def find_class(self, module: str, name: str) -> Any:
         try:

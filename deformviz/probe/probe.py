@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from deformviz.errors import DeformvizError
 from deformviz.geometry import DeformLayerGeometry, MapGrid
 
 from .adapters import LayerAdapter, LayerSpec, find_adapter
@@ -28,8 +29,9 @@ from .records import DeformLayerRecord, ProbeResult
 __all__ = ["probe", "deformable_layers", "ProbeError"]
 
 
-class ProbeError(RuntimeError):
-    """A deformable layer ran but did not report offsets the probe can use."""
+class ProbeError(DeformvizError, RuntimeError):
+    """A deformable layer ran but did not report offsets the probe can use (an adapter that
+    does not fit the layer)."""
 
 
 def deformable_layers(module: nn.Module, adapters: Sequence[LayerAdapter] = ()

@@ -16,18 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from deformviz.scene_classes import CLASS_NAMES
+
 from .fonts import GLYPH_FONT_FILES, GLYPH_RESOLUTION, glyph_bitmap
 
-#: Names of the object classes; a scene's ``classes`` index into this tuple.
-CLASS_NAMES: tuple[str, ...] = (
-    "ellipse",
-    "triangle",
-    "rectangle",
-    "star",
-    "cross",
-    "letter",
-    "digit",
-)
 
 #: Letters drawn for class "letter". I, O and X are left out because they look like a
 #: rectangle, an ellipse ring / the digit 0, and a rotated cross.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from deformviz.geometry.boxes import box_iou, jitter_boxes
 from deformviz.models.feature_grid import FeatureGrid
 
 
@@ -59,16 +60,6 @@ def dense_targets(boxes: list[Tensor], labels: list[Tensor], num_classes: int,
     return DenseTargets(heatmap, log_size, offset, mask)
 
 
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU [N, M] of boxes a [N, 4] and b [M, 4] (x1, y1, x2, y2)."""
-    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
-    return inter / (area_a[:, None] + area_b[None, :] - inter).clamp(min=1e-6)
-
-
 @dataclass
 class RoISamples:
     """rois [K, 5] (batch index, box in pixels); labels [K] (num_classes = background);
@@ -79,17 +70,6 @@ class RoISamples:
     labels: Tensor
     box_targets: Tensor
     matched: Tensor
-
-
-def jitter_boxes(boxes: Tensor, generator: torch.Generator, shift: float = 0.25,
-                 log_scale: float = 0.3) -> Tensor:
-    """Each box [N, 4] moved by up to `shift` of its size and rescaled per side by
-    exp(U(-log_scale, log_scale)): the imperfect proposals the RoI head must correct."""
-    size = boxes[:, 2:] - boxes[:, :2]
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    centre = centre + (torch.rand(centre.shape, generator=generator) * 2 - 1) * shift * size
-    size = size * torch.exp((torch.rand(size.shape, generator=generator) * 2 - 1) * log_scale)
-    return torch.cat([centre - size / 2, centre + size / 2], dim=1)
 
 
 def sample_rois(boxes: list[Tensor], labels: list[Tensor], num_classes: int,

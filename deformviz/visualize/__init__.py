@@ -9,25 +9,41 @@
     save_figure(plot_sampling(result), "chelsea.pdf", width="cvpr-text")
     save_data(result, "chelsea.json")
 
-- `sample_locations`: 9 / 81 / 729 sampling points of chosen units (paper Fig. 6).
+- `probe_image` -> `ProbedImage.sample`: one forward pass of any network (bundled, loaded or
+  your module), then the points of any units of it (the notebook path).
+- `sample_locations`: 9 / 81 / 729 sampling points of chosen units (paper Fig. 6), in one call.
 - `roi_bins`: regular and deformed RoI bins of boxes, with the head's class (paper Fig. 7).
-- `auto_units`, `grid_units`, `unit_at`: which units to show.
+- `auto_units` (from detections), `headless_units` (without a detection head), `grid_units`,
+  `unit_at`: which units to show.
 - `save_data`: results as JSON or NPZ.
 """
 
-from .boxes import check_boxes, read_boxes_file
-from .export import result_to_dict, save_data
-from .results import (BoxBins, Detection, LayerInfo, RoIResult, SamplingResult, Unit,
-                      UnitSampling)
-from .rois import roi_bins, rois_from_capture
-from .headless_units import headless_units, sampling_spread
-from .probed import ProbedImage, probe_image
-from .sampling import sample_locations, sample_units
-from .units import auto_units, grid_units, unit_at
+from __future__ import annotations
 
-__all__ = [
-    "BoxBins", "Detection", "LayerInfo", "ProbedImage", "RoIResult", "SamplingResult", "Unit",
-    "UnitSampling", "auto_units", "check_boxes", "grid_units", "headless_units", "probe_image",
-    "read_boxes_file", "result_to_dict", "roi_bins", "rois_from_capture", "sample_locations",
-    "sample_units", "sampling_spread", "save_data", "unit_at",
-]
+import importlib
+from typing import Any
+
+# Loaded on first use, so `deformviz.visualize.results` (what the plotting reads) and the
+# export stay free of torch and the model stack.
+_EXPORTS = {
+    "check_boxes": "boxes", "read_boxes_file": "boxes", "result_to_dict": "export",
+    "save_data": "export", "headless_units": "headless_units",
+    "sampling_spread": "headless_units", "ProbedImage": "probed", "probe_image": "probed",
+    "BoxBins": "results", "Detection": "results", "LayerInfo": "results",
+    "RoIResult": "results", "SamplingResult": "results", "Unit": "results",
+    "UnitSampling": "results", "roi_bins": "rois", "rois_from_capture": "rois",
+    "sample_locations": "sampling", "sample_units": "sampling", "auto_units": "units",
+    "grid_units": "units", "unit_at": "units",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'deformviz.visualize' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -116,7 +116,7 @@ def sample_locations(model: object, image: object, *,
                      at: Sequence[tuple[float, float]] = (), auto: int | None = None,
                      grid_step: int | None = None, levels: int | None = None,
                      layers: Sequence[str] | None = None, long_side: int = 512,
-                     score_threshold: float = 0.3, model_name: str = "model",
+                     score_threshold: float = 0.3, model_name: str | None = None,
                      preprocessing: object | None = None) -> SamplingResult:
     """Sampling points of activation units of the top deformable layer, over the image.
 
@@ -137,7 +137,7 @@ def sample_locations(model: object, image: object, *,
             (the last three deformable layers: res5a/b/c).
         long_side: bundled detector: model-input pixels of the longer side (multiple of 16).
         score_threshold: bundled detector: detections used by `auto` need this score.
-        model_name: recorded in the result.
+        model_name: recorded in the result (default: the network's source, or "model").
         preprocessing: for a plain nn.Module, how to prepare the image.
     Returns:
         SamplingResult with every point in original-image pixels, (x, y) index coordinates.

@@ -42,7 +42,7 @@ CASES = [
     (["sample", CHELSEA, "--at", "x", "10"], "'x' is not a number"),
     (["sample", CHELSEA, "--at", "10"], "--at needs 2 numbers"),
     (["sample", CHELSEA, "--levels", "4"], "--levels 4: the chain has 3 layers"),
-    (["sample", CHELSEA, "--levels", "9"], "Invalid value for '--levels'"),
+    (["sample", CHELSEA, "--levels", "7"], "Invalid value for '--levels'"),
     (["sample", CHELSEA, "--grid", "--at", "1", "2"], "--grid cannot be combined"),
     (["sample", CHELSEA, "--auto", "0"], "Invalid value for '--auto'"),
     (["sample", CHELSEA, "-o", "out.gif"], "unknown figure format .gif"),

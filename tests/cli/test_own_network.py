@@ -104,6 +104,7 @@ def test_sample_a_model_factory(run, samples: Path, tmp_path: Path) -> None:
     (("--layers", "layer9.0.conv2"), "no deformable layer named 'layer9.0.conv2'"),
     (("--levels", "5"), "--levels 5: the chain has 3 layers"),
     (("--layers", "res5a,res5a"), "named twice"),
+    (("--size", "256"), "--size resizes for the bundled network"),
     (("--style", "caffe", "--stride-in-1x1"), None),
 ])
 def test_sample_bad_layer_options(run, samples: Path, checkpoints, args, message) -> None:

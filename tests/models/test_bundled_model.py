@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from deformviz.evaluation import EvaluationConfig, evaluate
+from deformviz.geometry.boxes import box_iou
 from deformviz.models.registry import DEFAULT_MODEL, MODELS, load_model, sha256_of
 from deformviz.scenes.dataset import SceneDataset, collate_scenes
 from deformviz.scenes.generator import SceneConfig
-from deformviz.training.targets import box_iou
 
 
 @pytest.fixture(scope="module")

@@ -47,9 +47,9 @@ def command(
         "--grid-step", min=1, max=64, help="Cells of the top layer's output map between grid "
                                             "units.")] = 6,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=8, show_default=False,
-        help="Layers of the chain to descend: 1, 2, 3, ... (9, 81, 729, ... points for 3x3 "
-             "kernels); default the whole chain, or 1 with --grid.")] = None,
+        "--levels", min=1, max=6, show_default=False,
+        help="Layers of the chain to descend: 1, 2, 3, ... (9, 81, 729, ... points per unit "
+             "for 3x3 kernels); default the whole chain, or 1 with --grid.")] = None,
     layers: LayersOpt = None,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
@@ -89,6 +89,10 @@ def command(
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options)
     levels_used = levels or (1 if grid else None)
+    bundled = not hasattr(network, "preprocessing")
+    if not bundled and size != 512:
+        raise InputError("--size resizes for the bundled network; for your own network use "
+                         "--short-side / --max-long-side")
     chain_length = len(chain) if chain else len(getattr(network, "default_chain", ())) or 3
     if levels is not None and levels > chain_length:  # before any image is run
         raise InputError(f"--levels {levels}: the chain has {chain_length} layers "
