@@ -55,7 +55,7 @@ def command(
     the network's detections and deformed RoI bins; pinned units become a 'deformviz sample'
     command line."""
     from deformviz.atomic_files import check_writable_folder
-    from deformviz.errors import OutputError
+    from deformviz.errors import InputError, OutputError
     from deformviz.explore.build import describe_image
     from deformviz.explore.page import check_page_path, write_page
     from deformviz.imaging import load_image
@@ -75,6 +75,9 @@ def command(
                              stride_in_1x1, short_side, max_long_side)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options)
+    if hasattr(network, "preprocessing") and size != DEFAULT_SIZE:  # as `sample` rules
+        raise InputError("--size resizes for the bundled network; for your own network use "
+                         "--short-side / --max-long-side")
     data = describe_image(network, loaded, image_argument=str(image),
                           command_arguments=_sample_arguments(
                               model=model, model_factory=model_factory, weights=weights,
