@@ -7,7 +7,6 @@ import copy
 import json
 import math
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
