@@ -215,9 +215,10 @@
         context.font = "12px system-ui, sans-serif";
         const width = context.measureText(label).width + 6;
         context.fillStyle = DATA.colours.box;
-        context.fillRect(det.box[0] * scale, det.box[1] * scale - 16, width, 16);
+        const top = Math.max(0, det.box[1] * scale - 16);  // inside the box at the image's top
+        context.fillRect(det.box[0] * scale, top, width, 16);
         context.fillStyle = "#000";
-        context.fillText(label, det.box[0] * scale + 3, det.box[1] * scale - 4);
+        context.fillText(label, det.box[0] * scale + 3, top + 12);
         context.restore();
       }
     });
