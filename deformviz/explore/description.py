@@ -100,8 +100,8 @@ class ExploreLayer:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "label": self.label, "kernel_size": list(self.kernel_size), "stride": list(self.stride),
-            "padding": list(self.padding), "dilation": list(self.dilation),
+            "name": self.name, "label": self.label, "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride), "padding": list(self.padding), "dilation": list(self.dilation),
             "offset_groups": self.offset_groups, "input_size": list(self.input_size),
             "output_size": list(self.output_size), "input_grid": _grid(self.input_grid),
             "output_grid": _grid(self.output_grid), "offset": encode_float32(self.offset),

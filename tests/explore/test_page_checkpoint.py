@@ -84,7 +84,8 @@ def test_copied_command_draws_the_pinned_units(loaded, tmp_path: Path, checkpoin
     assert_command_draws(run_copied_command(command, tmp_path), pins, 3)
 
 
-def test_size_is_refused_for_a_loaded_network(samples: Path, checkpoint: Path, tmp_path: Path) -> None:
+def test_size_is_refused_for_a_loaded_network(samples: Path, checkpoint: Path,
+                                              tmp_path: Path) -> None:
     page = tmp_path / "x.html"
     result = CliRunner().invoke(app, ["explore", str(samples / IMAGE), "--model", str(checkpoint),
                                       "--size", "256", "-o", str(page), "--device", "cpu"])
