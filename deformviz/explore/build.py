@@ -105,7 +105,8 @@ def describe_image(network: object, image: object, *, image_argument: str,
         long_side: bundled detector: model-input pixels of the longer side (multiple of 16).
         score_threshold: bundled detector: minimum score of the detections shown.
         max_boxes: bundled detector: most detections shown (with their deformed RoI bins).
-        levels: levels shown at first; default the whole chain (at most the figures' 3).
+        levels: levels shown at first; default the whole chain (at most as many as the
+            figures have colours for).
         model_name: the network's name or file, for the page's title.
         preprocessing: for a plain nn.Module, how to prepare the image.
     Returns:
@@ -132,9 +133,11 @@ def describe_image(network: object, image: object, *, image_argument: str,
             getattr(network, "module", network)).__name__)
         detections = ()
     most = min(len(chain), len(figure_colours()["levels"]))
+    if levels is not None and levels > most:
+        raise InputError(f"--levels {levels}: the figures colour at most {most} levels")
     return ExploreData(
         image_name=loaded.name, image_size=loaded.size, image_uri=image_data_uri(loaded),
         model_name=probed.model_name, architecture=architecture,
         resized_size=tuple(probed.resized_size), layers=chain,  # type: ignore[arg-type]
-        levels=min(levels or most, most), detections=detections,
+        levels=levels or most, detections=detections,
         command=SampleCommand(image_argument, tuple(command_arguments)))

@@ -41,16 +41,24 @@ def encode_float32(array: np.ndarray) -> dict:
 
 
 def figure_colours() -> dict:
-    """The colours of the paper figures (deformviz.plotting.style), by role; levels by number."""
+    """The colours of the paper figures (deformviz.plotting.style), by role.
+
+    "levels" maps a number of traced levels N to the colours of levels 1..N (a figure of N
+    levels colours them so, the deepest always the same); the page uses the row of the number
+    of levels shown. Styles that give `level_colors(n)` are read through it; the older style
+    module's fixed per-level styles (`LEVEL_STYLES`) give the same table.
+    """
     from deformviz.plotting import style
 
-    return {
-        "levels": {str(level): s.color for level, s in sorted(style.LEVEL_STYLES.items())},
-        "unit": style.UNIT_STYLE.color,
-        "box": style.BOX_COLOR,
-        "bin": style.BIN_COLOR,
-        "regular_bin": style.REGULAR_BIN_COLOR,
-    }
+    if hasattr(style, "level_colors"):
+        levels = {str(n): list(style.level_colors(n)) for n in range(1, style.MAX_LEVELS + 1)}
+        unit = style.UNIT_COLOR
+    else:
+        fixed = [s.color for _, s in sorted(style.LEVEL_STYLES.items())]
+        levels = {str(n): fixed[:n] for n in range(1, len(fixed) + 1)}
+        unit = style.UNIT_STYLE.color
+    return {"levels": levels, "unit": unit, "box": style.BOX_COLOR, "bin": style.BIN_COLOR,
+            "regular_bin": style.REGULAR_BIN_COLOR}
 
 
 def _grid(grid: MapGrid) -> dict:
@@ -100,8 +108,8 @@ class ExploreLayer:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "label": self.label, "kernel_size": list(self.kernel_size), "stride": list(self.stride),
-            "padding": list(self.padding), "dilation": list(self.dilation),
+            "name": self.name, "label": self.label, "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride), "padding": list(self.padding), "dilation": list(self.dilation),
             "offset_groups": self.offset_groups, "input_size": list(self.input_size),
             "output_size": list(self.output_size), "input_grid": _grid(self.input_grid),
             "output_grid": _grid(self.output_grid), "offset": encode_float32(self.offset),

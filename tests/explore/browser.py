@@ -45,8 +45,8 @@ def start_browser(profile: Path | None = None):
     chromium = _find("chromium", "chromium-browser", "google-chrome")
     driver_path = _find("chromedriver")
     if chromium is None or driver_path is None:
-        raise BrowserMissing("chromium and chromedriver are not installed "
-                             "(apt-get install chromium chromium-driver; see .ci/install_browser.sh)")
+        raise BrowserMissing("chromium and chromedriver are not installed (apt-get install "
+                             "chromium chromium-driver; see .ci/install_browser.sh)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:

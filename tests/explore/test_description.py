@@ -74,8 +74,14 @@ def test_dcnv2_masks_go_in_as_the_operator_used_them(samples: Path) -> None:
 
 def test_colours_come_from_the_figures_style(described) -> None:
     colours = json.loads(described.to_json())["colours"]
-    assert colours["levels"] == {str(k): v.color for k, v in style.LEVEL_STYLES.items()}
-    assert colours["unit"] == style.UNIT_STYLE.color
+    if hasattr(style, "level_colors"):
+        for count, row in colours["levels"].items():
+            assert row == list(style.level_colors(int(count)))
+        assert colours["unit"] == style.UNIT_COLOR
+    else:
+        fixed = [s.color for _, s in sorted(style.LEVEL_STYLES.items())]
+        assert colours["levels"]["3"] == fixed and colours["levels"]["1"] == fixed[:1]
+        assert colours["unit"] == style.UNIT_STYLE.color
     assert colours["box"] == style.BOX_COLOR and colours["bin"] == style.BIN_COLOR
 
 
@@ -141,7 +147,8 @@ def test_cli_default_output_name(cli, samples: Path, tmp_path: Path) -> None:
     (["{samples}/CREDITS.md"], "not an image"),
     (["{samples}/scene_000.png", "-o", "page.png"], "give an output file ending in .html"),
     (["{samples}/scene_000.png", "-o", "no/such/dir/x.html"], None),
-    (["{samples}/scene_000.png", "--levels", "4"], "--levels"),
+    (["{samples}/scene_000.png", "--levels", "4"], "--levels 4"),
+    (["{samples}/scene_000.png", "--levels", "7"], "--levels"),
     (["{samples}/scene_000.png", "--size", "500"], "multiple of 16"),
 ])
 def test_cli_bad_input_one_line_exit_2_nothing_written(cli, samples: Path, tmp_path: Path,

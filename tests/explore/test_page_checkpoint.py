@@ -82,3 +82,12 @@ def test_copied_command_draws_the_pinned_units(loaded, tmp_path: Path, checkpoin
         assert words[words.index(flag) + 1] == value
     assert words[words.index("--model") + 1] == str(checkpoint)
     assert_command_draws(run_copied_command(command, tmp_path), pins, 3)
+
+
+def test_size_is_refused_for_a_loaded_network(samples: Path, checkpoint: Path,
+                                              tmp_path: Path) -> None:
+    page = tmp_path / "x.html"
+    result = CliRunner().invoke(app, ["explore", str(samples / IMAGE), "--model", str(checkpoint),
+                                      "--size", "256", "-o", str(page), "--device", "cpu"])
+    assert result.exit_code == 2 and "--short-side" in result.output
+    assert not page.exists() and list(tmp_path.iterdir()) == []

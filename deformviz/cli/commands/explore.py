@@ -32,9 +32,9 @@ def command(
         "--output", "-o", show_default=False,
         help="The page (.html). Default: IMAGE-STEM_explore.html in the current folder.")] = None,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=3, show_default=False,
-        help="Levels shown when the page opens: 1, 2 or 3 (the figures' colours); default the "
-             "whole chain, at most 3.")] = None,
+        "--levels", min=1, max=6, show_default=False,
+        help="Levels shown when the page opens: 1, 2, 3, ... (9, 81, 729, ... points); default "
+             "the whole chain.")] = None,
     max_boxes: Annotated[int, typer.Option(
         "--max-boxes", min=0, max=100, help="Most detections shown, with their deformed RoI "
                                             "bins.")] = 10,

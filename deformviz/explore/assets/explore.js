@@ -48,8 +48,9 @@
   const RESIZE_Y = IMAGE_H / DATA.resized_size[0], RESIZE_X = IMAGE_W / DATA.resized_size[1];
   const TOP = LAYERS[LAYERS.length - 1];
   const MODULATED = LAYERS.some(function (l) { return l.mask !== null; });
-  const LEVEL_COLOURS = DATA.colours.levels;
-  const MAX_LEVELS = Math.min(LAYERS.length, Object.keys(LEVEL_COLOURS).length);
+  // colours.levels[N] = the figures' colours of levels 1..N when N levels are drawn.
+  const MAX_LEVELS = Math.min(LAYERS.length, Object.keys(DATA.colours.levels).length);
+  function levelColour(level) { return DATA.colours.levels[String(state.levels)][level - 1]; }
 
   // ---------------------------------------------------------------- geometry
   // Channels c0 .. c0 + n - 1 of a [C, H, W] map at (y, x), bilinear, DCNv2 zero padding.
@@ -215,9 +216,10 @@
         context.font = "12px system-ui, sans-serif";
         const width = context.measureText(label).width + 6;
         context.fillStyle = DATA.colours.box;
-        context.fillRect(det.box[0] * scale, det.box[1] * scale - 16, width, 16);
+        const top = Math.max(0, det.box[1] * scale - 16);  // inside the box at the image's top
+        context.fillRect(det.box[0] * scale, top, width, 16);
         context.fillStyle = "#000";
-        context.fillText(label, det.box[0] * scale + 3, det.box[1] * scale - 4);
+        context.fillText(label, det.box[0] * scale + 3, top + 12);
         context.restore();
       }
     });
@@ -231,7 +233,7 @@
       if (!state.visible[level]) continue;
       const data = trace.levels[level - 1];
       const size = (MARKER_PX[level] || 2.6) * state.pointSize;
-      context.fillStyle = LEVEL_COLOURS[String(level)];
+      context.fillStyle = levelColour(level);
       context.strokeStyle = "#fff"; context.lineWidth = 0.8;
       for (let n = 0; n < data.active.length; n++) {
         if (!data.active[n]) continue;
@@ -355,8 +357,15 @@
     document.querySelectorAll("#levels button").forEach(function (b) {
       b.classList.toggle("on", Number(b.dataset.level) === state.levels);
     });
-    document.querySelectorAll("#level-toggles input").forEach(function (box) {
-      box.disabled = Number(box.dataset.level) > state.levels;
+    document.querySelectorAll("#level-toggles label").forEach(function (label) {
+      const level = Number(label.dataset.level);
+      label.style.display = level > state.levels ? "none" : "";
+      if (level <= state.levels) label.querySelector(".swatch").style.background = levelColour(level);
+    });
+    document.querySelectorAll("#legend li[data-level]").forEach(function (item) {
+      const level = Number(item.dataset.level);
+      item.style.display = level > state.levels ? "none" : "";
+      if (level <= state.levels) item.querySelector(".swatch").style.background = levelColour(level);
     });
     describeUnit();
   }
@@ -373,14 +382,12 @@
       const button = el("button", { type: "button", "data-level": String(l), title: points + " points per unit" }, String(l));
       button.addEventListener("click", function () { setLevels(l); });
       levels.appendChild(button);
-      const label = el("label");
+      const label = el("label", { "data-level": String(l) });
       const box = el("input", { type: "checkbox", "data-level": String(l) });
       box.checked = true;
       box.addEventListener("change", function () { state.visible[l] = box.checked; refresh(); });
       label.appendChild(box);
-      const swatch = el("span", { class: "swatch" });
-      swatch.style.background = LEVEL_COLOURS[String(l)];
-      label.appendChild(swatch);
+      label.appendChild(el("span", { class: "swatch" }));  // coloured by updatePanel
       label.appendChild(document.createTextNode("level " + l + ": " + LAYERS[LAYERS.length - l].name +
         " (" + points + " points)"));
       toggles.appendChild(label);
@@ -402,8 +409,8 @@
       document.getElementById("bins-row").style.display = "none";
     }
     const legend = document.getElementById("legend");
-    const entry = function (colour, round, text) {
-      const item = el("li");
+    const entry = function (colour, round, text, level) {
+      const item = el("li", level ? { "data-level": String(level) } : {});
       const swatch = el("span", { class: "swatch" + (round ? " round" : "") });
       swatch.style.background = colour;
       item.appendChild(swatch);
@@ -412,7 +419,7 @@
     };
     entry(DATA.colours.unit, true, "unit (output cell of " + TOP.name + ")");
     for (let l = 1; l <= MAX_LEVELS; l++) {
-      entry(LEVEL_COLOURS[String(l)], false, "level " + l + " sampling points (" + LAYERS[LAYERS.length - l].name + ")");
+      entry("", false, "level " + l + " sampling points (" + LAYERS[LAYERS.length - l].name + ")", l);
     }
     if (DATA.detections.length) entry(DATA.colours.box, false, "detection");
     if (DATA.detections.some(function (d) { return d.deformed_bins; })) entry(DATA.colours.bin, false, "deformed RoI bins");
