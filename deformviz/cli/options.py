@@ -12,7 +12,7 @@ from deformviz.plotting.size import describe_presets
 
 __all__ = ["Device", "FigureFormat", "ImagesArg", "ModelOpt", "DeviceOpt", "OutputOpt",
            "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "SaveDataOpt",
-           "TitlesOpt", "LegendOpt"]
+           "TitlesOpt", "LegendOpt", "SvgTextOpt", "MaxMegapixelsOpt", "finite"]
 
 
 class Device(str, Enum):
@@ -48,8 +48,15 @@ WidthOpt = Annotated[Optional[str], typer.Option(
     "--width", "-w", show_default=False,
     help=f"Physical figure width: 3.25in, 85mm, 8.5cm, 240pt, or a venue preset: "
          f"{describe_presets()}. Default: cvpr-text for several panels, cvpr-column for one.")]
+def finite(value: float | None) -> float | None:
+    """Option callback: refuse nan and infinities (click's ranges let nan through)."""
+    if value is not None and value != value:
+        raise typer.BadParameter(f"{value} is not a number")
+    return value
+
+
 DpiOpt = Annotated[float, typer.Option(
-    "--dpi", min=10, max=2400, help="Resolution of PNG output (pixels per inch).")]
+    "--dpi", min=10, max=2400, callback=finite, help="Resolution of PNG output (pixels per inch).")]
 
 
 def multiple_of_16(value: int | None) -> int | None:
@@ -65,10 +72,18 @@ SizeOpt = Annotated[int, typer.Option(
     help="Model input: the longer image side is resized to this (multiple of 16); results "
          "are mapped back to the original image.")]
 ScoreOpt = Annotated[float, typer.Option(
-    "--score-threshold", min=0.0, max=1.0, help="Minimum score of the network's detections.")]
+    "--score-threshold", min=0.0, max=1.0, callback=finite,
+    help="Minimum score of the network's detections (objects for --auto units and roi "
+         "boxes); lower it to find weaker objects on photos.")]
 SaveDataOpt = Annotated[Optional[Path], typer.Option(
     "--save-data", show_default=False,
     help="Also write the numbers (.json or .npz) for one image; a folder (JSON files) for "
          "several.")]
 TitlesOpt = Annotated[bool, typer.Option("--titles/--no-titles", help="Panel titles.")]
 LegendOpt = Annotated[bool, typer.Option("--legend/--no-legend", help="A legend row.")]
+SvgTextOpt = Annotated[bool, typer.Option(
+    "--svg-text/--svg-outlines",
+    help="SVG keeps text as editable text (font DejaVu Sans), or draws glyph outlines.")]
+MaxMegapixelsOpt = Annotated[float, typer.Option(
+    "--max-megapixels", min=1.0, max=10000.0, callback=finite,
+    help="Refuse larger images before decoding them (guards against decompression bombs).")]

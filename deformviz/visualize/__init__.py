@@ -1,30 +1,53 @@
 """The Python API behind the command line: images in, sampling geometry out, in original pixels.
 
-    from deformviz.models.registry import load_model
-    from deformviz.visualize import sample_locations, roi_bins, save_data
-    from deformviz.plotting import plot_sampling, plot_rois, save_figure
+    >>> from deformviz.models.registry import load_model
+    >>> from deformviz.visualize import roi_bins, sample_locations, save_data
+    >>> from deformviz.plotting import plot_rois, plot_sampling, save_figure
+    >>> model = load_model()
+    >>> result = sample_locations(model, "samples/chelsea.jpg", auto=3, levels=3)
+    >>> print(save_figure(plot_sampling(result, width="cvpr-text"), "chelsea.pdf"))
+    chelsea.pdf
+    >>> print(save_data(result, "chelsea.json"))
+    chelsea.json
+    >>> bins = roi_bins(model, "samples/coffee.jpg", [[150, 20, 430, 300]])
+    >>> print(save_figure(plot_rois(bins, width="85mm", show_regular=True), "coffee.svg"))
+    coffee.svg
 
-    model = load_model()                                        # or load_checkpoint(path)
-    result = sample_locations(model, "samples/chelsea.jpg", auto=3, levels=3)
-    save_figure(plot_sampling(result), "chelsea.pdf", width="cvpr-text")
-    save_data(result, "chelsea.json")
+(`tests/test_docstring_examples.py` runs these lines, with the test model in place of the
+bundled one.)
 
 - `sample_locations`: 9 / 81 / 729 sampling points of chosen units (paper Fig. 6).
 - `roi_bins`: regular and deformed RoI bins of boxes, with the head's class (paper Fig. 7).
 - `auto_units`, `grid_units`, `unit_at`: which units to show.
 - `save_data`: results as JSON or NPZ.
+
+Names are loaded on first use, so `deformviz.visualize.results` (plain data, used by the
+plotting) does not import torch.
 """
 
-from .boxes import check_boxes, read_boxes_file
-from .export import result_to_dict, save_data
-from .results import BoxBins, Detection, RoIResult, SamplingResult, Unit, UnitSampling
-from .rois import roi_bins, rois_from_capture
-from .sampling import sample_locations, sampling_from_capture
-from .units import auto_units, grid_units, unit_at
+from __future__ import annotations
 
-__all__ = [
-    "BoxBins", "Detection", "RoIResult", "SamplingResult", "Unit", "UnitSampling",
-    "auto_units", "check_boxes", "grid_units", "read_boxes_file", "result_to_dict",
-    "roi_bins", "rois_from_capture", "sample_locations", "sampling_from_capture", "save_data",
-    "unit_at",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "check_boxes": "boxes", "read_boxes_file": "boxes",
+    "result_to_dict": "export", "save_data": "export",
+    "BoxBins": "results", "Detection": "results", "RoIResult": "results",
+    "SamplingResult": "results", "Unit": "results", "UnitSampling": "results",
+    "roi_bins": "rois", "rois_from_capture": "rois",
+    "sample_locations": "sampling", "sampling_from_capture": "sampling",
+    "auto_units": "units", "grid_units": "units", "unit_at": "units",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'deformviz.visualize' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,4 +1,4 @@
-"""Runtime failures (exit 1), DEFORMVIZ_DEBUG, and the real model loader."""
+"""Runtime failures, bad weights files (exit 2), DEFORMVIZ_DEBUG, and the real model loader."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ def test_real_loader_reads_an_exported_file(run, samples: Path, test_model_path:
 
 
 @pytest.mark.real_loader
-def test_corrupt_weights_exit_1(run, samples: Path, tmp_path: Path) -> None:
+def test_corrupt_weights_are_bad_input(run, samples: Path, tmp_path: Path) -> None:
     weights = tmp_path / "corrupt.pt"
     weights.write_bytes(b"this is not a checkpoint")
     result = run("sample", samples / "chelsea.jpg", "--model", str(weights), model=False)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not a loadable deformviz weights file" in lines[0]
+    assert lines == [f"error: --model {weights}: not a deformviz weights file (expected one "
+                     "written by 'deformviz train' or export_weights)"]
 
 
 @pytest.mark.real_loader
@@ -34,7 +35,7 @@ def test_debug_shows_the_traceback(run, samples: Path, tmp_path: Path) -> None:
     weights.write_bytes(b"junk")
     result = run("sample", samples / "chelsea.jpg", "--model", str(weights), model=False,
                  env={"DEFORMVIZ_DEBUG": "1"})
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
 

@@ -9,8 +9,8 @@ import typer
 
 from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
-                       LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, TitlesOpt,
-                       WidthOpt)
+                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
+                       SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
 EPILOG = """\b
@@ -20,6 +20,7 @@ Examples:
   deformviz sample photo.jpg --levels 1 --grid -o overview.svg
   deformviz sample photos/ -o figures/ -f pdf -w cvpr-text
   deformviz sample photo.jpg --auto 3 --save-data points.json
+  deformviz sample photo.jpg --style density -w cvpr-column --title cat --title sofa --title wall
 """
 
 
@@ -51,6 +52,15 @@ def command(
     score_threshold: ScoreOpt = 0.3,
     titles: TitlesOpt = True,
     legend: LegendOpt = True,
+    style: Annotated[str, typer.Option(
+        "--style", metavar="points|hull|density",
+        help="points: every point; hull: the outline of each level; density: where the "
+             "deepest level concentrates.")] = "points",
+    title: Annotated[Optional[list[str]], typer.Option(
+        "--title", show_default=False,
+        help="Panel titles, one per unit in order (repeatable); default: role and position.")] = None,
+    svg_text: SvgTextOpt = True,
+    max_megapixels: MaxMegapixelsOpt = 100.0,
 ) -> None:
     """Draw where the deformable layers sample for chosen units: each unit (green) with its
     9, 81 or 729 sampling points through res5c, res5b and res5a, over the original image."""
@@ -64,25 +74,40 @@ def command(
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
     if grid and (units or auto):
         raise InputError("--grid cannot be combined with --at or --auto")
-    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data)
+    if grid and levels not in (None, 1):
+        raise InputError("--grid draws the top level only; --levels must be 1 with --grid")
+    from deformviz.plotting.sampling import STYLES
+
+    if style not in STYLES:
+        raise InputError(f"--style {style!r}: expected one of {', '.join(STYLES)}")
+    if grid and style != "points":
+        raise InputError("--grid draws points; --style hull or density needs units")
+    model_file = [Path(model)] if model and Path(model).is_file() else []
+    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data, model_file)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_model(model, torch_device)
     levels_used = levels or (1 if grid else 3)
 
     def work(job) -> list[Path]:
+        from deformviz.imaging import load_image
         from deformviz.plotting.output import figure_format, render_figure
         from deformviz.plotting.sampling import plot_sampling
         from deformviz.visualize.export import data_format, encode_data
         from deformviz.visualize.sampling import sample_locations
 
-        result = sample_locations(network, job.image, at=units, auto=auto,
+        image = load_image(job.image, int(max_megapixels * 1e6))
+        result = sample_locations(network, image, at=units, auto=auto,
                                   grid_step=grid_step if grid else None, levels=levels_used,
                                   long_side=size, score_threshold=score_threshold,
                                   model_name=model_name)
         panels = len(result.samplings) if result.mode == "units" else 1
+        if title and len(title) != panels:
+            raise InputError(f"--title given {len(title)} times for {panels} unit(s)")
         figure_width = width_in or (6.875 if panels > 1 else parse_width("cvpr-column"))
-        figure = plot_sampling(result, figure_width, titles=titles, legend=legend)
-        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi))]
+        figure = plot_sampling(result, figure_width, titles=titles, legend=legend, style=style,
+                               panel_titles=title or None)
+        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi,
+                                              svg_text))]
         if job.data is not None:
             outputs.append((job.data, encode_data(result, data_format(job.data))))
         return write_outputs(outputs)
