@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -33,10 +34,15 @@ def _rectangles(boxes: np.ndarray) -> list[np.ndarray]:
 
 
 def _outline(ax: Axes, boxes: np.ndarray, color: str, width: float, style: str,
-             zorder: float, gid: str) -> None:
-    ax.add_collection(PolyCollection(_rectangles(boxes), closed=True, facecolors="none",
-                                     edgecolors=color, linewidths=width, linestyles=style,
-                                     zorder=zorder, gid=gid))
+             zorder: float, gid: str, halo: bool = False) -> None:
+    outlines = PolyCollection(_rectangles(boxes), closed=True, facecolors="none",
+                              edgecolors=color, linewidths=width, linestyles=style,
+                              zorder=zorder, gid=gid)
+    if halo:  # a faint white rim keeps red lines visible on red and brown content
+        outlines.set_path_effects([patheffects.withStroke(linewidth=width * 2.2,
+                                                          foreground=(1, 1, 1, 0.55)),
+                                   patheffects.Normal()])
+    ax.add_collection(outlines)
 
 
 def box_label_position(box: Sequence[float], label_size: tuple[float, float],
@@ -103,7 +109,7 @@ def plot_rois(result: RoIResult, width: float | str = 3.28125, show_regular: boo
                 _outline(panel, box.regular.reshape(-1, 4), REGULAR_BIN_COLOR, regular_w, "--",
                          3, f"regular{index}")
             _outline(panel, box.deformed.reshape(-1, 4), BIN_COLOR, bin_w, "-", 4,
-                     f"deformed{index}")
+                     f"deformed{index}", halo=True)
             _outline(panel, np.array([box.box]), BOX_COLOR, box_w, "-", 5, f"box{index}")
             if labels:
                 _label(panel, box.box, f"{box.label} {box.score:.2f}", result.image.size)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -228,8 +229,13 @@ def test_missing_input_is_reported_before_torch_loads(run, monkeypatch) -> None:
 def test_help_shows_images_not_type_names(run, command: str) -> None:
     result = run(command, "--help", model=False)
     assert result.exit_code == 0
-    assert "IMAGE..." in result.stdout
-    for internal in ("LIST", "PATH]", "FLOAT RANGE", "<class", "Optional["):
+    usage, _, rest = result.stdout.partition("\n")
+    assert usage == f"Usage: deformviz {command} [OPTIONS] IMAGE..."
+    assert "\n  IMAGE...  " in rest
+    # Only choices in angle brackets (<png|pdf|svg>), never a type name.
+    for shown in re.findall(r"<([^<>=\s]*)>", result.stdout):
+        assert "|" in shown and "[" not in shown, shown
+    for internal in ("list[", "int range", "float range", "<path>", "<str>", "Optional["):
         assert internal not in result.stdout
 
 

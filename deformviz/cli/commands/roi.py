@@ -30,12 +30,12 @@ def command(
         "--box", metavar="X1 Y1 X2 Y2", show_default=False,
         help="A box in image pixels (continuous: the whole image is 0 0 W H); repeatable.")] = None,
     boxes_file: Annotated[Optional[Path], typer.Option(
-        "--boxes", show_default=False,
+        "--boxes", metavar="FILE", show_default=False,
         help='Boxes from JSON: [[x1, y1, x2, y2], ...] or {"boxes": [{"box": [...]}, ...]}.')] = None,
     show_regular: Annotated[bool, typer.Option(
         "--show-regular", help="Also draw the undeformed bins (dashed) for comparison.")] = False,
     max_boxes: Annotated[int, typer.Option(
-        "--max-boxes", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
+        "--max-boxes", metavar="N", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
     width: WidthOpt = None,

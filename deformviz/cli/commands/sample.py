@@ -30,16 +30,16 @@ def command(
         "--at", metavar="X Y", show_default=False,
         help="A unit at image pixel (x, y) (repeatable); the nearest top-layer cell is used.")] = None,
     auto: Annotated[Optional[int], typer.Option(
-        "--auto", min=1, max=12, show_default=False,
+        "--auto", metavar="N", min=1, max=12, show_default=False,
         help="Pick N telling units from the network's detections: background, small object, "
              "large object, ... (default 3 when no --at or --grid).")] = None,
     grid: Annotated[bool, typer.Option(
         "--grid", help="Overview: the 9 top-level points of a regular grid of units.")] = False,
     grid_step: Annotated[int, typer.Option(
-        "--grid-step", min=1, max=64, help="Cells between grid units (16 px each at the model "
-                                            "input).")] = 6,
+        "--grid-step", metavar="CELLS", min=1, max=64,
+        help="Cells between grid units (16 px each at the model input), 1..64.")] = 6,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=3, show_default=False,
+        "--levels", metavar="N", min=1, max=3, show_default=False,
         help="Layers to descend: 1, 2 or 3 (9, 81 or 729 points); default 3, or 1 with --grid.")] = None,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
@@ -57,7 +57,7 @@ def command(
         help="points: every point; hull: the outline of each level; density: where the "
              "deepest level concentrates.")] = "points",
     title: Annotated[Optional[list[str]], typer.Option(
-        "--title", show_default=False,
+        "--title", metavar="TEXT", show_default=False,
         help="Panel titles, one per unit in order (repeatable); default: role and position.")] = None,
     svg_text: SvgTextOpt = True,
     max_megapixels: MaxMegapixelsOpt = 100.0,
