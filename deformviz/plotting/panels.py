@@ -30,7 +30,6 @@ _LINE = 1.25  # line height, in font sizes
 @lru_cache(maxsize=4096)
 def text_width(text: str, size: float) -> float:
     """Width in points of one line of `text` at `size` points in the figures' font."""
-    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
     renderer = _renderer()

@@ -241,24 +241,30 @@ def _legend(result: SamplingResult, style: str, levels: int, colors: Sequence[st
     entries = [Line2D([], [], linestyle="none", marker="o", markersize=5, color=UNIT_COLOR,
                       markeredgecolor="white", markeredgewidth=0.6, label="unit")]
     names = result.layer_names
+    # Points per level as traced (9, 81, 729 for 3x3 kernels; other kernels differ).
+    counts = ([len(p) for p in result.samplings[0].points] if result.samplings
+              else [9 ** level for level in range(1, levels + 1)])
 
     def name(level: int) -> str:
         return names[-level] if level <= len(names) else f"level {level}"
 
+    def count(level: int) -> str:
+        return f"{counts[level - 1] if level <= len(counts) else 9 ** level} points"
+
     if style == "points":
-        entries += [square(colors[level - 1], f"{name(level)} ({9 ** level} points)")
+        entries += [square(colors[level - 1], f"{name(level)} ({count(level)})")
                     for level in range(1, levels + 1)]
     elif style == "hull":
-        entries.append(square(colors[0], f"{name(1)} (9 points)"))
+        entries.append(square(colors[0], f"{name(1)} ({count(1)})"))
         entries += [Patch(facecolor=to_rgba(colors[level - 1], 0.18),
                           edgecolor=colors[level - 1], linewidth=0.9,
                           label=f"outline of {name(level)}")
                     for level in range(1, levels + 1)]
     else:
-        entries.append(square(colors[0], f"{name(1)} (9 points)"))
+        entries.append(square(colors[0], f"{name(1)} ({count(1)})"))
         entries.append(Patch(facecolor=to_rgba(colors[-1], 0.35), edgecolor=colors[-1],
                              linewidth=0.6, label=f"densest 25/50/75% of {name(levels)} "
-                                                  f"({9 ** levels} points)"))
+                                                  f"({count(levels)})"))
     if modulated:
         entries.append(square(colors[0] if style != "points" else colors[-1],
                               "faint: low DCNv2 modulation", 4.5))

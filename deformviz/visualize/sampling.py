@@ -108,9 +108,9 @@ def sample_locations(model: DeformableDetector, image: object, *,
     if not 1 <= levels <= len(model.stage.layers):
         raise InputError(f"levels must be in 1..{len(model.stage.layers)}, got {levels}")
     if auto is not None and auto < 1:
-        raise InputError(f"--auto needs at least 1 unit, got {auto}")
+        raise InputError(f"auto={auto}: needs at least 1 unit")
     if grid_step is not None and (at or auto):
-        raise InputError("the grid overview (--grid) cannot be combined with --at or --auto")
+        raise InputError("grid_step (the grid overview) cannot be combined with at or auto")
     loaded = as_loaded_image(image)
     at = [(float(x), float(y)) for x, y in at]
     check_unit_pixels(at, loaded.size)  # before running the network: fail fast

@@ -149,18 +149,24 @@ def auto_units(count: int, detections: tuple[Detection, ...], heatmap: torch.Ten
     for separation in range(min_separation(feature_size), 0, -1):
         for edge in sorted({margin, 0}, reverse=True):
             usable = [c for c in backgrounds if c == _inside(c, feature_size, edge)]
-            priority = [*objects, (usable[0], "background", None),
-                        *(on(d, "object") for d in detections),
-                        *((cell, "background", None) for cell in usable[1:])]
-            chosen = _pick(priority, count, separation, edge, feature_size, mapping)
+            # The triplet's background unit is the most background-like cell that keeps
+            # its distance from the two objects; then further objects, then more background.
+            chosen = _pick([*objects], count, separation, edge, feature_size, mapping)
+            chosen = _pick([(c, "background", None) for c in usable], min(count, len(chosen) + 1),
+                           separation, edge, feature_size, mapping, chosen)
+            rest = [*(on(d, "object") for d in detections),
+                    *((cell, "background", None) for cell in usable)]
+            chosen = _pick(rest, count, separation, edge, feature_size, mapping, chosen)
             if len(chosen) == count:
                 return sorted(chosen, key=lambda u: ROLE_ORDER.index(u.role))
     return sorted(chosen, key=lambda u: ROLE_ORDER.index(u.role))  # fewer cells than units
 
 
 def _pick(priority, count: int, separation: int, margin: int, feature_size: tuple[int, int],
-          mapping: FeatureToImage) -> list[Unit]:
-    chosen: list[Unit] = []
+          mapping: FeatureToImage, chosen: list[Unit] | None = None) -> list[Unit]:
+    """`chosen` extended from `priority` in order, up to `count` units, keeping every unit
+    `separation` cells from the others and `margin` cells from the border."""
+    chosen = list(chosen or [])
     for cell, role, det in priority:
         if len(chosen) == count:
             break

@@ -268,3 +268,17 @@ def test_models_lists_every_promised_column(run) -> None:
     assert entries and all(len(r[2:].split(None, 2)) == 3 for r in entries)
     assert all(r[2:].split()[1] in ("present", "missing") for r in entries)
     assert sum(r.startswith("* ") for r in entries) == 1
+
+
+def test_style_and_titles_from_the_command_line(run, samples: Path) -> None:
+    result = run("sample", samples / "chelsea.jpg", "--auto", "2", "--style", "hull",
+                 "--title", "left", "--title", "right", "--size", "128", "-o", "t.svg")
+    assert result.exit_code == 0, result.output
+    svg = Path("t.svg").read_text()
+    assert ">left<" in svg and ">right<" in svg  # editable text, the given titles
+    _one_line_error(run("sample", samples / "chelsea.jpg", "--title", "only one"), 2,
+                    "--title given 1 times for 3 unit(s)")
+    _one_line_error(run("sample", samples / "chelsea.jpg", "--style", "rings"), 2,
+                    "--style 'rings': expected one of points, hull, density")
+    _one_line_error(run("sample", samples / "chelsea.jpg", "-w", "0.5in"), 2,
+                    "smallest usable width is 1.04in")

@@ -82,6 +82,11 @@ def command(
         raise InputError(f"--style {style!r}: expected one of {', '.join(STYLES)}")
     if grid and style != "points":
         raise InputError("--grid draws points; --style hull or density needs units")
+    if title and grid:
+        raise InputError("--title names unit panels; the --grid overview has none")
+    expected = len(units) + (auto or (0 if units else 3))
+    if title and len(title) != expected:
+        raise InputError(f"--title given {len(title)} times for {expected} unit(s)")
     model_file = [Path(model)] if model and Path(model).is_file() else []
     jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data, model_file)
     torch_device = resolve_device(device.value)
