@@ -87,10 +87,10 @@ def _show_image(ax: Axes, image: np.ndarray) -> None:
 def _legend(figure: Figure, handles: Sequence[Artist], width: float):
     """A legend along the bottom, in as many columns as fit `width` inches. Returns it and its
     height in inches."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import RendererAgg
 
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
-    renderer = canvas.get_renderer()
+    # A renderer of its own: measuring must not replace the canvas of a caller's figure.
+    renderer = RendererAgg(int(width * figure.dpi) + 1, 100, figure.dpi)
     legend = None
     for columns in range(len(handles), 0, -1):
         if legend is not None:
