@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from deformviz.errors import OutputError
 
-__all__ = ["atomic_write", "check_writable_folder"]
+__all__ = ["atomic_write", "check_writable_folder", "check_can_create", "make_folder"]
 
 
 def check_writable_folder(folder: Path, create: bool = True) -> None:
@@ -36,12 +36,59 @@ def check_writable_folder(folder: Path, create: bool = True) -> None:
         except OSError as error:
             raise OutputError(f"{folder}: cannot create output folder "
                               f"({error.strerror or error})") from None
+    _probe(folder)
+
+
+def _probe(folder: Path) -> None:
+    """Create and delete a temporary file in `folder`, or raise OutputError."""
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
         raise OutputError(f"{folder}: output folder is not writable "
                           f"({error.strerror or error})") from None
+
+
+def check_can_create(folder: Path) -> None:
+    """Make sure `folder` exists and is writable, or could be created, WITHOUT creating it.
+
+    Probes the nearest existing ancestor when `folder` does not exist yet, so a run that fails
+    before writing anything leaves no empty folder behind (`make_folder` creates it when the
+    first file is written).
+    """
+    folder = Path(folder)
+    if folder.exists():
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: exists and is not a folder")
+        _probe(folder)
+        return
+    ancestor = folder.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{folder}: cannot create output folder ({ancestor} exists and is "
+                          "not a folder)")
+    try:
+        _probe(ancestor)
+    except OutputError:
+        raise OutputError(f"{folder}: cannot create output folder ({ancestor} is not "
+                          "writable)") from None
+
+
+def make_folder(folder: Path) -> list[Path]:
+    """Create `folder` and missing parents; returns the folders created, deepest first."""
+    folder = Path(folder)
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot create output folder "
+                          f"({error.strerror or error})") from None
+    return missing
 
 
 @contextmanager

@@ -27,7 +27,8 @@ __all__ = ["LoadedImage", "ModelInput", "load_image", "as_loaded_image", "prepar
            "resized_pixels", "MAX_IMAGE_PIXELS", "STRIDE"]
 
 # Far above any camera photo in common use, far below what exhausts memory: a 100-megapixel
-# RGB image is 300 MB decoded. Pillow's own guard (about 179 MP) would allow 2x more.
+# RGB image is 300 MB decoded. Pillow's own guard is switched off while deformviz opens a file
+# so that one limit, this one (or the caller's `max_pixels`), applies and is stated.
 MAX_IMAGE_PIXELS = 100_000_000
 STRIDE = 16  # the network's stride: model-input sides must be multiples of it
 
@@ -112,7 +113,8 @@ def _check_size(image: Image.Image, name: str, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageLoadError(
             f"{name}: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels) exceeds "
-            f"the limit of {max_pixels / 1e6:.0f} megapixels (possible decompression bomb)")
+            f"the limit of {max_pixels / 1e6:g} megapixels (a guard against decompression "
+            f"bombs; raise it with max_pixels= or --max-megapixels)")
 
 
 def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
@@ -161,10 +163,11 @@ def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> LoadedIm
     if error is not None:
         raise error
     name = str(path)
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
-            # Pillow warns (then errors) on huge images; make its warning an error too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # One limit: ours (checked from the header, before decoding), not Pillow's too.
+            Image.MAX_IMAGE_PIXELS = None
             with Image.open(path) as image:
                 _check_size(image, name, max_pixels)
                 source_mode = image.mode
@@ -175,11 +178,11 @@ def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> LoadedIm
         raise
     except UnidentifiedImageError:
         raise ImageLoadError(f"{name}: not an image (or a format Pillow cannot read)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{name}: too many pixels (possible decompression bomb)") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageLoadError(f"{name}: truncated or corrupt image ({reason})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     return LoadedImage(np.ascontiguousarray(pixels), name, source_mode)
 
 

@@ -20,6 +20,11 @@ FIGURES = [
     ("coffee_roi.png", ["roi", "samples/coffee.jpg", "--box", "150", "20", "430", "300",
                         "--show-regular", "--width", "cvpr-column"]),
     ("astronaut_grid.png", ["sample", "samples/astronaut.jpg", "--grid", "--width", "cvpr-column"]),
+    ("scene_column.png", ["sample", "samples/scene_001.png", "--width", "cvpr-column"]),
+    ("scene_density.png", ["sample", "samples/scene_001.png", "--style", "density",
+                           "--width", "cvpr-column"]),
+    ("coffee_hull.png", ["sample", "samples/coffee.jpg", "--style", "hull", "--auto", "6",
+                         "--score-threshold", "0.1", "--width", "cvpr-text"]),
 ]
 
 

@@ -1,7 +1,10 @@
 """One image or many: inputs, output names, the loop with a progress bar, and the summary.
 
 Everything that can be checked before the network runs is checked first (inputs exist,
-output folders writable, formats known), so bad input fails fast and writes nothing. Then
+output folders writable or creatable, formats known, no output path equal to an input), so
+bad input fails fast and writes nothing; output folders are created only when the first file
+goes into them. Figures deformviz drew earlier (marked in their PNG metadata) are never
+taken as input, so a batch written into its input folder gives the same result when rerun. Then
 each image is processed on its own: a bad image is reported on one line and skipped, the
 others still run; the exit code says whether any failed (2 bad input, 1 runtime failure).
 Written paths go to stdout, one per line; progress and the summary to stderr.
@@ -9,15 +12,16 @@ Written paths go to stdout, one per line; progress and the summary to stderr.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deformviz.atomic_files import atomic_write, check_writable_folder
-from deformviz.errors import InputError, OutputError
-from deformviz.plotting.output import FIGURE_FORMATS, figure_format
+from deformviz.atomic_files import atomic_write, check_can_create, make_folder
+from deformviz.errors import ImageLoadError, InputError, OutputError
+from deformviz.plotting.output import FIGURE_FORMATS, figure_format, is_deformviz_figure
 
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, exit_code_for, one_line
 
@@ -37,21 +41,54 @@ class Job:
 
 
 def _expand(inputs: Sequence[Path]) -> tuple[list[Path], bool]:
-    """Files as given, folders as their image files (sorted); batch if several or a folder."""
+    """Files as given, folders as their image files (sorted); batch if several or a folder.
+
+    Missing files fail here, before the network loads. Figures deformviz drew are skipped in
+    a batch (said on stderr) and refused as a single input.
+    """
     images: list[Path] = []
-    folder_given = False
+    folder_given, skipped = False, 0
     for path in inputs:
         if path.is_dir():
             folder_given = True
             found = sorted(p for p in path.iterdir()
                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
+            ours = [p for p in found if is_deformviz_figure(p)]
+            if not found or len(ours) == len(found):
+                extra = f" ({len(ours)} figures deformviz drew are not inputs)" if ours else ""
                 raise InputError(f"{path}: folder contains no images "
-                                 f"({', '.join(IMAGE_SUFFIXES[:5])}, ...)")
-            images += found
+                                 f"({', '.join(IMAGE_SUFFIXES[:5])}, ...){extra}")
+            skipped += len(ours)
+            images += [p for p in found if p not in ours]
+        elif not path.exists():
+            raise ImageLoadError(f"{path}: no such file")
         else:
-            images.append(path)  # missing/unreadable files are reported when processed
-    return images, folder_given or len(images) > 1
+            images.append(path)  # unreadable files are reported when processed
+    batch = folder_given or len(images) > 1
+    if batch:
+        explicit = [p for p in images if p in inputs and is_deformviz_figure(p)]
+        skipped += len(explicit)
+        images = [p for p in images if p not in explicit]
+        if not images:
+            raise InputError("every input is a figure deformviz drew; nothing to do")
+    elif is_deformviz_figure(images[0]):
+        raise InputError(f"{images[0]}: is a figure deformviz drew (PNG metadata), not an "
+                         "input image")
+    if skipped:
+        sys.stderr.write(f"skipped {skipped} figure(s) deformviz drew earlier\n")
+    return images, batch
+
+
+def _refuse_overwriting(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
+    """OutputError if an output path names an existing input file (before any work)."""
+    existing = [p for p in inputs if p.is_file()]
+    for output in outputs:
+        if not output.exists():
+            continue
+        for source in existing:
+            if os.path.samefile(output, source):
+                raise OutputError(f"{output}: is an input; refusing to overwrite it "
+                                  "(choose another -o or --save-data)")
 
 
 def _unique_names(images: Sequence[Path], suffix: str, extension: str) -> list[str]:
@@ -66,9 +103,12 @@ def _unique_names(images: Sequence[Path], suffix: str, extension: str) -> list[s
 
 
 def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str,
-              save_data: Path | None) -> tuple[list[Job], bool]:
+              save_data: Path | None, other_inputs: Sequence[Path] = ()) -> tuple[list[Job], bool]:
     """Decide every output path and check it can be written, before any work.
 
+    Args:
+        other_inputs: files read besides the images (a boxes file, weights), also never
+            overwritten.
     Returns:
         (jobs, batch): one job per image; batch is True for several images or a folder.
     """
@@ -77,7 +117,7 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
         if output is not None and output.suffix.lower().lstrip(".") in FIGURE_FORMATS:
             raise OutputError(f"-o {output}: give a folder when processing several images")
         folder = output or Path(".")
-        check_writable_folder(folder)
+        check_can_create(folder)
         figures = [folder / name for name in _unique_names(images, suffix, fmt)]
     else:
         if output is None:
@@ -87,7 +127,7 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
         else:
             figure_format(output)
             figures = [output]
-        check_writable_folder(figures[0].parent)
+        check_can_create(figures[0].parent)
     data: list[Path | None] = [None] * len(images)
     if save_data is not None:
         from deformviz.visualize.export import DATA_FORMATS, data_format
@@ -96,20 +136,38 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
             if save_data.suffix.lower() in DATA_FORMATS:
                 raise OutputError(f"--save-data {save_data}: give a folder when processing "
                                   "several images")
-            check_writable_folder(save_data)
+            check_can_create(save_data)
             data = [save_data / name for name in _unique_names(images, suffix, "json")]
         else:
             data_format(save_data)
-            check_writable_folder(save_data.parent)
+            check_can_create(save_data.parent)
             data = [save_data]
+    outputs = figures + [d for d in data if d is not None]
+    _refuse_overwriting(outputs, [*images, *other_inputs])
+    if len(set(map(os.path.abspath, outputs))) != len(outputs):
+        raise OutputError("the figure and --save-data name the same file")
     return [Job(i, f, d) for i, f, d in zip(images, figures, data)], batch
 
 
 def write_outputs(outputs: Sequence[tuple[Path, bytes]]) -> list[Path]:
-    """Write each (path, bytes) atomically, after all were produced: nothing half-written."""
-    for path, payload in outputs:
-        with atomic_write(path) as handle:
-            handle.write(payload)
+    """Write each (path, bytes) atomically, after all were produced: nothing half-written.
+
+    Missing output folders are created here; if a write fails (or is interrupted), folders
+    this call created and left empty are removed again.
+    """
+    created: list[Path] = []
+    try:
+        for path, payload in outputs:
+            created += make_folder(path.parent)
+            with atomic_write(path) as handle:
+                handle.write(payload)
+    except BaseException:
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty (or already gone): keep it
+        raise
     return [path for path, _ in outputs]
 
 

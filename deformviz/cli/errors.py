@@ -125,6 +125,18 @@ def join_multi_value_options(args: list[str]) -> list[str]:
     return joined
 
 
+def _plain_argument_names(command: Any) -> None:
+    """Show an argument with a metavar as just that ("IMAGE..."), in the usage line and the
+    help, instead of Typer's "{IMAGE...}..." and its internal type name ("<list[Path]>")."""
+    from typer.core import TyperArgument
+
+    for param in getattr(command, "params", ()):
+        if isinstance(param, TyperArgument) and param.metavar:
+            name = param.metavar
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+            param._usage_display_name = lambda name=name: name  # type: ignore[method-assign]
+
+
 class DeformvizGroup(TyperGroup):
     """Typer's group with deformviz's error reporting around every command.
 
@@ -132,6 +144,11 @@ class DeformvizGroup(TyperGroup):
     `report_error` (Typer would otherwise draw multi-line panels). CliRunner tests and the
     console script go through the same path.
     """
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        _plain_argument_names(command)
+        return command
 
     def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:

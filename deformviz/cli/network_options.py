@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "StyleOpt", "Stride1x1Opt",
+__all__ = ["Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "BackboneStyleOpt", "Stride1x1Opt",
            "ShortSideOpt", "MaxLongSideOpt", "parse_layers"]
 
 
@@ -29,8 +29,8 @@ ModelFactoryOpt = Annotated[Optional[str], typer.Option(
 WeightsOpt = Annotated[Optional[Path], typer.Option(
     "--weights", metavar="FILE", show_default=False,
     help="A state dict to load into the --model-factory network (strictly).")]
-StyleOpt = Annotated[Optional[Style], typer.Option(
-    "--style", case_sensitive=False, show_default=False,
+BackboneStyleOpt = Annotated[Optional[Style], typer.Option(
+    "--backbone-style", case_sensitive=False, show_default=False,
     help="mmdetection ResNets: where block 0 of a stage strides (pytorch: on the 3x3, the "
          "default; caffe: on the first 1x1). Weights cannot tell.")]
 Stride1x1Opt = Annotated[Optional[bool], typer.Option(

@@ -12,7 +12,7 @@ from deformviz.plotting.size import describe_presets
 
 __all__ = ["Device", "FigureFormat", "ImagesArg", "ModelOpt", "DeviceOpt", "OutputOpt",
            "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "SaveDataOpt",
-           "TitlesOpt", "LegendOpt"]
+           "TitlesOpt", "LegendOpt", "SvgTextOpt", "MaxMegapixelsOpt", "finite"]
 
 
 class Device(str, Enum):
@@ -37,7 +37,7 @@ ModelOpt = Annotated[Optional[str], typer.Option(
 DeviceOpt = Annotated[Device, typer.Option(
     "--device", case_sensitive=False, help="Where to run the network; auto picks CUDA if present.")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
-    "--output", "-o", show_default=False,
+    "--output", "-o", metavar="FILE|FOLDER", show_default=False,
     help="Figure file (.png, .pdf, .svg) for one image; a folder for several images or a "
          "folder input. Default: IMAGE-STEM_COMMAND.FORMAT in the current folder.")]
 FormatOpt = Annotated[FigureFormat, typer.Option(
@@ -45,11 +45,18 @@ FormatOpt = Annotated[FigureFormat, typer.Option(
     help="Figure format when file names are generated (folder output); an -o FILE's "
          "extension wins.")]
 WidthOpt = Annotated[Optional[str], typer.Option(
-    "--width", "-w", show_default=False,
+    "--width", "-w", metavar="WIDTH", show_default=False,
     help=f"Physical figure width: 3.25in, 85mm, 8.5cm, 240pt, or a venue preset: "
          f"{describe_presets()}. Default: cvpr-text for several panels, cvpr-column for one.")]
+def finite(value: float | None) -> float | None:
+    """Option callback: refuse nan and infinities (click's ranges let nan through)."""
+    if value is not None and value != value:
+        raise typer.BadParameter(f"{value} is not a number")
+    return value
+
+
 DpiOpt = Annotated[float, typer.Option(
-    "--dpi", min=10, max=2400, help="Resolution of PNG output (pixels per inch).")]
+    "--dpi", metavar="DPI", min=10, max=2400, callback=finite, help="Resolution of PNG output (pixels per inch).")]
 
 
 def multiple_of_16(value: int | None) -> int | None:
@@ -61,14 +68,22 @@ def multiple_of_16(value: int | None) -> int | None:
 
 
 SizeOpt = Annotated[int, typer.Option(
-    "--size", min=32, max=4096, callback=multiple_of_16,
+    "--size", metavar="PIXELS", min=32, max=4096, callback=multiple_of_16,
     help="Model input: the longer image side is resized to this (multiple of 16); results "
          "are mapped back to the original image.")]
 ScoreOpt = Annotated[float, typer.Option(
-    "--score-threshold", min=0.0, max=1.0, help="Minimum score of the network's detections.")]
+    "--score-threshold", metavar="SCORE", min=0.0, max=1.0, callback=finite,
+    help="Minimum score of the network's detections (objects for --auto units and roi "
+         "boxes); lower it to find weaker objects on photos.")]
 SaveDataOpt = Annotated[Optional[Path], typer.Option(
-    "--save-data", show_default=False,
+    "--save-data", metavar="FILE|FOLDER", show_default=False,
     help="Also write the numbers (.json or .npz) for one image; a folder (JSON files) for "
          "several.")]
 TitlesOpt = Annotated[bool, typer.Option("--titles/--no-titles", help="Panel titles.")]
 LegendOpt = Annotated[bool, typer.Option("--legend/--no-legend", help="A legend row.")]
+SvgTextOpt = Annotated[bool, typer.Option(
+    "--svg-text/--svg-outlines",
+    help="SVG keeps text as editable text (font DejaVu Sans), or draws glyph outlines.")]
+MaxMegapixelsOpt = Annotated[float, typer.Option(
+    "--max-megapixels", metavar="MP", min=1.0, max=10000.0, callback=finite,
+    help="Refuse larger images before decoding them (guards against decompression bombs).")]

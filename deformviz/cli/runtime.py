@@ -34,8 +34,7 @@ def load_cli_model(spec: str | None, device: str):
     Returns:
         (model in eval mode on `device`, the name to record in results).
     """
-    from deformviz.models.registry import (DEFAULT_MODEL, MODELS, ModelLoadError,
-                                           load_checkpoint, load_model)
+    from deformviz.models.registry import DEFAULT_MODEL, MODELS, load_checkpoint, load_model
 
     name = spec or DEFAULT_MODEL
     if name in MODELS:
@@ -45,9 +44,10 @@ def load_cli_model(spec: str | None, device: str):
         try:
             return load_checkpoint(path, device), str(path)
         except Exception as error:  # noqa: BLE001 - torch.load raises many types
-            text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise ModelLoadError(f"{path}: not a loadable deformviz weights file "
-                                 f"({type(error).__name__}: {text[:200]})") from error
+            # Bad input (exit 2); torch's own message (pickle opcodes, zip internals) would
+            # not help the user, DEFORMVIZ_DEBUG=1 shows it.
+            raise InputError(f"--model {path}: not a deformviz weights file (expected one "
+                             "written by 'deformviz train' or export_weights)") from error
     if path.suffix or "/" in name or "\\" in name:
         raise InputError(f"--model {name}: no such weights file")
     known = ", ".join(sorted(MODELS)) or "none yet"
@@ -69,7 +69,7 @@ class NetworkOptions:
     @property
     def given(self) -> list[str]:
         """The options that only a loaded (not bundled) network takes, as typed."""
-        names = {"factory": "--model-factory", "weights": "--weights", "style": "--style",
+        names = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
                  "stride_in_1x1": "--stride-in-1x1", "short_side": "--short-side",
                  "max_long_side": "--max-long-side"}
         return [flag for field, flag in names.items() if getattr(self, field) is not None]

@@ -1,9 +1,13 @@
 """Figures from results (never from the model): sampling locations and deformed RoI bins.
 
-- `plot_sampling(result, width)`: the paper's Fig. 6 style; one panel per unit, or an overview.
+- `plot_sampling(result, width, style=...)`: the paper's Fig. 6; one panel per unit, or an
+  overview. `width` is inches or a string ("3.25in", "85mm", "cvpr-text"); `fig=` / `ax=`
+  draw into your own figure or subplot.
 - `plot_rois(result, width, show_regular)`: the paper's Fig. 7 style.
 - `save_figure(figure, path, dpi)`: PNG, PDF or SVG by extension, deterministic and atomic.
 - `parse_width("3.25in" | "85mm" | "cvpr-text" ...)`: widths in inches.
+
+Plotting takes plain results and imports neither torch nor the model.
 
 Names are loaded on first use, so `deformviz.plotting.size` (used to check options) does not
 import matplotlib.
@@ -16,8 +20,9 @@ from typing import Any
 
 _EXPORTS = {
     "FIGURE_FORMATS": "output", "figure_format": "output", "render_figure": "output",
-    "save_figure": "output", "plot_rois": "rois", "plot_sampling": "sampling",
-    "VENUE_WIDTHS": "size", "parse_width": "size",
+    "save_figure": "output", "is_deformviz_figure": "output", "FIGURE_MARKER": "output",
+    "plot_rois": "rois", "plot_sampling": "sampling", "STYLES": "sampling",
+    "VENUE_WIDTHS": "size", "parse_width": "size", "as_width": "size",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,62 +1,156 @@
-"""Shared drawing steps: a figure of image panels, points, a legend row."""
+"""Shared drawing steps: image panels with wrapped titles and a legend that fits the width.
+
+Text is measured with the Agg renderer (the fonts the files embed), so titles are wrapped to
+their panel and the legend to the figure before the figure's height is decided: titles never
+run into each other, the legend never runs off the page.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from .layout import row_layout
-from .style import FONT_SIZE, PointStyle
+from deformviz.errors import InputError
 
-__all__ = ["image_panels", "draw_points", "legend_row", "handle"]
+from .layout import grid_layout, panel_grid
+from .style import FONT_SIZE, MIN_FONT_SIZE
+
+__all__ = ["image_panels", "text_width", "wrap_text", "title_size", "LEGEND_FONT_SIZE"]
+
+LEGEND_FONT_SIZE = FONT_SIZE - 1
+_TITLE_PAD = 2.0  # points between a title and its panel
+_LINE = 1.25  # line height, in font sizes
+
+
+@lru_cache(maxsize=4096)
+def text_width(text: str, size: float) -> float:
+    """Width in points of one line of `text` at `size` points in the figures' font."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = _renderer()
+    width, _, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(family="DejaVu Sans", size=size), ismath=False)
+    return float(width)  # at 72 dpi, pixels are points
+
+
+@lru_cache(maxsize=1)
+def _renderer():
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(10, 10, 72)
+
+
+def wrap_text(text: str, size: float, width: float) -> list[str]:
+    """`text` broken at spaces into lines at most `width` points wide (a word longer than
+    the width gets a line of its own)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and text_width(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def title_size(panel_width: float) -> float:
+    """Title font size (points) for a panel `panel_width` inches wide: caption size, a point
+    smaller on narrow panels."""
+    return FONT_SIZE if panel_width >= 1.4 else max(FONT_SIZE - 1, MIN_FONT_SIZE)
+
+
+def _wrapped_titles(titles: Sequence[str | None], panel_width: float,
+                    size: float) -> list[str | None]:
+    width_pt = panel_width * 72 - 2
+    return [None if not t else "\n".join(wrap_text(t, size, width_pt)) for t in titles]
+
+
+def _title_band(titles: Sequence[str | None], size: float) -> float:
+    lines = max((t.count("\n") + 1 for t in titles if t), default=0)
+    return 0.0 if lines == 0 else (lines * size * _LINE + _TITLE_PAD + 1.0) / 72
+
+
+def _show_image(ax: Axes, image: np.ndarray) -> None:
+    """`image` undistorted on `ax`; pixel (i, j) centred at (i, j) (matplotlib's default extent),
+    so points in index coordinates go on as they are, continuous boxes shifted by -0.5."""
+    height, width = image.shape[:2]
+    ax.imshow(image, interpolation="antialiased", resample=True)
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_axis_off()
+
+
+def _legend(figure: Figure, handles: Sequence[Artist], width: float):
+    """A legend along the bottom, in as many columns as fit `width` inches. Returns it and its
+    height in inches."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    # A renderer of its own: measuring must not replace the canvas of a caller's figure.
+    renderer = RendererAgg(int(width * figure.dpi) + 1, 100, figure.dpi)
+    legend = None
+    for columns in range(len(handles), 0, -1):
+        if legend is not None:
+            legend.remove()
+        legend = figure.legend(handles=list(handles), loc="lower center", ncol=columns,
+                               frameon=False, fontsize=LEGEND_FONT_SIZE, handlelength=1.2,
+                               handletextpad=0.4, columnspacing=1.0, borderaxespad=0.1,
+                               borderpad=0.1, bbox_to_anchor=(0.5, 0.0))
+        box = legend.get_window_extent(renderer)
+        if box.width / figure.dpi <= width - 0.04:
+            break
+    return legend, box.height / figure.dpi + 0.02
 
 
 def image_panels(image: np.ndarray, titles: Sequence[str | None], width: float,
-                 legend: bool) -> tuple[Figure, list[Axes]]:
-    """A figure `width` inches wide with one panel per title, each showing `image` undistorted.
+                 legend: Sequence[Artist] | None = None, *, fig: Figure | None = None,
+                 ax: Axes | Sequence[Axes] | None = None) -> tuple[Figure, list[Axes]]:
+    """One panel per title, each showing `image` (an [H, W, 3] array) undistorted.
 
-    Panels use matplotlib's default image extent, so pixel (i, j) is centred at (i, j): points
-    in index coordinates go on as they are, continuous boxes shifted by -0.5.
+    Without `ax`: a figure `width` inches wide (or `fig`, resized, if given), panels in rows
+    (see `panel_grid`), titles wrapped to their panel, `legend` handles along the bottom.
+    With `ax` (one Axes or one per title): draws into the caller's axes, titles and legend
+    included, and leaves the layout alone.
     """
-    show_titles = any(titles)
-    layout = row_layout(len(titles), image.shape[:2], width, show_titles, legend)
-    figure = Figure(figsize=(layout.width, layout.height))
+    if ax is not None:
+        axes = [ax] if isinstance(ax, Axes) else list(ax)
+        if len(axes) != len(titles):
+            raise InputError(f"ax: {len(titles)} panel(s) to draw, got {len(axes)} Axes")
+        figure = axes[0].figure
+        for panel, title in zip(axes, titles):
+            _show_image(panel, image)
+            if title:
+                pos = panel.get_position()
+                panel_w = pos.width * figure.get_figwidth()
+                size = title_size(panel_w)
+                panel.set_title(_wrapped_titles([title], panel_w, size)[0], fontsize=size,
+                                pad=_TITLE_PAD)
+        if legend:
+            axes[-1].legend(handles=list(legend), loc="upper center", fontsize=LEGEND_FONT_SIZE,
+                            bbox_to_anchor=(0.5, 0.0), frameon=False, ncol=min(len(legend), 3))
+        return figure, axes
+
+    if fig is not None and fig.axes:
+        raise InputError("fig: needs an empty Figure (use ax= to draw into existing axes)")
+    figure = fig if fig is not None else Figure()
+    columns, rows, panel_w = panel_grid(len(titles), width)
+    size = title_size(panel_w)
+    wrapped = _wrapped_titles(titles, panel_w, size)
+    bands = [_title_band(wrapped[r * columns:(r + 1) * columns], size) for r in range(rows)]
+    figure.set_size_inches(width, 1.0)
+    legend_band = 0.0
+    if legend:
+        _, legend_band = _legend(figure, legend, width)
+    layout = grid_layout(len(titles), image.shape[:2], width, bands, legend_band)
+    figure.set_size_inches(layout.width, layout.height)
     axes = []
-    height, width_px = image.shape[:2]
-    for rect, title in zip(layout.axes_rects, titles):
-        ax = figure.add_axes(rect)
-        ax.imshow(image, interpolation="antialiased", resample=True)
-        ax.set_xlim(-0.5, width_px - 0.5)
-        ax.set_ylim(height - 0.5, -0.5)
-        ax.set_axis_off()
+    for rect, title in zip(layout.axes_rects, wrapped):
+        panel = figure.add_axes(rect)
+        _show_image(panel, image)
         if title:
-            ax.set_title(title, fontsize=FONT_SIZE, pad=2.0)
-        axes.append(ax)
+            panel.set_title(title, fontsize=size, pad=_TITLE_PAD, linespacing=1.1)
+        axes.append(panel)
     return figure, axes
-
-
-def draw_points(ax: Axes, points: np.ndarray, style: PointStyle, zorder: float) -> None:
-    """Plot [N, 2] (x, y) points with one marker style (as one path: small vector files)."""
-    if len(points) == 0:
-        return
-    ax.plot(points[:, 0], points[:, 1], linestyle="none", marker=style.marker,
-            markersize=style.size, color=style.color, markeredgecolor=style.edge,
-            markeredgewidth=style.edge_width, zorder=zorder)
-
-
-def handle(style: PointStyle, label: str) -> Line2D:
-    """A legend entry for a point style."""
-    return Line2D([], [], linestyle="none", marker=style.marker, markersize=style.size + 1,
-                  color=style.color, markeredgecolor=style.edge,
-                  markeredgewidth=style.edge_width, label=label)
-
-
-def legend_row(figure: Figure, handles: Sequence[Line2D]) -> None:
-    """One centred row of legend entries along the bottom of the figure."""
-    figure.legend(handles=list(handles), loc="lower center", ncol=len(handles), frameon=False,
-                  fontsize=FONT_SIZE - 1, handlelength=1.0, handletextpad=0.3,
-                  columnspacing=1.0, borderaxespad=0.05, bbox_to_anchor=(0.5, 0.0))

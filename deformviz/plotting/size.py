@@ -18,7 +18,8 @@ import re
 
 from deformviz.errors import InputError
 
-__all__ = ["VENUE_WIDTHS", "parse_width", "describe_presets"]
+__all__ = ["VENUE_WIDTHS", "MIN_PANEL_WIDTH", "MIN_FIGURE_WIDTH", "PANEL_GAP", "FIGURE_MARGIN",
+           "parse_width", "as_width", "describe_presets"]
 
 _POINTS_PER_INCH = 72.27  # TeX points
 _UNITS = {"in": 1.0, "inch": 1.0, "mm": 1 / 25.4, "cm": 1 / 2.54, "pt": 1 / _POINTS_PER_INCH}
@@ -34,6 +35,12 @@ VENUE_WIDTHS: dict[str, tuple[float, float]] = {
     "eccv": (12.2 / 2.54, 12.2 / 2.54),
 }
 _MAX_INCHES = 40.0
+# Narrower image panels cannot show 729 points, a title and the unit apart from each other
+# at print size; wider figures wrap panels into rows instead of shrinking them below this.
+MIN_PANEL_WIDTH = 1.0  # inches
+PANEL_GAP = 0.04  # inches between panels
+FIGURE_MARGIN = 0.02  # inches around everything
+MIN_FIGURE_WIDTH = MIN_PANEL_WIDTH + 2 * FIGURE_MARGIN
 
 
 def describe_presets() -> str:
@@ -48,7 +55,11 @@ def parse_width(text: str) -> float:
     cvpr, iccv, icml, neurips, iclr, ieee, eccv.
 
     Raises:
-        InputError: no unit, unknown unit or preset, or not a positive size up to 40in.
+        InputError: no unit, unknown unit or preset, or outside MIN_FIGURE_WIDTH..40in.
+
+    Example:
+        >>> parse_width("cvpr-text"), round(parse_width("85mm"), 3)
+        (6.875, 3.346)
     """
     value = text.strip().lower()
     venue, _, part = value.partition("-")
@@ -64,7 +75,29 @@ def parse_width(text: str) -> float:
         raise InputError(f"width {text!r} needs a unit: in, mm, cm or pt")
     if unit not in _UNITS:
         raise InputError(f"width {text!r}: unknown unit {unit!r}; use in, mm, cm or pt")
-    inches = number * _UNITS[unit]
-    if not 0.5 <= inches <= _MAX_INCHES:
-        raise InputError(f"width {text!r} must be between 0.5in and {_MAX_INCHES:g}in")
+    return _check_range(number * _UNITS[unit], repr(text))
+
+
+def _check_range(inches: float, shown: str) -> float:
+    if not inches <= _MAX_INCHES:
+        raise InputError(f"width {shown} is larger than {_MAX_INCHES:g}in")
+    if not inches >= MIN_FIGURE_WIDTH - 1e-9:
+        raise InputError(f"width {shown} is too narrow to draw legibly; the smallest usable "
+                         f"width is {MIN_FIGURE_WIDTH:.2f}in ({MIN_FIGURE_WIDTH * 25.4:.0f}mm)")
     return inches
+
+
+def as_width(width: float | int | str) -> float:
+    """A figure width in inches from a number of inches or a string `parse_width` reads.
+
+    Raises:
+        InputError: not a width, or outside MIN_FIGURE_WIDTH..40 inches.
+    """
+    if isinstance(width, str):
+        return parse_width(width)
+    if isinstance(width, bool) or not isinstance(width, (int, float)):
+        raise InputError(f"width={width!r}: expected inches (a number) or a string such as "
+                         f"'3.25in', '85mm' or 'cvpr-column'")
+    if width != width:  # NaN
+        raise InputError("width=nan is not a number of inches")
+    return _check_range(float(width), f"{width:g}in")

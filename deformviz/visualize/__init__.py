@@ -1,13 +1,20 @@
 """The Python API behind the command line: images in, sampling geometry out, in original pixels.
 
-    from deformviz.models.registry import load_model
-    from deformviz.visualize import sample_locations, roi_bins, save_data
-    from deformviz.plotting import plot_sampling, plot_rois, save_figure
+    >>> from deformviz.models.registry import load_model
+    >>> from deformviz.visualize import roi_bins, sample_locations, save_data
+    >>> from deformviz.plotting import plot_rois, plot_sampling, save_figure
+    >>> model = load_model()
+    >>> result = sample_locations(model, "samples/chelsea.jpg", auto=3, levels=3)
+    >>> print(save_figure(plot_sampling(result, width="cvpr-text"), "chelsea.pdf"))
+    chelsea.pdf
+    >>> print(save_data(result, "chelsea.json"))
+    chelsea.json
+    >>> bins = roi_bins(model, "samples/coffee.jpg", [[150, 20, 430, 300]])
+    >>> print(save_figure(plot_rois(bins, width="85mm", show_regular=True), "coffee.svg"))
+    coffee.svg
 
-    model = load_model()                                        # or load_checkpoint(path)
-    result = sample_locations(model, "samples/chelsea.jpg", auto=3, levels=3)
-    save_figure(plot_sampling(result), "chelsea.pdf", width="cvpr-text")
-    save_data(result, "chelsea.json")
+(`tests/test_docstring_examples.py` runs these lines, with the test model in place of the
+bundled one.)
 
 - `probe_image` -> `ProbedImage.sample`: one forward pass of any network (bundled, loaded or
   your module), then the points of any units of it (the notebook path).
@@ -16,6 +23,9 @@
 - `auto_units` (from detections), `headless_units` (without a detection head), `grid_units`,
   `unit_at`: which units to show.
 - `save_data`: results as JSON or NPZ.
+
+Names are loaded on first use, so `deformviz.visualize.results` (plain data, used by the
+plotting) does not import torch.
 """
 
 from __future__ import annotations

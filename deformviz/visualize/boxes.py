@@ -17,8 +17,9 @@ from deformviz.errors import BoxError, InputError, finite_number
 __all__ = ["check_boxes", "read_boxes_file"]
 
 
-def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) -> np.ndarray:
-    """Validate boxes against an (H, W) image.
+def check_boxes(boxes: Sequence[Sequence[object]],
+                image_size: tuple[int, int] | None) -> np.ndarray:
+    """Validate boxes against an (H, W) image (None: no image yet, only sign, order, area).
 
     Returns:
         [K, 4] float64 (x1, y1, x2, y2).
@@ -26,7 +27,6 @@ def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) 
         BoxError: a box without four finite numbers, inverted (x2 < x1 or y2 < y1), of zero
             width or height, or not inside [0, W] x [0, H].
     """
-    height, width = image_size
     checked = []
     if hasattr(boxes, "tolist"):  # numpy arrays and torch tensors
         boxes = boxes.tolist()
@@ -42,6 +42,13 @@ def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int]) 
             raise BoxError(f"{where} {shown} is inverted: need x1 < x2 and y1 < y2")
         if x2 == x1 or y2 == y1:
             raise BoxError(f"{where} {shown} has zero area")
+        if image_size is None:
+            if min(x1, y1) < 0:
+                raise BoxError(f"{where} {shown} has negative coordinates; boxes are in image "
+                               "pixels, 0 0 W H being the whole image")
+            checked.append((x1, y1, x2, y2))
+            continue
+        height, width = image_size
         if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
             raise BoxError(f"{where} {shown} is outside the image ({width}x{height} pixels: "
                            f"boxes must lie within 0..{width} x 0..{height})")

@@ -125,7 +125,8 @@ def _npz_arrays(result: SamplingResult | RoIResult) -> dict[str, np.ndarray]:
 def encode_data(result: SamplingResult | RoIResult, fmt: str) -> bytes:
     """The bytes `save_data` writes for format "json" or "npz"."""
     if fmt == "json":
-        return (json.dumps(result_to_dict(result), indent=1) + "\n").encode("utf-8")
+        # Compact: a 729-point unit pretty-printed is thousands of lines.
+        return (json.dumps(result_to_dict(result), separators=(",", ":")) + "\n").encode("utf-8")
     buffer = io.BytesIO()
     meta = json.dumps(result_to_dict(result, arrays=False))
     np.savez_compressed(buffer, meta=np.array(meta), **_npz_arrays(result))

@@ -80,8 +80,8 @@ def roi_bins(model: DeformableDetector, image: object,
         BoxError: a box that is not four finite numbers, inverted, empty or outside the image.
 
     Example:
-        >>> result = roi_bins(model, "samples/chelsea.jpg", [[40, 60, 300, 280]])  # doctest: +SKIP
-        >>> result.boxes[0].deformed.shape                                         # doctest: +SKIP
+        >>> result = roi_bins(model, "samples/chelsea.jpg", [[40, 60, 300, 280]])
+        >>> result.boxes[0].deformed.shape
         (3, 3, 4)
     """
     loaded = as_loaded_image(image)

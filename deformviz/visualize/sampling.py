@@ -150,9 +150,9 @@ def sample_locations(model: object, image: object, *,
     if levels is not None and levels < 1:
         raise InputError(f"levels must be at least 1, got {levels}")
     if auto is not None and auto < 1:
-        raise InputError(f"--auto needs at least 1 unit, got {auto}")
+        raise InputError(f"auto={auto}: needs at least 1 unit")
     if grid_step is not None and (at or auto):
-        raise InputError("the grid overview (--grid) cannot be combined with --at or --auto")
+        raise InputError("grid_step (the grid overview) cannot be combined with at or auto")
     from deformviz.imaging import as_loaded_image
 
     loaded = as_loaded_image(image)

@@ -3,7 +3,8 @@
 Units are cells of the top deformable layer's output map. A requested pixel picks the cell
 whose centre is nearest to it. `auto_units` picks, from the network's own detections, one unit
 on background, one on a small object and one on a large object (like the triplets of the
-paper's Fig. 6), falling back to heat-map peaks when there are too few detections.
+paper's Fig. 6), then more detections and more background; units keep away from the map's
+border and from each other (see `auto_units` for the rules).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from deformviz.geometry import FeatureToImage
 
 from .results import Detection, Unit
 
-__all__ = ["check_unit_pixels", "unit_at", "auto_units", "grid_units", "ROLE_ORDER"]
+__all__ = ["check_unit_pixels", "unit_at", "auto_units", "grid_units", "ROLE_ORDER",
+           "border_margin", "min_separation"]
 
 # Display order of the roles, the paper's left-to-right order first.
-ROLE_ORDER = ("background", "small object", "large object", "object", "peak", "requested", "grid")
+ROLE_ORDER = ("background", "small object", "large object", "object", "requested", "grid")
 
 
 def check_unit_pixels(pixels: list[tuple[float, float]], image_size: tuple[int, int]) -> None:
@@ -65,8 +67,7 @@ def _cell_centres(mapping: FeatureToImage, feature_size: tuple[int, int]) -> np.
 def _background_cells(detections: tuple[Detection, ...], heatmap: np.ndarray,
                       centres: np.ndarray) -> list[tuple[int, int]]:
     """Cells ordered from most to least background-like: far from every detected box (in
-    pixels), then low object heat; cells on the map's border come last (their filters read
-    padding)."""
+    pixels), then low object heat."""
     height, width = heatmap.shape[-2:]
     distance = np.full((height, width), np.inf)
     for det in detections:
@@ -76,19 +77,45 @@ def _background_cells(detections: tuple[Detection, ...], heatmap: np.ndarray,
         dy = np.maximum(np.maximum(y1 - (centres[..., 1] + 0.5), (centres[..., 1] + 0.5) - y2), 0)
         distance = np.minimum(distance, np.hypot(dx, dy))
     heat = heatmap.max(axis=0)
-    border = np.zeros((height, width), dtype=bool)
-    if height > 2 and width > 2:
-        border[[0, -1], :] = border[:, [0, -1]] = True
     if not detections:
         distance = np.zeros_like(heat)
-    order = np.lexsort((heat.ravel(), -distance.ravel(), border.ravel()))
+    order = np.lexsort((heat.ravel(), -distance.ravel()))
     return [(int(i // width), int(i % width)) for i in order]
+
+
+def border_margin(feature_size: tuple[int, int]) -> int:
+    """Cells next to the map's border that auto units avoid (their filters read padding):
+    2 cells, 1 on maps under 8 cells a side, 0 under 3."""
+    side = min(feature_size)
+    return 2 if side >= 8 else 1 if side >= 3 else 0
+
+
+def min_separation(feature_size: tuple[int, int]) -> int:
+    """Fewest cells (Chebyshev distance) between two auto units: 3, or a fifth of the
+    shorter map side when that is larger, so panels never show nearly the same unit."""
+    return max(3, min(feature_size) // 5)
+
+
+def _inside(cell: tuple[int, int], feature_size: tuple[int, int], margin: int) -> tuple[int, int]:
+    """`cell` moved the least to lie at least `margin` cells from the map's border."""
+    return (int(np.clip(cell[0], margin, max(feature_size[0] - 1 - margin, margin))),
+            int(np.clip(cell[1], margin, max(feature_size[1] - 1 - margin, margin))))
 
 
 def auto_units(count: int, detections: tuple[Detection, ...], heatmap: torch.Tensor,
                mapping: FeatureToImage) -> list[Unit]:
-    """`count` telling units: background, small object, large object (the paper's Fig. 6
-    triplet), then further detections by score, heat-map peaks and background cells.
+    """`count` telling units: the paper's Fig. 6 triplet (background, small object, large
+    object), then further detections by score, then more background.
+
+    Rules (the same on generated scenes and photos):
+    - objects are the network's own detections (their score threshold decides what counts:
+      lower it to get units on weaker objects); a unit sits on the cell nearest its box's
+      centre;
+    - background units are the cells farthest from every detected box, lowest object heat
+      first;
+    - no unit lies within `border_margin` cells of the map's border (those filters read
+      padding), and no two units lie within `min_separation` cells of each other (both are
+      relaxed only when the map is too small to hold `count` units otherwise).
 
     Args:
         count: how many units (>= 1).
@@ -99,10 +126,11 @@ def auto_units(count: int, detections: tuple[Detection, ...], heatmap: torch.Ten
         distinct units in display order (background, small, large, then the rest).
     """
     if count < 1:
-        raise UnitError(f"--auto needs at least 1 unit, got {count}")
+        raise UnitError(f"auto needs at least 1 unit, got {count}")
     feature_size = (int(heatmap.shape[-2]), int(heatmap.shape[-1]))
     heat = heatmap.double().numpy()
     centres = _cell_centres(mapping, feature_size)
+    margin = border_margin(feature_size)
 
     def on(det: Detection, role: str) -> tuple[tuple[int, int], str, Detection]:
         x1, y1, x2, y2 = det.box
@@ -110,27 +138,45 @@ def auto_units(count: int, detections: tuple[Detection, ...], heatmap: torch.Ten
         return cell, role, det
 
     by_area = sorted(detections, key=lambda d: d.area)
-    priority: list[tuple[tuple[int, int], str, Detection | None]] = []
+    objects: list[tuple[tuple[int, int], str, Detection | None]] = []
     if len(by_area) >= 2:
-        priority += [on(by_area[-1], "large object"), on(by_area[0], "small object")]
+        objects += [on(by_area[-1], "large object"), on(by_area[0], "small object")]
     elif by_area:
-        priority.append(on(by_area[0], "object"))
+        objects.append(on(by_area[0], "object"))
     backgrounds = _background_cells(detections, heat, centres)
-    priority.append((backgrounds[0], "background", None))
-    priority += [on(d, "object") for d in detections]
-    peaks = np.argsort(-heat.max(axis=0).ravel(), kind="stable")
-    priority += [((int(i // feature_size[1]), int(i % feature_size[1])), "peak", None)
-                 for i in peaks]
-    priority += [(cell, "background", None) for cell in backgrounds[1:]]
 
-    chosen: dict[tuple[int, int], Unit] = {}
+    # Strictest rules first; relaxed (closer units, then border cells) only if too few fit.
+    for separation in range(min_separation(feature_size), 0, -1):
+        for edge in sorted({margin, 0}, reverse=True):
+            usable = [c for c in backgrounds if c == _inside(c, feature_size, edge)]
+            # The triplet's background unit is the most background-like cell that keeps
+            # its distance from the two objects; then further objects, then more background.
+            chosen = _pick([*objects], count, separation, edge, feature_size, mapping)
+            chosen = _pick([(c, "background", None) for c in usable], min(count, len(chosen) + 1),
+                           separation, edge, feature_size, mapping, chosen)
+            rest = [*(on(d, "object") for d in detections),
+                    *((cell, "background", None) for cell in usable)]
+            chosen = _pick(rest, count, separation, edge, feature_size, mapping, chosen)
+            if len(chosen) == count:
+                return sorted(chosen, key=lambda u: ROLE_ORDER.index(u.role))
+    return sorted(chosen, key=lambda u: ROLE_ORDER.index(u.role))  # fewer cells than units
+
+
+def _pick(priority, count: int, separation: int, margin: int, feature_size: tuple[int, int],
+          mapping: FeatureToImage, chosen: list[Unit] | None = None) -> list[Unit]:
+    """`chosen` extended from `priority` in order, up to `count` units, keeping every unit
+    `separation` cells from the others and `margin` cells from the border."""
+    chosen = list(chosen or [])
     for cell, role, det in priority:
         if len(chosen) == count:
             break
-        if cell not in chosen:
-            chosen[cell] = _unit(cell, mapping, role, det)
-    units = list(chosen.values())
-    return sorted(units, key=lambda u: ROLE_ORDER.index(u.role))  # stable: ties keep priority
+        if det is None and cell != _inside(cell, feature_size, margin):
+            continue  # background near the border: skip (an object's unit moves inward)
+        cell = _inside(cell, feature_size, margin)
+        if all(max(abs(cell[0] - u.cell[0]), abs(cell[1] - u.cell[1])) >= separation
+               for u in chosen):
+            chosen.append(_unit(cell, mapping, role, det))
+    return chosen
 
 
 def grid_units(feature_size: tuple[int, int], mapping: FeatureToImage, step: int) -> list[Unit]:

@@ -68,15 +68,19 @@ def test_models_lists_cards(monkeypatch) -> None:
     monkeypatch.setattr(registry, "MODELS", {entry.name: entry})
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
-    assert f"* {entry.name}" in result.stdout and "synthetic scenes" in result.stdout
-    assert "[weights missing]" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("* "))
+    assert row.split(None, 3)[1:3] == [entry.name, "missing"]
+    assert row.endswith("synthetic scenes")
 
 
 def test_info_prints_backend_and_device() -> None:
     result = runner.invoke(app, ["info", "--device", "cpu"])
     assert result.exit_code == 0
-    assert "operators:" in result.stdout and "compiled-cpu" in result.stdout or \
-        "reference" in result.stdout
+    from deformviz.ops import operator_backend
+
+    backend = operator_backend("cpu")
+    assert backend.startswith(("compiled-cpu", "reference"))
+    assert f"operators:  {backend}" in result.stdout.splitlines()
     assert "device:     cpu" in result.stdout and f"deformviz:  {__version__}" in result.stdout
 
 

@@ -105,7 +105,7 @@ def test_sample_a_model_factory(run, samples: Path, tmp_path: Path) -> None:
     (("--levels", "5"), "--levels 5: the chain has 3 layers"),
     (("--layers", "res5a,res5a"), "named twice"),
     (("--size", "256"), "--size resizes for the bundled network"),
-    (("--style", "caffe", "--stride-in-1x1"), None),
+    (("--backbone-style", "caffe", "--stride-in-1x1"), None),
 ])
 def test_sample_bad_layer_options(run, samples: Path, checkpoints, args, message) -> None:
     result = run("sample", samples / "chelsea.jpg", "--model", checkpoints["mmdet"], *SMALL,
@@ -118,8 +118,8 @@ def test_sample_bad_layer_options(run, samples: Path, checkpoints, args, message
 
 
 def test_own_network_options_are_refused_for_the_bundled_network(run, samples: Path) -> None:
-    result = run("sample", samples / "chelsea.jpg", "--style", "caffe")
-    assert result.exit_code == 2 and "--style: only for your own network" in result.stderr
+    result = run("sample", samples / "chelsea.jpg", "--backbone-style", "caffe")
+    assert result.exit_code == 2 and "--backbone-style: only for your own network" in result.stderr
 
 
 def test_inspect_reports_the_layers(run, checkpoints) -> None:
@@ -138,7 +138,7 @@ def test_inspect_reports_the_layers(run, checkpoints) -> None:
 
 
 def test_inspect_caffe_style_moves_the_stride(run, checkpoints) -> None:
-    result = run("inspect", checkpoints["mmdet"], "--style", "caffe", model=False)
+    result = run("inspect", checkpoints["mmdet"], "--backbone-style", "caffe", model=False)
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
             if line.startswith("  layer")}

@@ -1,4 +1,4 @@
-"""Runtime failures (exit 1), DEFORMVIZ_DEBUG, and the real model loader."""
+"""Runtime failures, bad weights files (exit 2), DEFORMVIZ_DEBUG, and the real model loader."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from .browser import console_errors, copy_command, network_requests, open_page, 
 from .compare import assert_command_draws, assert_same_points, run_copied_command
 
 IMAGE = "coffee.jpg"
-NETWORK = ("--style", "caffe", "--short-side", "160", "--layers", "layer3.5.conv2,res5a,res5b")
+NETWORK = ("--backbone-style", "caffe", "--short-side", "160", "--layers", "layer3.5.conv2,res5a,res5b")
 TARGETS = [(0.0, 0.0), (300.0, 200.0), (123.0, 321.0)]
 
 

@@ -113,3 +113,69 @@ def test_roi_figure_draws_every_bin(test_model, samples: Path) -> None:
     assert texts and texts[0].startswith(result.boxes[0].label)
     png = np.asarray(Image.open(io.BytesIO(render_figure(figure, "png", dpi=100))))
     assert png.shape[2] in (3, 4)
+
+
+def _drawn(ax, gid: str):
+    return next(c for c in ax.collections if c.get_gid() == gid)
+
+
+def test_exported_points_equal_the_drawn_points(sampling_result, tmp_path: Path) -> None:
+    import json
+
+    from deformviz.visualize import save_data
+
+    figure = plot_sampling(sampling_result, 6.875)
+    save_data(sampling_result, tmp_path / "d.npz")
+    save_data(sampling_result, tmp_path / "d.json")
+    arrays = np.load(tmp_path / "d.npz")
+    units = json.loads((tmp_path / "d.json").read_text())["units"]
+    for i, ax in enumerate(figure.axes):
+        unit = _drawn(ax, "unit").get_offsets()
+        np.testing.assert_array_equal(unit, [units[i]["pixel"]])
+        for level in (1, 2, 3):
+            prefix = f"unit{i}_level{level}"
+            points, active = arrays[f"{prefix}_points"], arrays[f"{prefix}_active"]
+            entry = units[i]["levels"][level - 1]
+            np.testing.assert_array_equal(points, np.array(entry["points"]))
+            np.testing.assert_array_equal(active, np.array(entry["active"]))
+            np.testing.assert_array_equal(arrays[f"{prefix}_weights"], entry["weights"])
+            np.testing.assert_array_equal(arrays[f"{prefix}_parents"], entry["parents"])
+            drawn = _drawn(ax, f"level{level}")
+            # (x, y) order and the active filter: exactly what is drawn
+            np.testing.assert_array_equal(drawn.get_offsets(), points[active])
+            alphas = drawn.get_facecolors()[:, 3]
+            weights = arrays[f"{prefix}_weights"][active]
+            if np.allclose(weights, 1):
+                assert np.all(alphas == 1)
+            else:
+                assert np.corrcoef(alphas, weights)[0, 1] > 0.99
+            if level > 1:  # a point is active only under an active parent
+                parents = arrays[f"{prefix}_parents"]
+                above = arrays[f"unit{i}_level{level - 1}_active"]
+                assert np.all(active <= above[parents])
+
+
+def test_exported_bins_equal_the_drawn_bins(test_model, samples: Path, tmp_path: Path) -> None:
+    import json
+
+    from deformviz.visualize import save_data
+
+    result = roi_bins(test_model, samples / "coffee.jpg",
+                      [[150, 40, 430, 300], [40, 200, 180, 330]], long_side=256)
+    figure = plot_rois(result, show_regular=True)
+    save_data(result, tmp_path / "b.npz")
+    save_data(result, tmp_path / "b.json")
+    arrays = np.load(tmp_path / "b.npz")
+    boxes = json.loads((tmp_path / "b.json").read_text())["boxes"]
+    ax = figure.axes[0]
+    for k in range(2):
+        for name, gid in (("deformed_bins", f"deformed{k}"), ("regular_bins", f"regular{k}")):
+            exported = arrays[name][k].reshape(-1, 4)
+            np.testing.assert_array_equal(exported, np.array(boxes[k][name]).reshape(-1, 4))
+            drawn = np.array([path.vertices[:4] for path in _drawn(ax, gid).get_paths()])
+            x1, y1 = drawn[:, 0, 0] + 0.5, drawn[:, 0, 1] + 0.5
+            x2, y2 = drawn[:, 2, 0] + 0.5, drawn[:, 2, 1] + 0.5
+            np.testing.assert_allclose(np.stack([x1, y1, x2, y2], 1), exported, atol=1e-9)
+        assert not np.allclose(arrays["deformed_bins"][k], arrays["regular_bins"][k])
+        drawn_box = _drawn(ax, f"box{k}").get_paths()[0].vertices
+        np.testing.assert_allclose(drawn_box[0] + 0.5, arrays["boxes"][k][:2])

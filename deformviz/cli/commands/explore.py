@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
+                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
 from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
 
 SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
@@ -42,7 +42,7 @@ def command(
     model: ModelOpt = None,
     model_factory: ModelFactoryOpt = None,
     weights: WeightsOpt = None,
-    style: StyleOpt = None,
+    style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
@@ -95,7 +95,7 @@ def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, sh
     those given: the defaults are the same for both commands)."""
     arguments: list[str] = []
     for flag, value in (("--model", model), ("--model-factory", model_factory),
-                        ("--weights", weights), ("--style", style),
+                        ("--weights", weights), ("--backbone-style", style),
                         ("--short-side", short_side), ("--max-long-side", max_long_side)):
         if value is not None:
             arguments += [flag, str(value)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..network_options import (MaxLongSideOpt, ShortSideOpt, Stride1x1Opt, StyleOpt,
+from ..network_options import (MaxLongSideOpt, ShortSideOpt, Stride1x1Opt, BackboneStyleOpt,
                                WeightsOpt)
 
 SUMMARY = "What deformviz recognises in a checkpoint: format, architecture, deformable layers."
@@ -63,7 +63,7 @@ def command(
         help="An mmdetection or detectron2 checkpoint (.pth, .pkl), or a model factory "
              "package.module:function.")],
     weights: WeightsOpt = None,
-    style: StyleOpt = None,
+    style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,

@@ -9,7 +9,8 @@ import typer
 
 from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
-                       LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, WidthOpt)
+                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
+                       SizeOpt, SvgTextOpt, WidthOpt)
 
 SUMMARY = "Boxes and their deformed RoI bins over images (paper Fig. 7)."
 EPILOG = """\b
@@ -19,6 +20,7 @@ Examples:
   deformviz roi photo.jpg --boxes boxes.json -o bins.svg
   deformviz roi photo.jpg                          # the network's own detections
   deformviz roi photos/ -o figures/ --max-boxes 5 -w 85mm
+  deformviz roi photo.jpg --box 40 60 300 420 --no-labels -o box.svg
 """
 
 
@@ -28,12 +30,12 @@ def command(
         "--box", metavar="X1 Y1 X2 Y2", show_default=False,
         help="A box in image pixels (continuous: the whole image is 0 0 W H); repeatable.")] = None,
     boxes_file: Annotated[Optional[Path], typer.Option(
-        "--boxes", show_default=False,
+        "--boxes", metavar="FILE", show_default=False,
         help='Boxes from JSON: [[x1, y1, x2, y2], ...] or {"boxes": [{"box": [...]}, ...]}.')] = None,
     show_regular: Annotated[bool, typer.Option(
         "--show-regular", help="Also draw the undeformed bins (dashed) for comparison.")] = False,
     max_boxes: Annotated[int, typer.Option(
-        "--max-boxes", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
+        "--max-boxes", metavar="N", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
     width: WidthOpt = None,
@@ -44,12 +46,15 @@ def command(
     size: SizeOpt = 512,
     score_threshold: ScoreOpt = 0.3,
     labels: Annotated[bool, typer.Option("--labels/--no-labels",
-                                         help="Class and score on each box.")] = True,
+                                         help="Class and score on each box (hide them for boxes outside the network's classes).")] = True,
     legend: LegendOpt = True,
+    svg_text: SvgTextOpt = True,
+    max_megapixels: MaxMegapixelsOpt = 100.0,
 ) -> None:
     """Draw boxes (yellow, with the RoI head's class and score) and their k x k deformed bins
-    (red) over the original image. Without --box/--boxes: the network's own detections."""
-    from deformviz.errors import BoxError
+    (red) over the original image. Without --box/--boxes: the network's own detections (an
+    image where it finds none is an error: give boxes)."""
+    from deformviz.errors import BoxError, InputError
     from deformviz.plotting.size import parse_width
     from deformviz.visualize.boxes import check_boxes, read_boxes_file
 
@@ -60,24 +65,32 @@ def command(
     given: list = [parse_numbers(value, 4, "--box", BoxError) for value in box or []]
     if boxes_file is not None:
         given += read_boxes_file(boxes_file)
-    # Order and area now, before the model loads; each image's bounds when it is processed.
-    check_boxes(given, (float("inf"), float("inf")))
-    jobs, batch = plan_jobs(images, output, fmt.value, "roi", save_data)
+    # Order, area and sign now, before the model loads; each image's bounds when it is processed.
+    check_boxes(given, None)
+    read = [p for p in (boxes_file, Path(model) if model else None) if p and p.is_file()]
+    jobs, batch = plan_jobs(images, output, fmt.value, "roi", save_data, read)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_model(model, torch_device)
 
     def work(job) -> list[Path]:
+        from deformviz.imaging import load_image
         from deformviz.plotting.output import figure_format, render_figure
         from deformviz.plotting.rois import plot_rois
         from deformviz.visualize.export import data_format, encode_data
         from deformviz.visualize.rois import roi_bins
 
-        result = roi_bins(network, job.image, given or None, long_side=size,
+        image = load_image(job.image, int(max_megapixels * 1e6))
+        result = roi_bins(network, image, given or None, long_side=size,
                           score_threshold=score_threshold, max_boxes=max_boxes,
                           model_name=model_name)
+        if not result.boxes:
+            raise InputError(f"{job.image}: the network found no objects (score >= "
+                             f"{score_threshold:g}); give boxes with --box X1 Y1 X2 Y2, or "
+                             "lower --score-threshold")
         figure = plot_rois(result, figure_width, show_regular=show_regular, labels=labels,
                            legend=legend)
-        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi))]
+        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi,
+                                              svg_text))]
         if job.data is not None:
             outputs.append((job.data, encode_data(result, data_format(job.data))))
         return write_outputs(outputs)

@@ -9,10 +9,10 @@ import typer
 
 from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
-                       LegendOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt, SizeOpt, TitlesOpt,
-                       WidthOpt)
+                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
+                       SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
 from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
+                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
 EPILOG = """\b
@@ -22,6 +22,7 @@ Examples:
   deformviz sample photo.jpg --levels 1 --grid -o overview.svg
   deformviz sample photos/ -o figures/ -f pdf -w cvpr-text
   deformviz sample photo.jpg --auto 3 --save-data points.json
+  deformviz sample photo.jpg --style density -w cvpr-column --title cat --title sofa --title wall
 \b
 Your own network (see 'deformviz inspect FILE' for its layers):
   deformviz sample photo.jpg --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
@@ -36,7 +37,7 @@ def command(
         "--at", metavar="X Y", show_default=False,
         help="A unit at image pixel (x, y) (repeatable); the nearest top-layer cell is used.")] = None,
     auto: Annotated[Optional[int], typer.Option(
-        "--auto", min=1, max=12, show_default=False,
+        "--auto", metavar="N", min=1, max=12, show_default=False,
         help="Pick N telling units (default 3 when no --at or --grid): from the bundled "
              "network's detections (background, small object, large object, ...); for other "
              "networks the widest-, tightest- and typically-sampling units, apart from each "
@@ -44,10 +45,10 @@ def command(
     grid: Annotated[bool, typer.Option(
         "--grid", help="Overview: the 9 top-level points of a regular grid of units.")] = False,
     grid_step: Annotated[int, typer.Option(
-        "--grid-step", min=1, max=64, help="Cells of the top layer's output map between grid "
-                                            "units.")] = 6,
+        "--grid-step", metavar="CELLS", min=1, max=64,
+        help="Cells of the top layer's output map between grid units, 1..64.")] = 6,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=6, show_default=False,
+        "--levels", metavar="N", min=1, max=6, show_default=False,
         help="Layers of the chain to descend: 1, 2, 3, ... (9, 81, 729, ... points per unit "
              "for 3x3 kernels); default the whole chain, or 1 with --grid.")] = None,
     layers: LayersOpt = None,
@@ -59,7 +60,7 @@ def command(
     model: ModelOpt = None,
     model_factory: ModelFactoryOpt = None,
     weights: WeightsOpt = None,
-    style: StyleOpt = None,
+    backbone_style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
@@ -68,6 +69,15 @@ def command(
     score_threshold: ScoreOpt = 0.3,
     titles: TitlesOpt = True,
     legend: LegendOpt = True,
+    style: Annotated[str, typer.Option(
+        "--style", metavar="points|hull|density",
+        help="points: every point; hull: the outline of each level; density: where the "
+             "deepest level concentrates.")] = "points",
+    title: Annotated[Optional[list[str]], typer.Option(
+        "--title", metavar="TEXT", show_default=False,
+        help="Panel titles, one per unit in order (repeatable); default: role and position.")] = None,
+    svg_text: SvgTextOpt = True,
+    max_megapixels: MaxMegapixelsOpt = 100.0,
 ) -> None:
     """Draw where the deformable layers sample for chosen units: each unit (green) with its
     9, 81 or 729 sampling points through the chain of deformable layers (res5c, res5b, res5a
@@ -82,9 +92,23 @@ def command(
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
     if grid and (units or auto):
         raise InputError("--grid cannot be combined with --at or --auto")
-    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data)
+    if grid and levels not in (None, 1):
+        raise InputError("--grid draws the top level only; --levels must be 1 with --grid")
+    from deformviz.plotting.sampling import STYLES
+
+    if style not in STYLES:
+        raise InputError(f"--style {style!r}: expected one of {', '.join(STYLES)}")
+    if grid and style != "points":
+        raise InputError("--grid draws points; --style hull or density needs units")
+    if title and grid:
+        raise InputError("--title names unit panels; the --grid overview has none")
+    expected = len(units) + (auto or (0 if units else 3))
+    if title and len(title) != expected:
+        raise InputError(f"--title given {len(title)} times for {expected} unit(s)")
+    model_file = [Path(p) for p in (model, weights) if p and Path(p).is_file()]
+    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data, model_file)
     chain = parse_layers(layers)
-    options = NetworkOptions(model_factory, weights, style.value if style else None,
+    options = NetworkOptions(model_factory, weights, backbone_style.value if backbone_style else None,
                              stride_in_1x1, short_side, max_long_side)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options)
@@ -99,19 +123,25 @@ def command(
                          "(name more with --layers)")
 
     def work(job) -> list[Path]:
+        from deformviz.imaging import load_image
         from deformviz.plotting.output import figure_format, render_figure
         from deformviz.plotting.sampling import plot_sampling
         from deformviz.visualize.export import data_format, encode_data
         from deformviz.visualize.sampling import sample_locations
 
-        result = sample_locations(network, job.image, at=units, auto=auto,
+        image = load_image(job.image, int(max_megapixels * 1e6))
+        result = sample_locations(network, image, at=units, auto=auto,
                                   grid_step=grid_step if grid else None, levels=levels_used,
                                   layers=chain, long_side=size,
                                   score_threshold=score_threshold, model_name=model_name)
         panels = len(result.samplings) if result.mode == "units" else 1
+        if title and len(title) != panels:
+            raise InputError(f"--title given {len(title)} times for {panels} unit(s)")
         figure_width = width_in or (6.875 if panels > 1 else parse_width("cvpr-column"))
-        figure = plot_sampling(result, figure_width, titles=titles, legend=legend)
-        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi))]
+        figure = plot_sampling(result, figure_width, titles=titles, legend=legend, style=style,
+                               panel_titles=title or None)
+        outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi,
+                                              svg_text))]
         if job.data is not None:
             outputs.append((job.data, encode_data(result, data_format(job.data))))
         return write_outputs(outputs)

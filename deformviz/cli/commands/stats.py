@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, StyleOpt, WeightsOpt, parse_layers)
+                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -67,7 +67,7 @@ def command(
     layers: LayersOpt = None,
     model_factory: ModelFactoryOpt = None,
     weights: WeightsOpt = None,
-    style: StyleOpt = None,
+    style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
