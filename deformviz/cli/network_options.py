@@ -38,10 +38,10 @@ Stride1x1Opt = Annotated[Optional[bool], typer.Option(
     help="detectron2 ResNets: stride on the first 1x1 (detectron2's STRIDE_IN_1X1, the default "
          "for its models) or on the 3x3.")]
 ShortSideOpt = Annotated[Optional[int], typer.Option(
-    "--short-side", min=16, max=8192, show_default=False,
+    "--short-side", metavar="PIXELS", min=16, max=8192, show_default=False,
     help="Loaded networks: resize so the shorter image side is this (default 800).")]
 MaxLongSideOpt = Annotated[Optional[int], typer.Option(
-    "--max-long-side", min=16, max=8192, show_default=False,
+    "--max-long-side", metavar="PIXELS", min=16, max=8192, show_default=False,
     help="Loaded networks: ... unless the longer side would exceed this (default 1333).")]
 
 

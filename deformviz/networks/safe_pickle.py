@@ -121,10 +121,11 @@ def load_numpy_pickle(path: str | Path) -> Any:
     except EOFError:
         raise CheckpointError(f"{path}: truncated pickle (the file ends too early)") from None
     except pickle.UnpicklingError as error:
-        message = str(error)
-        if "truncated" in message:
-            raise CheckpointError(f"{path}: truncated pickle ({message})") from None
-        raise CheckpointError(f"{path}: not a pickle or a damaged one ({message})") from None
+        # The unpickler's own wording ("could not find MARK", opcodes) means nothing to a user.
+        if "truncated" in str(error):
+            raise CheckpointError(f"{path}: truncated file (it ends too early)") from None
+        raise CheckpointError(f"{path}: not a checkpoint, or a damaged one (neither a deformviz "
+                              "weights file nor an mmdetection or detectron2 checkpoint)") from None
     except (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError,
             MemoryError, UnicodeDecodeError) as error:
         # Malformed opcodes and arguments surface as ordinary exceptions from the allowed

@@ -175,7 +175,7 @@ def test_bad_model_file_is_bad_input_without_internal_text(run, samples: Path,
     bad.write_bytes(b"\x80\x02this is not a checkpoint")
     before = bad.read_bytes()
     result = run("sample", samples / "chelsea.jpg", "--model", bad, model=False)
-    _one_line_error(result, 2, "not a deformviz weights file")
+    _one_line_error(result, 2, "not a checkpoint")
     for internal in ("Unpickl", "Error", "zip", "pickle", "opcode"):
         assert internal not in result.stderr.replace("error: ", "", 1)
     assert bad.read_bytes() == before

@@ -125,7 +125,7 @@ def test_not_a_checkpoint_and_wrong_types(tmp_path):
     assert "not a checkpoint" in one_line_error(png)
     garbage = tmp_path / "garbage.pkl"
     garbage.write_bytes(b"\x80\x02\xff\xfe" + bytes(30))
-    assert "not a pickle or a damaged one" in one_line_error(garbage)
+    assert "not a checkpoint, or a damaged one" in one_line_error(garbage)
     tensor = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor)
     assert "holds a Tensor, not a checkpoint" in one_line_error(tensor)

@@ -29,14 +29,14 @@ def command(
     image: Annotated[Path, typer.Argument(metavar="IMAGE", show_default=False,
                                           help="An image file (JPEG, PNG, TIFF, WebP, ...).")],
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", show_default=False,
+        "--output", "-o", metavar="PAGE.html", show_default=False,
         help="The page (.html). Default: IMAGE-STEM_explore.html in the current folder.")] = None,
     levels: Annotated[Optional[int], typer.Option(
-        "--levels", min=1, max=6, show_default=False,
+        "--levels", metavar="N", min=1, max=6, show_default=False,
         help="Levels shown when the page opens: 1, 2, 3, ... (9, 81, 729, ... points); default "
              "the whole chain.")] = None,
     max_boxes: Annotated[int, typer.Option(
-        "--max-boxes", min=0, max=100, help="Most detections shown, with their deformed RoI "
+        "--max-boxes", metavar="N", min=0, max=100, help="Most detections shown, with their deformed RoI "
                                             "bins.")] = 10,
     layers: LayersOpt = None,
     model: ModelOpt = None,

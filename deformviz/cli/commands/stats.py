@@ -42,14 +42,14 @@ def command(
         help="The image folder (file_name in the annotations is relative to it); with --merge, "
              "the results of the shards.")],
     annotations: Annotated[Optional[Path], typer.Option(
-        "--annotations", "-a", show_default=False, help="COCO-format annotation file (instances JSON).")] = None,
+        "--annotations", "-a", metavar="FILE", show_default=False, help="COCO-format annotation file (instances JSON).")] = None,
     merge: Annotated[bool, typer.Option(
         "--merge", help="Combine shard results (the arguments) into one table.")] = False,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", show_default=False,
+        "--output", "-o", metavar="FILE", show_default=False,
         help="Result JSON [default: stats.json, or stats.shard-I-of-N.json with --shard].")] = None,
     figure: Annotated[Optional[Path], typer.Option(
-        "--figure", show_default=False,
+        "--figure", metavar="FILE", show_default=False,
         help="Also draw the table: effective dilation per size class and layer with its spread, "
              "and the in-object share (.png, .pdf, .svg).")] = None,
     width: WidthOpt = None,
@@ -74,14 +74,14 @@ def command(
     size: SizeOpt = 512,
     device: DeviceOpt = Device.auto,
     limit: Annotated[Optional[int], typer.Option(
-        "--limit", min=1, show_default=False, help="Only the first N images (a quick look).")] = None,
+        "--limit", metavar="N", min=1, show_default=False, help="Only the first N images (a quick look).")] = None,
     shard: Annotated[Optional[str], typer.Option(
         "--shard", metavar="I/N", show_default=False,
         help="Run only shard I of N (every N-th image by id); merge the parts with --merge.")] = None,
     workers: Annotated[int, typer.Option(
-        "--workers", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
+        "--workers", metavar="N", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
     checkpoint_every: Annotated[int, typer.Option(
-        "--checkpoint-every", min=1, help="Images between saves of the resumable state.")] = 25,
+        "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
         "--restart", help="Ignore a saved state and start over.")] = False,
 ) -> None:
