@@ -1,14 +1,24 @@
 """Builds deformviz._C, the operator library in cuda_ext/, against the torch already installed.
 
-Install torch first, then `pip install --no-build-isolation .` (or `-e .`). CUDA kernels are
-compiled when the installed torch is a CUDA build and nvcc is found; set DEFORMVIZ_CUDA=1 to
-require them (the build fails if it cannot) or DEFORMVIZ_CUDA=0 to skip them. Building never
-needs a GPU: with none visible, TORCH_CUDA_ARCH_LIST defaults to a list of common architectures.
+Install torch first, then `pip install --no-build-isolation .` (or `-e .`).
+
+DEFORMVIZ_CUDA chooses whether CUDA kernels are compiled:
+  auto (default)  when torch is a CUDA build and nvcc is found with the same CUDA major version
+                  as torch's; otherwise the CPU kernels alone are built, with a printed reason.
+  1               CUDA kernels are required: the build fails if they cannot be compiled.
+  0               CPU kernels only.
+Building never needs a GPU. TORCH_CUDA_ARCH_LIST chooses the GPU architectures, e.g.
+`TORCH_CUDA_ARCH_LIST="8.0;9.0" pip install --no-build-isolation .`; without it, the GPU in the
+machine is targeted, or with none visible V100 (7.0; CUDA 12 and older only, CUDA 13 dropped it)
+through H100/H200 (9.0), plus PTX for newer GPUs.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -26,24 +36,60 @@ ROOT = Path(__file__).parent
 SOURCES = ROOT / "cuda_ext" / "csrc"
 INCLUDE = ROOT / "cuda_ext" / "include"
 
-# Architectures compiled when no GPU is visible to ask: Turing to Hopper, plus PTX for newer.
-DEFAULT_CUDA_ARCHS = "7.5;8.0;8.6;8.9;9.0+PTX"
+# Architectures compiled when no GPU is visible to ask: Volta (V100) to Hopper (H100/H200), plus
+# PTX that newer GPUs compile at load time. CUDA 13 no longer compiles for Volta.
+DEFAULT_CUDA_ARCHS = "7.0;7.5;8.0;8.6;8.9;9.0+PTX"
+DEFAULT_CUDA_ARCHS_CUDA13 = "7.5;8.0;8.6;8.9;9.0+PTX"
+
+
+def nvcc_version() -> tuple[int, int] | None:
+    """(major, minor) of CUDA_HOME's nvcc, or None when there is no nvcc to run."""
+    if CUDA_HOME is None:
+        return None
+    nvcc = Path(CUDA_HOME) / "bin" / "nvcc"
+    try:
+        text = subprocess.run([str(nvcc), "--version"], capture_output=True, text=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    found = re.search(r"release (\d+)\.(\d+)", text)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the CUDA kernels cannot be built here, or None when they can."""
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU build"
+    version = nvcc_version()
+    if version is None:
+        return f"no working nvcc was found (CUDA_HOME={CUDA_HOME})"
+    torch_major = int(torch.version.cuda.split(".")[0])
+    if version[0] != torch_major:
+        return (f"nvcc is CUDA {version[0]}.{version[1]} but torch was built with CUDA "
+                f"{torch.version.cuda}; set CUDA_HOME to a CUDA {torch_major} toolkit")
+    return None
 
 
 def build_cuda() -> bool:
     """Whether to compile the CUDA kernels, from DEFORMVIZ_CUDA (1/0/auto) and the toolchain."""
     switch = os.environ.get("DEFORMVIZ_CUDA", "auto").strip().lower()
-    available = torch.version.cuda is not None and CUDA_HOME is not None
     if switch in {"0", "off", "false", "no"}:
         return False
+    reason = cuda_unavailable_reason()
     if switch in {"1", "on", "true", "yes"}:
-        if not available:
-            raise SystemExit(
-                "DEFORMVIZ_CUDA=1 but CUDA cannot be built: "
-                f"torch.version.cuda={torch.version.cuda}, CUDA_HOME={CUDA_HOME}"
-            )
+        if reason is not None:
+            raise SystemExit(f"DEFORMVIZ_CUDA=1 but the CUDA kernels cannot be built: {reason}")
         return True
-    return available
+    if reason is not None:
+        print(f"deformviz: building the CPU kernels only, because {reason}. "
+              "DEFORMVIZ_CUDA=1 makes this an error.", file=sys.stderr)
+        return False
+    return True
+
+
+def default_cuda_archs() -> str:
+    version = nvcc_version()
+    return DEFAULT_CUDA_ARCHS_CUDA13 if version is not None and version[0] >= 13 else DEFAULT_CUDA_ARCHS
 
 
 def relative(paths: list[Path]) -> list[str]:
@@ -63,7 +109,7 @@ def extension():
     if not build_cuda():
         return CppExtension(sources=sources, extra_compile_args={"cxx": cxx_flags}, **common)
     if "TORCH_CUDA_ARCH_LIST" not in os.environ and not torch.cuda.is_available():
-        os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
+        os.environ["TORCH_CUDA_ARCH_LIST"] = default_cuda_archs()
     sources += relative(list((SOURCES / "cuda").glob("*.cu")) + list((SOURCES / "cuda").glob("*.cpp")))
     return CUDAExtension(
         sources=sources,

@@ -13,6 +13,7 @@
 #include <ATen/OpMathType.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <tuple>
 
@@ -22,9 +23,18 @@ namespace deformviz {
 
 namespace detail {
 
+// Extent of a dilated kernel, in input cells.
+inline int64_t kernel_extent(int64_t kernel, int64_t dilation) { return dilation * (kernel - 1) + 1; }
+
+// Output size of a convolution whose padded input is at least the kernel's extent (checked).
 inline int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                              int64_t dilation) {
-  return (in + 2 * pad - (dilation * (kernel - 1) + 1)) / stride + 1;
+  return (in + 2 * pad - kernel_extent(kernel, dilation)) / stride + 1;
+}
+
+// Number of convolution groups: channels / weight.size(1); no input channels is one group.
+inline int64_t conv_groups(const DeformConvShape& s, const at::Tensor& weight) {
+  return s.channels == 0 ? 1 : s.channels / weight.size(1);
 }
 
 inline DeformConvShape check_deform_conv2d(const at::Tensor& input, const at::Tensor& weight,
@@ -55,6 +65,9 @@ inline DeformConvShape check_deform_conv2d(const at::Tensor& input, const at::Te
   };
   check_like_input(weight, "weight");
   check_like_input(offset, "offset");
+  TORCH_CHECK_VALUE(weight.size(2) > 0 && weight.size(3) > 0,
+                    "deform_conv2d: weight must have a kernel of at least 1x1, got shape ",
+                    weight.sizes());
 
   DeformConvShape s;
   s.batch = input.size(0);
@@ -69,16 +82,23 @@ inline DeformConvShape check_deform_conv2d(const at::Tensor& input, const at::Te
   s.pad_w = pad_w;
   s.dilation_h = dilation_h;
   s.dilation_w = dilation_w;
+  // As for F.conv2d: the padded input must hold the kernel at least once. An empty map with
+  // enough padding is fine; every sample then falls outside it.
+  TORCH_CHECK_VALUE(s.height + 2 * pad_h >= kernel_extent(s.kernel_h, dilation_h) &&
+                        s.width + 2 * pad_w >= kernel_extent(s.kernel_w, dilation_w),
+                    "deform_conv2d: input of ", s.height, "x", s.width, " padded to ",
+                    s.height + 2 * pad_h, "x", s.width + 2 * pad_w,
+                    " is smaller than the kernel's extent ", kernel_extent(s.kernel_h, dilation_h),
+                    "x", kernel_extent(s.kernel_w, dilation_w));
   s.out_h = conv_out_size(s.height, s.kernel_h, stride_h, pad_h, dilation_h);
   s.out_w = conv_out_size(s.width, s.kernel_w, stride_w, pad_w, dilation_w);
-  TORCH_CHECK_VALUE(s.out_h > 0 && s.out_w > 0, "deform_conv2d: output would be empty (",
-                    s.out_h, " x ", s.out_w, ") for input ", s.height, " x ", s.width,
-                    " with this kernel, padding and dilation");
   const int64_t in_per_group = weight.size(1);
-  TORCH_CHECK_VALUE(in_per_group > 0 && s.channels % in_per_group == 0,
+  // No input channels (weight.size(1) = 0 too) is one group whose output is the bias.
+  TORCH_CHECK_VALUE(s.channels == 0 ? in_per_group == 0
+                                    : (in_per_group > 0 && s.channels % in_per_group == 0),
                     "deform_conv2d: weight.size(1) = ", in_per_group,
                     " must divide the input's channels ", s.channels);
-  const int64_t groups = s.channels / in_per_group;
+  const int64_t groups = detail::conv_groups(s, weight);
   TORCH_CHECK_VALUE(weight.size(0) % groups == 0, "deform_conv2d: weight.size(0) = ",
                     weight.size(0), " must be divisible by groups = ", groups);
   const int64_t per_group_offsets = 2 * s.taps();
@@ -113,13 +133,20 @@ inline DeformConvShape check_deform_conv2d(const at::Tensor& input, const at::Te
   return s;
 }
 
-// Images per chunk: the column buffer [channels * taps, chunk * positions] stays near 256 MiB,
-// which is large enough for an efficient GEMM and small enough for any batch size (a prime
-// batch simply ends with a smaller chunk).
+// Bytes the column buffer [channels * taps, chunk * positions] may take: 256 MiB by default,
+// large enough for an efficient GEMM and small enough for any batch size. Settable (from
+// Python through deformviz._C, see deformviz.ops.column_budget) so tests can force several
+// chunks on small inputs.
+inline std::atomic<int64_t>& column_budget_bytes() {
+  static std::atomic<int64_t> budget{int64_t(256) << 20};
+  return budget;
+}
+
+// Images per chunk: as many as fit the column budget, at least one (a prime batch simply ends
+// with a smaller chunk).
 inline int64_t images_per_chunk(const DeformConvShape& s, int64_t element_size) {
-  constexpr int64_t kColumnBudgetBytes = int64_t(256) << 20;
   const int64_t per_image = std::max<int64_t>(1, s.channels * s.taps() * s.positions() * element_size);
-  return std::clamp<int64_t>(kColumnBudgetBytes / per_image, 1, std::max<int64_t>(s.batch, 1));
+  return std::clamp<int64_t>(column_budget_bytes().load() / per_image, 1, std::max<int64_t>(s.batch, 1));
 }
 
 inline at::Tensor optional_slice(const std::optional<at::Tensor>& t, int64_t start, int64_t n) {
@@ -145,11 +172,11 @@ at::Tensor deform_conv2d_forward(const at::Tensor& input_, const at::Tensor& wei
       mask_.has_value() ? std::optional<at::Tensor>(mask_->contiguous()) : std::nullopt;
 
   const int64_t out_channels = weight.size(0);
-  const int64_t groups = full.channels / weight.size(1);
+  const int64_t groups = detail::conv_groups(full, weight);
   at::Tensor output = at::empty({full.batch, out_channels, full.out_h, full.out_w}, input.options());
   // Weights as [groups, out / groups, in / groups * taps]: row c * taps + k of a group's
   // columns pairs with weight[o, c, i, j] for k = i * kernel_w + j.
-  const at::Tensor weight_g = weight.view({groups, out_channels / groups, -1});
+  const at::Tensor weight_g = weight.view({groups, out_channels / groups, weight.size(1) * full.taps()});
   const int64_t chunk = detail::images_per_chunk(full, input.element_size());
   for (int64_t start = 0; start < full.batch; start += chunk) {
     DeformConvShape s = full;
@@ -157,7 +184,7 @@ at::Tensor deform_conv2d_forward(const at::Tensor& input_, const at::Tensor& wei
     at::Tensor columns = at::empty({s.channels * s.taps(), s.column_count()}, input.options());
     Kernels::im2col(input.narrow(0, start, s.batch), offset.narrow(0, start, s.batch),
                     detail::optional_slice(mask, start, s.batch), s, columns);
-    const at::Tensor product = at::bmm(weight_g, columns.view({groups, -1, s.column_count()}));
+    const at::Tensor product = at::bmm(weight_g, columns.view({groups, weight.size(1) * s.taps(), s.column_count()}));
     // [groups, out / groups, batch, positions] -> [batch, out, out_h, out_w]
     output.narrow(0, start, s.batch)
         .copy_(product.view({groups, out_channels / groups, s.batch, s.positions()})
@@ -191,8 +218,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
   const std::optional<at::Tensor> mask =
       mask_.has_value() ? std::optional<at::Tensor>(mask_->contiguous()) : std::nullopt;
 
-  const int64_t groups = full.channels / weight.size(1);
-  const auto op_math = input.options().dtype(at::toOpMathType(input.scalar_type()));
+  const int64_t groups = detail::conv_groups(full, weight);
+  const at::ScalarType op_math_type = at::toOpMathType(input.scalar_type());
+  const auto op_math = input.options().dtype(op_math_type);
   // The input gradient is scattered (many sampling points add into one pixel), so it is
   // accumulated in the op-math type and converted once at the end.
   at::Tensor grad_input = at::zeros(input.sizes(), op_math);
@@ -200,7 +228,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
   at::Tensor grad_mask = mask.has_value() ? at::zeros(mask->sizes(), mask->options())
                                           : at::empty({0}, input.options());
   at::Tensor grad_weight = at::zeros({groups, out_channels / groups, weight.size(1) * full.taps()}, op_math);
-  const at::Tensor weight_g = weight.view({groups, out_channels / groups, -1});
+  const at::Tensor weight_g = weight.view({groups, out_channels / groups, weight.size(1) * full.taps()});
 
   const int64_t chunk = detail::images_per_chunk(full, input.element_size());
   for (int64_t start = 0; start < full.batch; start += chunk) {
@@ -225,7 +253,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
                                   grad_mask_c);
     at::Tensor columns = at::empty({s.channels * s.taps(), s.column_count()}, input.options());
     Kernels::im2col(input_c, offset_c, mask_c, s, columns);
-    grad_weight.add_(at::bmm(grad_product, columns.view({groups, -1, s.column_count()}).transpose(1, 2)));
+    // In the op-math type: a half-precision product would be rounded (or overflow past 65504)
+    // chunk by chunk before the sum over chunks.
+    grad_weight.add_(at::bmm(grad_product.to(op_math_type),
+                             columns.view({groups, weight.size(1) * s.taps(), s.column_count()}).transpose(1, 2).to(op_math_type)));
   }
   at::Tensor grad_bias = bias.has_value()
                              ? grad_output.sum({0, 2, 3}, false, at::toOpMathType(input.scalar_type())).to(bias->scalar_type())

@@ -5,6 +5,8 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include "deform_conv2d.h"
+
 TORCH_LIBRARY(deformviz, m) {
   m.def(
       "deform_conv2d(Tensor input, Tensor weight, Tensor offset, Tensor? mask, Tensor? bias, "
@@ -22,11 +24,32 @@ TORCH_LIBRARY(deformviz, m) {
       "-> (Tensor, Tensor)");
 }
 
+namespace {
+
+// _set_column_budget(bytes) -> the previous budget: the most bytes deform_conv2d's column
+// buffer may take before the batch is split into chunks (deformviz.ops.column_budget).
+PyObject* set_column_budget(PyObject* /*module*/, PyObject* arg) {
+  const long long bytes = PyLong_AsLongLong(arg);
+  if (bytes == -1 && PyErr_Occurred()) return nullptr;
+  if (bytes <= 0) {
+    PyErr_SetString(PyExc_ValueError, "the column budget must be a positive number of bytes");
+    return nullptr;
+  }
+  return PyLong_FromLongLong(deformviz::detail::column_budget_bytes().exchange(bytes));
+}
+
+PyMethodDef methods[] = {
+    {"_set_column_budget", set_column_budget, METH_O,
+     "Sets deform_conv2d's column budget in bytes; returns the previous one."},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
 extern "C" {
 // Importing deformviz._C loads this shared library, which runs the registrations above. The
-// module itself only reports whether CUDA kernels were compiled in.
+// module reports whether CUDA kernels were compiled in, and sets the column budget.
 PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};
   PyObject* m = PyModule_Create(&module);
   if (m == nullptr) return nullptr;
 #ifdef WITH_CUDA

@@ -9,7 +9,9 @@ from ._extension import compiled_library, operator_backend
 if compiled_library() is not None:
     from . import _registration  # noqa: F401  (registers fake kernels and autograd)
 
+from .column_budget import column_budget, set_column_budget
 from .deform_conv2d import DeformConv2d, deform_conv2d
 from .deform_roi_pool import DeformRoIPool, deform_roi_pool
 
-__all__ = ["deform_conv2d", "DeformConv2d", "deform_roi_pool", "DeformRoIPool", "operator_backend"]
+__all__ = ["deform_conv2d", "DeformConv2d", "deform_roi_pool", "DeformRoIPool", "operator_backend",
+           "column_budget", "set_column_budget"]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from . import reference
-from ._checks import check_deform_conv2d, pair
+from ._checks import autocast_active, check_deform_conv2d, pair, run_upcast
 from ._extension import operator_backend, warn_reference_fallback
 from .offset_hooks import OffsetHooks
 
@@ -34,12 +34,21 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
 
     Returns:
         Tensor[B, Cout, Ho, Wo]. A sample at y <= -1, y >= H, x <= -1 or x >= W reads 0, and
-        out-of-image neighbours of a sample read 0 (the DCNv2 / torchvision border rule).
+        out-of-image neighbours of a sample read 0 (the DCNv2 / torchvision border rule); they
+        are skipped, not multiplied by 0, so Inf/NaN spread only where bilinear sampling takes
+        them. An empty map with enough padding gives the bias.
+
+    Dtypes: float64, float32, float16, bfloat16 (half types computed in float32), all arguments
+    in the input's dtype. Under torch.autocast any mix is accepted: the operator computes in
+    float32 and returns the input's dtype, as torchvision's does.
     """
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     check_deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask)
     if operator_backend(input.device) == "reference":
         warn_reference_fallback(input.device)
+        if autocast_active(input):
+            return run_upcast(reference.deform_conv2d, input, offset, weight, bias, stride,
+                              padding, dilation, mask)
         return reference.deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask)
     return torch.ops.deformviz.deform_conv2d(input, weight, offset, mask, bias, *stride, *padding,
                                              *dilation)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from . import reference
-from ._checks import check_deform_roi_pool, pair
+from ._checks import autocast_active, check_deform_roi_pool, pair, run_upcast
 from ._extension import operator_backend, warn_reference_fallback
 from .offset_hooks import OffsetHooks
 
@@ -33,12 +33,19 @@ def deform_roi_pool(input: Tensor, rois: Tensor, offset: Tensor | None = None, *
         gamma: offset scale (0.1 in the paper).
 
     Returns:
-        Tensor[K, C, ph, pw]: each bin the mean of its samples (RoIAlign border rule).
+        Tensor[K, C, ph, pw]: each bin the mean of its samples (RoIAlign border rule). A box
+        with an impossible batch index, or an empty, inverted or non-finite size, pools to 0;
+        sampling_ratio=0 takes at most 128 samples per bin side.
+
+    Dtypes as for `deform_conv2d`, autocast included.
     """
     output_size = pair(output_size, "output_size")
     check_deform_roi_pool(input, rois, offset, output_size, spatial_scale, sampling_ratio)
     if operator_backend(input.device) == "reference":
         warn_reference_fallback(input.device)
+        if autocast_active(input):
+            return run_upcast(reference.deform_roi_pool, input, rois, offset, output_size,
+                              spatial_scale, sampling_ratio, gamma)
         return reference.deform_roi_pool(input, rois, offset, output_size, spatial_scale,
                                          sampling_ratio, gamma)
     return torch.ops.deformviz.deform_roi_pool(input, rois, offset, *output_size,

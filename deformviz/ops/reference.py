@@ -32,11 +32,17 @@ def _bilinear(planes: Tensor, y: Tensor, x: Tensor, y0: Tensor, x0: Tensor, y1: 
     ly, lx = y - y0, x - x0
     hy, hx = 1 - ly, 1 - lx
     total = planes.new_zeros(planes.shape[0], planes.shape[1], y.shape[1])
+    if height == 0 or width == 0:  # nothing to read: every sample is 0
+        return total
     for rows, cols, weight in ((y0, x0, hy * hx), (y0, x1, hy * lx), (y1, x0, ly * hx),
                                (y1, x1, ly * lx)):
         valid = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         values = _gather(planes, rows.clamp(0, height - 1), cols.clamp(0, width - 1))
-        total = total + values * (weight * valid).unsqueeze(1)
+        weight = (weight * valid).unsqueeze(1)
+        # A term of weight 0 contributes 0 even when its value is Inf or NaN (0 x Inf would be
+        # NaN), as in the kernels; it is still multiplied, so autograd keeps d(weight)/d(position).
+        values = torch.where((weight == 0) & ~values.isfinite(), 0, values)
+        total = total + values * weight
     return total
 
 
@@ -100,7 +106,7 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
     batch, channels, height, width = input.shape
     out_channels, in_per_group, kernel_h, kernel_w = weight.shape
     taps = kernel_h * kernel_w
-    groups = channels // in_per_group
+    groups = channels // in_per_group if channels else 1
     offset_groups = offset.shape[1] // (2 * taps)
     out_h, out_w = offset.shape[-2:]
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -117,8 +123,8 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
     y = grid_y + dy_dx[:, :, :, 0]  # [B, G, K, Ho, Wo]
     x = grid_x + dy_dx[:, :, :, 1]
     planes = input.reshape(batch * offset_groups, channels // offset_groups, height, width)
-    samples = bilinear_zero_padded(planes, y.reshape(batch * offset_groups, -1),
-                                   x.reshape(batch * offset_groups, -1))
+    samples = bilinear_zero_padded(planes, y.reshape(batch * offset_groups, taps * out_h * out_w),
+                                   x.reshape(batch * offset_groups, taps * out_h * out_w))
     samples = samples.reshape(batch, offset_groups, channels // offset_groups, taps, out_h, out_w)
     if mask is not None:
         samples = samples * mask.reshape(batch, offset_groups, 1, taps, out_h, out_w)
@@ -129,6 +135,17 @@ def deform_conv2d(input: Tensor, offset: Tensor, weight: Tensor, bias: Tensor | 
     if bias is not None:
         output = output + bias.reshape(1, -1, 1, 1)
     return output
+
+
+MAX_ADAPTIVE_SAMPLES_PER_SIDE = 128  # kMaxAdaptiveSamplesPerSide in deform_roi_pool.h
+
+
+def _adaptive_grid(bin_size: float) -> int:
+    """Samples per bin side for sampling_ratio 0: ceil(bin size), none for an empty, inverted or
+    non-finite bin, at most MAX_ADAPTIVE_SAMPLES_PER_SIDE."""
+    if not math.isfinite(bin_size) or bin_size <= 0:
+        return 0
+    return min(math.ceil(bin_size), MAX_ADAPTIVE_SAMPLES_PER_SIDE)
 
 
 def deform_roi_pool(input: Tensor, rois: Tensor, offset: Tensor | None, output_size: tuple[int, int],
@@ -148,15 +165,16 @@ def deform_roi_pool(input: Tensor, rois: Tensor, offset: Tensor | None, output_s
     num_rois, channels = rois.shape[0], input.shape[1]
     outputs = []
     for r in range(num_rois):
-        batch_index = int(rois[r, 0])
-        if not 0 <= batch_index < input.shape[0]:
+        batch_value = float(rois[r, 0])
+        if not 0 <= batch_value < input.shape[0]:  # also NaN
             outputs.append(input.new_zeros(channels, pooled_h, pooled_w))
             continue
+        batch_index = int(batch_value)
         x1, y1, x2, y2 = (rois[r, 1:] * spatial_scale - 0.5).unbind()
         roi_w, roi_h = x2 - x1, y2 - y1
         bin_w, bin_h = roi_w / pooled_w, roi_h / pooled_h
-        grid_h = sampling_ratio or (math.ceil(float(bin_h)) if bin_h > 0 else 0)
-        grid_w = sampling_ratio or (math.ceil(float(bin_w)) if bin_w > 0 else 0)
+        grid_h = sampling_ratio or _adaptive_grid(float(bin_h))
+        grid_w = sampling_ratio or _adaptive_grid(float(bin_w))
         if grid_h * grid_w == 0:
             outputs.append(input.new_zeros(channels, pooled_h, pooled_w))
             continue

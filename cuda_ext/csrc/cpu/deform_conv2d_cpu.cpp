@@ -1,4 +1,5 @@
-// CPU kernels of deform_conv2d, parallel over the machine's cores with at::parallel_for.
+// CPU kernels of deform_conv2d, parallel over the machine's cores with at::parallel_for, for
+// float64, float32, float16 and bfloat16 (the half types computed in float32, stored rounded).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -47,7 +48,8 @@ struct CpuDeformConvKernels {
   // then every channel of the group fills a contiguous run of its column row.
   static void im2col(const at::Tensor& input, const at::Tensor& offset, const at::Tensor& mask,
                      const DeformConvShape& s, at::Tensor& columns) {
-    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "deform_conv2d_im2col_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "deform_conv2d_im2col_cpu", [&] {
       using Acc = typename AccumulateType<scalar_t>::type;
       const scalar_t* in = input.const_data_ptr<scalar_t>();
       const scalar_t* off = offset.const_data_ptr<scalar_t>();
@@ -77,7 +79,8 @@ struct CpuDeformConvKernels {
   // is computed once per slice, and every grad_input plane still has a single writer.
   static void col2im(const at::Tensor& grad_columns, const at::Tensor& offset,
                      const at::Tensor& mask, const DeformConvShape& s, at::Tensor& grad_input) {
-    AT_DISPATCH_FLOATING_TYPES(grad_columns.scalar_type(), "deform_conv2d_col2im_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_columns.scalar_type(),
+                                  "deform_conv2d_col2im_cpu", [&] {
       using Acc = typename AccumulateType<scalar_t>::type;
       const scalar_t* gcols = grad_columns.const_data_ptr<scalar_t>();
       const scalar_t* off = offset.const_data_ptr<scalar_t>();
@@ -107,7 +110,8 @@ struct CpuDeformConvKernels {
                                    const at::Tensor& offset, const at::Tensor& mask,
                                    const DeformConvShape& s, at::Tensor& grad_offset,
                                    at::Tensor& grad_mask) {
-    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "deform_conv2d_offset_grad_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "deform_conv2d_offset_grad_cpu", [&] {
       using Acc = typename AccumulateType<scalar_t>::type;
       const scalar_t* gcols = grad_columns.const_data_ptr<scalar_t>();
       const scalar_t* in = input.const_data_ptr<scalar_t>();

@@ -15,7 +15,8 @@ struct CpuDeformRoIPoolKernels {
   static void roi_pool_forward(const at::Tensor& input, const at::Tensor& rois,
                                const at::Tensor& offset, const DeformRoIPoolShape& s,
                                at::Tensor& output) {
-    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "deform_roi_pool_forward_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "deform_roi_pool_forward_cpu", [&] {
       using Acc = typename AccumulateType<scalar_t>::type;
       const scalar_t* in = input.const_data_ptr<scalar_t>();
       const scalar_t* boxes = rois.const_data_ptr<scalar_t>();
@@ -41,7 +42,8 @@ struct CpuDeformRoIPoolKernels {
                                 const at::Tensor& rois, const at::Tensor& offset,
                                 const DeformRoIPoolShape& s, at::Tensor& grad_input,
                                 at::Tensor& grad_offset) {
-    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "deform_roi_pool_backward_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "deform_roi_pool_backward_cpu", [&] {
       using Acc = typename AccumulateType<scalar_t>::type;
       const scalar_t* gout = grad_output.const_data_ptr<scalar_t>();
       const scalar_t* in = input.const_data_ptr<scalar_t>();

@@ -26,6 +26,8 @@ struct CudaDeformConvKernels {
 
   static void col2im(const at::Tensor& grad_columns, const at::Tensor& offset,
                      const at::Tensor& mask, const DeformConvShape& s, at::Tensor& grad_input) {
+    // Threads add into shared pixels with atomics: the summation order varies from run to run.
+    at::globalContext().alertNotDeterministic("deformviz::_deform_conv2d_backward (CUDA)");
     const c10::cuda::CUDAGuard guard(grad_columns.device());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_columns.scalar_type(),
                                     "deform_conv2d_col2im_cuda", [&] {

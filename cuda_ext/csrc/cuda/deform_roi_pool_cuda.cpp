@@ -31,6 +31,8 @@ struct CudaDeformRoIPoolKernels {
                                 const at::Tensor& rois, const at::Tensor& offset,
                                 const DeformRoIPoolShape& s, at::Tensor& grad_input,
                                 at::Tensor& grad_offset) {
+    // Threads add into shared pixels with atomics: the summation order varies from run to run.
+    at::globalContext().alertNotDeterministic("deformviz::_deform_roi_pool_backward (CUDA)");
     const c10::cuda::CUDAGuard guard(input.device());
     at::Tensor offset_buffer = s.has_offset ? accumulation_buffer(grad_offset) : at::Tensor();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),

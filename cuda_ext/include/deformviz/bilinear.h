@@ -11,6 +11,12 @@
 //   border row and column are repeated.
 //
 // Positions are in the plane's own cells: (0, 0) is the centre of the top-left element.
+//
+// Terms of weight 0 are skipped, never evaluated: a neighbour outside the plane is not read at
+// all (an empty plane has no element to read), and an in-plane neighbour that a sample on a
+// pixel gives weight 0 is not multiplied either, because 0 x Inf is NaN. Inf and NaN in the
+// input therefore reach exactly the outputs the bilinear formula says they reach; for samples on
+// pixels that is what an ordinary convolution gives.
 #pragma once
 
 #include <cmath>
@@ -21,8 +27,8 @@
 namespace deformviz {
 
 // The four neighbours of a sample, as flat indices into a row-major plane with a weight each.
-// A neighbour outside the plane has weight 0 and index 0, so callers can read or write all four
-// unconditionally.
+// A neighbour outside the plane has all weights 0 and index 0; the functions below never touch
+// memory for a term whose weight is 0.
 template <typename Acc>
 struct BilinearStencil {
   int64_t index[4];
@@ -122,7 +128,9 @@ DV_HOST_DEVICE BilinearStencil<Acc> roi_align_stencil(int64_t height, int64_t wi
 template <typename Acc, typename T>
 DV_HOST_DEVICE Acc interpolate(const T* plane, const BilinearStencil<Acc>& stencil) {
   Acc value = Acc(0);
-  for (int n = 0; n < 4; ++n) value += stencil.weight[n] * to_acc<Acc>(plane[stencil.index[n]]);
+  for (int n = 0; n < 4; ++n) {
+    if (stencil.weight[n] != Acc(0)) value += stencil.weight[n] * to_acc<Acc>(plane[stencil.index[n]]);
+  }
   return value;
 }
 
@@ -133,9 +141,12 @@ DV_HOST_DEVICE void interpolate_gradient(const T* plane, const BilinearStencil<A
   d_dy = Acc(0);
   d_dx = Acc(0);
   for (int n = 0; n < 4; ++n) {
+    const bool dy = stencil.weight_dy[n] != Acc(0);
+    const bool dx = stencil.weight_dx[n] != Acc(0);
+    if (!dy && !dx) continue;
     const Acc v = to_acc<Acc>(plane[stencil.index[n]]);
-    d_dy += stencil.weight_dy[n] * v;
-    d_dx += stencil.weight_dx[n] * v;
+    if (dy) d_dy += stencil.weight_dy[n] * v;
+    if (dx) d_dx += stencil.weight_dx[n] * v;
   }
 }
 

@@ -60,11 +60,20 @@ struct RoIBin {
   }
 };
 
-// Samples per bin side when sampling_ratio is 0: about one per feature cell. Empty or
-// inverted boxes get no samples (and pool to 0).
+// The most samples per bin side that sampling_ratio = 0 chooses. It bounds the work of a bin
+// whatever the box (an absurd or infinite box would otherwise loop for ever, or convert an
+// out-of-range float to an integer); bins wider than this many feature cells are sampled more
+// sparsely than one sample per cell. deformviz.ops.reference applies the same bound.
+constexpr int64_t kMaxAdaptiveSamplesPerSide = 128;
+
+// Samples per bin side when sampling_ratio is 0: about one per feature cell. Empty, inverted and
+// non-finite bins get no samples (and pool to 0).
 template <typename Acc>
 DV_HOST_DEVICE int64_t adaptive_grid(Acc bin_size) {
-  return bin_size > Acc(0) ? static_cast<int64_t>(ceil(bin_size)) : int64_t(0);
+  const bool finite = bin_size - bin_size == Acc(0);  // false for Inf and NaN
+  if (!finite || !(bin_size > Acc(0))) return 0;
+  if (bin_size >= Acc(kMaxAdaptiveSamplesPerSide)) return kMaxAdaptiveSamplesPerSide;
+  return static_cast<int64_t>(ceil(bin_size));
 }
 
 template <typename Acc, typename T>
@@ -72,10 +81,11 @@ DV_HOST_DEVICE RoIBin<Acc> roi_bin(const DeformRoIPoolShape& s, const T* rois, c
                                    int64_t r, int64_t ph, int64_t pw) {
   const T* roi = rois + r * 5;
   RoIBin<Acc> bin;
+  // Range-checked before the conversion: casting NaN, Inf or a huge float to int64 is undefined.
   const Acc batch_value = to_acc<Acc>(roi[0]);
-  const int64_t batch_index = static_cast<int64_t>(batch_value);
-  bin.batch_index =
-      (batch_value >= Acc(0) && batch_index < s.batch) ? batch_index : int64_t(-1);
+  bin.batch_index = (batch_value >= Acc(0) && batch_value < Acc(s.batch))
+                        ? static_cast<int64_t>(batch_value)
+                        : int64_t(-1);
   const Acc scale = Acc(s.spatial_scale);
   const Acc x1 = to_acc<Acc>(roi[1]) * scale - Acc(0.5);
   const Acc y1 = to_acc<Acc>(roi[2]) * scale - Acc(0.5);
@@ -146,7 +156,8 @@ DV_HOST_DEVICE void pool_bin_offset_gradient(const DeformRoIPoolShape& s, const 
                                              int64_t c_end, Acc& grad_offset_x,
                                              Acc& grad_offset_y) {
   grad_offset_x = grad_offset_y = Acc(0);
-  if (bin.batch_index < 0) return;
+  // A bin without samples does not depend on its offset; its scale may be Inf (Inf x 0 = NaN).
+  if (bin.batch_index < 0 || bin.grid_h * bin.grid_w == 0) return;
   for (int64_t iy = 0; iy < bin.grid_h; ++iy) {
     for (int64_t ix = 0; ix < bin.grid_w; ++ix) {
       const BilinearStencil<Acc> stencil =
@@ -161,9 +172,10 @@ DV_HOST_DEVICE void pool_bin_offset_gradient(const DeformRoIPoolShape& s, const 
       }
     }
   }
+  // Zero stays zero (an infinite box has an infinite scale).
   const Acc per_sample = Acc(1) / Acc(bin.sample_count());
-  grad_offset_x *= per_sample * bin.offset_scale_x;
-  grad_offset_y *= per_sample * bin.offset_scale_y;
+  if (grad_offset_x != Acc(0)) grad_offset_x *= per_sample * bin.offset_scale_x;
+  if (grad_offset_y != Acc(0)) grad_offset_y *= per_sample * bin.offset_scale_y;
 }
 
 }  // namespace deformviz
