@@ -9,6 +9,10 @@ imports neither torch nor matplotlib):
     >>> figure = deformviz.plot_sampling(result, "cvpr-column")
     >>> print(deformviz.save_figure(figure, "chelsea.pdf"))
     chelsea.pdf
+
+Your own network: `deformviz.load_network(checkpoint)` (mmdetection, detectron2, a factory),
+then `deformviz.probe_image(network, image).sample(...)`; the probe itself is
+`deformviz.probe.probe(module, tensor)`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_model": "deformviz.models.registry", "load_checkpoint": "deformviz.models.registry",
-    "load_image": "deformviz.imaging",
+    "load_image": "deformviz.imaging", "load_network": "deformviz.networks.loading",
+    "probe_image": "deformviz.visualize.probed",
     "sample_locations": "deformviz.visualize.sampling", "roi_bins": "deformviz.visualize.rois",
     "save_data": "deformviz.visualize.export",
     "plot_sampling": "deformviz.plotting.sampling", "plot_rois": "deformviz.plotting.rois",

@@ -45,20 +45,13 @@ def figure_colours() -> dict:
 
     "levels" maps a number of traced levels N to the colours of levels 1..N (a figure of N
     levels colours them so, the deepest always the same); the page uses the row of the number
-    of levels shown. Styles that give `level_colors(n)` are read through it; the older style
-    module's fixed per-level styles (`LEVEL_STYLES`) give the same table.
+    of levels shown.
     """
     from deformviz.plotting import style
 
-    if hasattr(style, "level_colors"):
-        levels = {str(n): list(style.level_colors(n)) for n in range(1, style.MAX_LEVELS + 1)}
-        unit = style.UNIT_COLOR
-    else:
-        fixed = [s.color for _, s in sorted(style.LEVEL_STYLES.items())]
-        levels = {str(n): fixed[:n] for n in range(1, len(fixed) + 1)}
-        unit = style.UNIT_STYLE.color
-    return {"levels": levels, "unit": unit, "box": style.BOX_COLOR, "bin": style.BIN_COLOR,
-            "regular_bin": style.REGULAR_BIN_COLOR}
+    levels = {str(n): list(style.level_colors(n)) for n in range(1, style.MAX_LEVELS + 1)}
+    return {"levels": levels, "unit": style.UNIT_COLOR, "box": style.BOX_COLOR,
+            "bin": style.BIN_COLOR, "regular_bin": style.REGULAR_BIN_COLOR}
 
 
 def _grid(grid: MapGrid) -> dict:
