@@ -86,6 +86,63 @@ def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str,
     return candidates[0]
 
 
+def key_shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
+    """The shape of backbone key `key`, or a CheckpointError naming it as the file spells it."""
+    if key not in backbone:
+        raise CheckpointError(f"{source}: unknown layout: {prefix}{key} is missing")
+    return tuple(backbone[key].shape)
+
+
+@dataclass(frozen=True)
+class StageLayout:
+    """What a ResNet checkpoint's four bottleneck stages hold, read from key shapes.
+
+    Attributes:
+        widths: bottleneck (3x3) channels of each stage.
+        outs: output channels of each stage.
+        groups: the 3x3 convs' groups (1, or ResNeXt's cardinality), the same in every stage.
+        deform: per stage, per block, its deformable conv's DeformSpec or None (a plain 3x3).
+    """
+
+    widths: tuple[int, ...]
+    outs: tuple[int, ...]
+    groups: int
+    deform: tuple[tuple[DeformSpec | None, ...], ...]
+
+
+def read_stages(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...],
+                blocks: tuple[int, ...], original_keys: Mapping[str, str], source: str,
+                prefix: str, offset_keys: str) -> StageLayout:
+    """Widths, groups and deformable blocks of stages `stage_names` ("layer1".. or "res2"..),
+    with offset convs under the normalised `STAGE.BLOCK.conv2.conv_offset.*` names;
+    `original_keys` maps those back to the file's own for messages, and `offset_keys` names the
+    offset keys the format uses, for the "no deformable layers" message."""
+    widths, outs, groups = [], [], set()
+    deform: list[tuple[DeformSpec | None, ...]] = []
+    for stage, count in zip(stage_names, blocks):
+        width = key_shape(backbone, f"{stage}.0.conv1.weight", source, prefix)[0]
+        widths.append(width)
+        outs.append(key_shape(backbone, f"{stage}.0.conv3.weight", source, prefix)[0])
+        conv2 = key_shape(backbone, f"{stage}.0.conv2.weight", source, prefix)
+        groups.add(width // conv2[1] if conv2[1] else 0)
+        stage_deform = []
+        for block in range(count):
+            key = f"{stage}.{block}.conv2.conv_offset.weight"
+            stage_deform.append(deform_spec_from_offset_conv(
+                backbone[key], width, prefix + original_keys[key], source)
+                if key in backbone else None)
+        deform.append(tuple(stage_deform))
+    if len(groups) != 1 or 0 in groups:
+        raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "
+                              f"({sorted(groups)})")
+    group = groups.pop()
+    if not any(any(stage) for stage in deform):
+        name = ResNetSpec(blocks, tuple(widths), tuple(outs), group).name
+        raise CheckpointError(f"{source}: no deformable layers: the keys look like a plain "
+                              f"{name} (no {offset_keys} keys)")
+    return StageLayout(tuple(widths), tuple(outs), group, tuple(deform))
+
+
 def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: str,
                   checkpoint_key) -> None:
     """Load `state` (module keys) so that every module entry gets a value and every value is

@@ -26,10 +26,10 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .backbone_keys import deform_spec_from_offset_conv, find_prefix, loaded_resnet, split_backbone
+from .backbone_keys import find_prefix, key_shape, loaded_resnet, read_stages, split_backbone
 from .loaded_network import LoadedNetwork
 from .preprocessing import CAFFE_BGR, Preprocessing
-from .resnet import DeformSpec, ResNetSpec
+from .resnet import ResNetSpec
 
 __all__ = ["load_detectron2", "looks_like_detectron2"]
 
@@ -68,11 +68,6 @@ def _block_counts(backbone: Mapping[str, Tensor], state: Mapping[str, Tensor], s
     return tuple(counts)
 
 
-def _shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
-    if key not in backbone:
-        raise CheckpointError(f"{source}: unknown layout: {prefix}{key} is missing")
-    return tuple(backbone[key].shape)
-
 
 def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str = "",
                     stride_in_1x1: bool | None = None, short_side: int | None = 800,
@@ -103,27 +98,8 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
     if "res2.0.conv3.weight" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}res2.0 has no conv3 (a "
                               "ResNet-18/34 basic block, which has no deformable conv)")
-    widths, outs, groups = [], [], set()
-    deform: list[tuple[DeformSpec | None, ...]] = []
-    for stage in range(2, 6):
-        width = _shape(backbone, f"res{stage}.0.conv1.weight", source, prefix)[0]
-        widths.append(width)
-        outs.append(_shape(backbone, f"res{stage}.0.conv3.weight", source, prefix)[0])
-        conv2 = _shape(backbone, f"res{stage}.0.conv2.weight", source, prefix)
-        groups.add(width // conv2[1] if conv2[1] else 0)
-        stage_deform = []
-        for block in range(blocks[stage - 2]):
-            key = f"res{stage}.{block}.conv2.conv_offset.weight"
-            stage_deform.append(deform_spec_from_offset_conv(
-                backbone[key], width, prefix + original[key], source) if key in backbone else None)
-        deform.append(tuple(stage_deform))
-    if len(groups) != 1 or 0 in groups:
-        raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "
-                              f"({sorted(groups)})")
-    if not any(any(stage) for stage in deform):
-        name = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop()).name
-        raise CheckpointError(f"{source}: no deformable layers: the keys look like a plain "
-                              f"{name} (no conv2_offset keys)")
+    stages = read_stages(backbone, ("res2", "res3", "res4", "res5"),
+                         blocks, original, source, prefix, "conv2_offset")
     if "stem.conv1.norm.running_mean" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}stem.conv1.norm has no "
                               "running statistics (GroupNorm and no-norm models are not supported)")
@@ -131,9 +107,9 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
 
     stride_origin = "detectron2's default STRIDE_IN_1X1" if stride_in_1x1 is None else "chosen"
     stride_in_1x1 = True if stride_in_1x1 is None else stride_in_1x1
-    spec = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop(), tuple(deform),
+    spec = ResNetSpec(blocks, stages.widths, stages.outs, stages.groups, stages.deform,
                       stride_in_1x1=stride_in_1x1, naming="detectron2", frozen_norm=frozen,
-                      stem_channels=_shape(backbone, "stem.conv1.weight", source, prefix)[0])
+                      stem_channels=key_shape(backbone, "stem.conv1.weight", source, prefix)[0])
     preprocessing = Preprocessing(CAFFE_BGR.channel_order, CAFFE_BGR.mean, CAFFE_BGR.std,
                                   short_side, max_long_side)
     where = "the 1x1 conv1" if stride_in_1x1 else "the 3x3 conv2"

@@ -26,10 +26,10 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .backbone_keys import deform_spec_from_offset_conv, find_prefix, loaded_resnet, split_backbone
+from .backbone_keys import find_prefix, key_shape, loaded_resnet, read_stages, split_backbone
 from .loaded_network import LoadedNetwork
 from .preprocessing import CAFFE_BGR, MMDETECTION_PYTORCH, Preprocessing
-from .resnet import DeformSpec, ResNetSpec
+from .resnet import ResNetSpec
 
 __all__ = ["load_mmdetection", "looks_like_mmdetection", "STYLES"]
 
@@ -78,11 +78,6 @@ def _block_counts(backbone: Mapping[str, Tensor], source: str) -> tuple[int, ...
     return tuple(counts)
 
 
-def _shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
-    if key not in backbone:
-        raise CheckpointError(f"{source}: unknown layout: {prefix}{key} is missing")
-    return tuple(backbone[key].shape)
-
 
 def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str = "",
                      extras: Mapping[str, Any] | None = None,
@@ -124,27 +119,8 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "
                               "ResNet-18/34 basic block; mmdetection builds DCN only into "
                               "bottleneck ResNets)")
-    widths, outs, groups = [], [], set()
-    deform: list[tuple[DeformSpec | None, ...]] = []
-    for stage in range(1, 5):
-        width = _shape(backbone, f"layer{stage}.0.conv1.weight", source, prefix)[0]
-        widths.append(width)
-        outs.append(_shape(backbone, f"layer{stage}.0.conv3.weight", source, prefix)[0])
-        conv2 = _shape(backbone, f"layer{stage}.0.conv2.weight", source, prefix)
-        groups.add(width // conv2[1] if conv2[1] else 0)
-        stage_deform = []
-        for block in range(blocks[stage - 1]):
-            key = f"layer{stage}.{block}.conv2.conv_offset.weight"
-            stage_deform.append(deform_spec_from_offset_conv(
-                backbone[key], width, prefix + renamed[key], source) if key in backbone else None)
-        deform.append(tuple(stage_deform))
-    if len(groups) != 1 or 0 in groups:
-        raise CheckpointError(f"{source}: unknown layout: conv2 groups differ between stages "
-                              f"({sorted(groups)})")
-    if not any(any(stage) for stage in deform):
-        name = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop()).name
-        raise CheckpointError(f"{source}: no deformable layers: the keys look like a plain "
-                              f"{name} (no conv2.conv_offset / conv2_offset keys)")
+    stages = read_stages(backbone, ("layer1", "layer2", "layer3", "layer4"),
+                         blocks, renamed, source, prefix, "conv2.conv_offset / conv2_offset")
     if "bn1.running_mean" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}bn1 has no running statistics "
                               "(only batch norm is supported)")
@@ -157,9 +133,9 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         style_origin = "chosen"
     if style not in STYLES:
         raise CheckpointError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
-    spec = ResNetSpec(blocks, tuple(widths), tuple(outs), groups.pop(), tuple(deform),
+    spec = ResNetSpec(blocks, stages.widths, stages.outs, stages.groups, stages.deform,
                       stride_in_1x1=style == "caffe", naming="mmdetection",
-                      stem_channels=_shape(backbone, "conv1.weight", source, prefix)[0])
+                      stem_channels=key_shape(backbone, "conv1.weight", source, prefix)[0])
     base = CAFFE_BGR if style == "caffe" else MMDETECTION_PYTORCH
     preprocessing = Preprocessing(base.channel_order, base.mean, base.std, short_side,
                                   max_long_side)
