@@ -3,6 +3,7 @@ conv's kind from its offset conv, loading strictly, and describing what was rebu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -84,6 +85,28 @@ def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str,
                               f"{candidates[0].offset_groups} offset groups and DCNv2 with "
                               f"{candidates[1].offset_groups}; deformviz cannot tell which")
     return candidates[0]
+
+
+def block_counts(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...], source: str,
+                 prefix: str, no_blocks: Callable[[str], str]) -> tuple[int, ...]:
+    """Blocks per stage from the keys `STAGE.BLOCK.*` (block indices must run 0..n-1).
+
+    Args:
+        stage_names: the four stages as the format names them ("layer1".. or "res2"..).
+        no_blocks: the message for a stage without any block (formats explain it differently).
+    """
+    counts = []
+    for name in stage_names:
+        pattern = re.compile(rf"^{re.escape(name)}\.(\d+)\.")
+        found = {int(match.group(1)) for key in backbone if (match := pattern.match(key))}
+        if not found:
+            raise CheckpointError(no_blocks(name))
+        missing = sorted(set(range(max(found) + 1)) - found)
+        if missing:
+            raise CheckpointError(f"{source}: incomplete checkpoint: block "
+                                  f"{prefix}{name}.{missing[0]} is missing")
+        counts.append(max(found) + 1)
+    return tuple(counts)
 
 
 def key_shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:

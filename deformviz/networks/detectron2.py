@@ -26,7 +26,8 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .backbone_keys import find_prefix, key_shape, loaded_resnet, read_stages, split_backbone
+from .backbone_keys import (block_counts, find_prefix, key_shape, loaded_resnet, read_stages,
+                            split_backbone)
 from .loaded_network import LoadedNetwork
 from .preprocessing import CAFFE_BGR, Preprocessing
 from .resnet import ResNetSpec
@@ -34,39 +35,13 @@ from .resnet import ResNetSpec
 __all__ = ["load_detectron2", "looks_like_detectron2"]
 
 _ANCHOR = "stem.conv1.weight"
-_BLOCK = re.compile(r"^res([2-5])\.(\d+)\.")
 _OFFSET = re.compile(r"^(res\d\.\d+)\.conv2_offset\.(weight|bias)$")
 
+_STAGES = ("res2", "res3", "res4", "res5")
 
 def looks_like_detectron2(keys: Mapping[str, Any], source: str) -> bool:
     """True when the keys hold a detectron2-named ResNet (stem.conv1, res2...)."""
     return find_prefix(keys, _ANCHOR, source) is not None
-
-
-def _block_counts(backbone: Mapping[str, Tensor], state: Mapping[str, Tensor], source: str,
-                  prefix: str) -> tuple[int, ...]:
-    indices: dict[int, set[int]] = {stage: set() for stage in range(2, 6)}
-    for key in backbone:
-        match = _BLOCK.match(key)
-        if match:
-            indices[int(match.group(1))].add(int(match.group(2)))
-    counts = []
-    for stage, found in indices.items():
-        if not found:
-            elsewhere = next((key for key in state if f"res{stage}." in key), None)
-            if elsewhere is not None:
-                raise CheckpointError(f"{source}: res{stage} is not in the backbone but at "
-                                      f"{elsewhere} (a C4 model, whose res5 runs on RoIs); "
-                                      "deformviz draws backbones with all four stages")
-            raise CheckpointError(f"{source}: unknown layout: no res{stage} blocks under "
-                                  f"{prefix or '(no prefix)'}")
-        missing = sorted(set(range(max(found) + 1)) - found)
-        if missing:
-            raise CheckpointError(f"{source}: incomplete checkpoint: block "
-                                  f"{prefix}res{stage}.{missing[0]} is missing")
-        counts.append(max(found) + 1)
-    return tuple(counts)
-
 
 
 def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str = "",
@@ -94,11 +69,18 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
         raise CheckpointError(f"{source}: unknown layout: both conv2_offset and "
                               "conv2.conv_offset keys for one block")
 
-    blocks = _block_counts(backbone, state, source, prefix)
+    def no_blocks(stage: str) -> str:
+        elsewhere = next((key for key in state if f"{stage}." in key), None)
+        if elsewhere is not None:
+            return (f"{source}: {stage} is not in the backbone but at {elsewhere} (a C4 model, "
+                    "whose res5 runs on RoIs); deformviz draws backbones with all four stages")
+        return f"{source}: unknown layout: no {stage} blocks under {prefix or '(no prefix)'}"
+
+    blocks = block_counts(backbone, _STAGES, source, prefix, no_blocks)
     if "res2.0.conv3.weight" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}res2.0 has no conv3 (a "
                               "ResNet-18/34 basic block, which has no deformable conv)")
-    stages = read_stages(backbone, ("res2", "res3", "res4", "res5"),
+    stages = read_stages(backbone, _STAGES,
                          blocks, original, source, prefix, "conv2_offset")
     if "stem.conv1.norm.running_mean" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}stem.conv1.norm has no "

@@ -26,7 +26,8 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .backbone_keys import find_prefix, key_shape, loaded_resnet, read_stages, split_backbone
+from .backbone_keys import (block_counts, find_prefix, key_shape, loaded_resnet, read_stages,
+                            split_backbone)
 from .loaded_network import LoadedNetwork
 from .preprocessing import CAFFE_BGR, MMDETECTION_PYTORCH, Preprocessing
 from .resnet import ResNetSpec
@@ -35,10 +36,10 @@ __all__ = ["load_mmdetection", "looks_like_mmdetection", "STYLES"]
 
 STYLES = ("pytorch", "caffe")
 _ANCHOR = "layer1.0.conv1.weight"
-_BLOCK = re.compile(r"^layer([1-4])\.(\d+)\.")
 _BACKBONE_TOP = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
 _LEGACY_OFFSET = re.compile(r"\.conv2_offset\.(weight|bias)$")
 
+_STAGES = ("layer1", "layer2", "layer3", "layer4")
 
 def looks_like_mmdetection(keys: Mapping[str, Any], source: str) -> bool:
     """True when the keys hold a torchvision/mmdetection-named ResNet (layer1.0.conv1...)."""
@@ -57,26 +58,6 @@ def _style_from_meta(extras: Mapping[str, Any]) -> str | None:
             if len(found) == 1:
                 return found.pop()
     return None
-
-
-def _block_counts(backbone: Mapping[str, Tensor], source: str) -> tuple[int, ...]:
-    indices: dict[int, set[int]] = {stage: set() for stage in range(1, 5)}
-    for key in backbone:
-        match = _BLOCK.match(key)
-        if match:
-            indices[int(match.group(1))].add(int(match.group(2)))
-    counts = []
-    for stage, found in indices.items():
-        if not found:
-            raise CheckpointError(f"{source}: unknown layout: no layer{stage} blocks in the "
-                                  "backbone (a ResNet has layer1-layer4)")
-        missing = sorted(set(range(max(found) + 1)) - found)
-        if missing:
-            raise CheckpointError(f"{source}: incomplete checkpoint: block "
-                                  f"layer{stage}.{missing[0]} is missing")
-        counts.append(max(found) + 1)
-    return tuple(counts)
-
 
 
 def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str = "",
@@ -114,12 +95,14 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
     if any(key.startswith("stem.") for key in backbone):
         raise CheckpointError(f"{source}: unknown layout: {prefix}stem.* is a deep stem "
                               "(mmdetection's ResNetV1c/ResNetV1d), which deformviz does not rebuild")
-    blocks = _block_counts(backbone, source)
+    blocks = block_counts(backbone, _STAGES, source, prefix, lambda stage: (
+        f"{source}: unknown layout: no {stage} blocks in the backbone (a ResNet has "
+        "layer1-layer4)"))
     if "layer1.0.conv3.weight" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "
                               "ResNet-18/34 basic block; mmdetection builds DCN only into "
                               "bottleneck ResNets)")
-    stages = read_stages(backbone, ("layer1", "layer2", "layer3", "layer4"),
+    stages = read_stages(backbone, _STAGES,
                          blocks, renamed, source, prefix, "conv2.conv_offset / conv2_offset")
     if "bn1.running_mean" not in backbone:
         raise CheckpointError(f"{source}: unknown layout: {prefix}bn1 has no running statistics "
