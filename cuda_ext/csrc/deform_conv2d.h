@@ -1,12 +1,14 @@
-// deform_conv2d forward and backward for any device: argument checks, batching into chunks,
-// and the GEMMs. The sampling work is delegated to a `Kernels` policy with static members
+// deform_conv2d's argument checks for every device, and the forward and backward of CUDA:
+// batching into chunks and the GEMMs, with the sampling work delegated to a `Kernels` policy
+// with static members
 //
 //   im2col(input, offset, mask, shape, columns)
 //   col2im(grad_columns, offset, mask, shape, grad_input)       // grad_input in the op-math type
 //   offset_mask_gradient(grad_columns, input, offset, mask, shape, grad_offset, grad_mask)
 //
-// implemented once per device (cpu/, cuda/). Tensors handed to a policy are contiguous and
-// start at the chunk's first image; `mask` is undefined when the op has none.
+// (cuda/). The CPU has its own tiled driver (cpu/deform_conv2d_cpu.cpp). Tensors handed to a
+// policy are contiguous and start at the chunk's first image; `mask` is undefined when the op
+// has none.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -133,10 +135,11 @@ inline DeformConvShape check_deform_conv2d(const at::Tensor& input, const at::Te
   return s;
 }
 
-// Bytes the column buffer [channels * taps, chunk * positions] may take: 256 MiB by default,
-// large enough for an efficient GEMM and small enough for any batch size. Settable (from
-// Python through deformviz._C, see deformviz.ops.column_budget) so tests can force several
-// chunks on small inputs.
+// Bytes a column buffer may take: on CUDA the buffer [channels * taps, chunk * positions] of a
+// chunk of images, on the CPU one thread's tile [positions, channels * taps]. 256 MiB by
+// default (the CPU caps its tiles at a cache-sized 256 positions anyway). Settable (from Python
+// through deformviz._C, see deformviz.ops.column_budget) so tests can force several chunks or
+// tiles on small inputs.
 inline std::atomic<int64_t>& column_budget_bytes() {
   static std::atomic<int64_t> budget{int64_t(256) << 20};
   return budget;
@@ -151,6 +154,21 @@ inline int64_t images_per_chunk(const DeformConvShape& s, int64_t element_size) 
 
 inline at::Tensor optional_slice(const std::optional<at::Tensor>& t, int64_t start, int64_t n) {
   return t.has_value() ? t->narrow(0, start, n) : at::Tensor();
+}
+
+inline void check_grad_output(const DeformConvShape& s, const at::Tensor& grad_output,
+                              int64_t out_channels) {
+  TORCH_CHECK_VALUE(grad_output.sizes() == at::IntArrayRef({s.batch, out_channels, s.out_h, s.out_w}),
+                    "deform_conv2d backward: grad_output must have shape [", s.batch, ", ",
+                    out_channels, ", ", s.out_h, ", ", s.out_w, "], got ", grad_output.sizes());
+}
+
+// Sum of grad_output over batch and positions, accumulated in the op-math type; an empty [0]
+// tensor when the op had no bias.
+inline at::Tensor bias_gradient(const at::Tensor& grad_output, const at::Tensor& input,
+                                const std::optional<at::Tensor>& bias) {
+  if (!bias.has_value()) return at::empty({0}, input.options());
+  return grad_output.sum({0, 2, 3}, false, at::toOpMathType(input.scalar_type())).to(bias->scalar_type());
 }
 
 }  // namespace detail
@@ -207,10 +225,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
       input_, weight_, offset_, mask_, bias, stride_h, stride_w, pad_h, pad_w, dilation_h,
       dilation_w);
   const int64_t out_channels = weight_.size(0);
-  TORCH_CHECK_VALUE(grad_output_.sizes() == at::IntArrayRef({full.batch, out_channels, full.out_h, full.out_w}),
-                    "deform_conv2d backward: grad_output must have shape [", full.batch, ", ",
-                    out_channels, ", ", full.out_h, ", ", full.out_w, "], got ",
-                    grad_output_.sizes());
+  detail::check_grad_output(full, grad_output_, out_channels);
   const at::Tensor grad_output = grad_output_.contiguous();
   const at::Tensor input = input_.contiguous();
   const at::Tensor weight = weight_.contiguous();
@@ -258,9 +273,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
     grad_weight.add_(at::bmm(grad_product.to(op_math_type),
                              columns.view({groups, weight.size(1) * s.taps(), s.column_count()}).transpose(1, 2).to(op_math_type)));
   }
-  at::Tensor grad_bias = bias.has_value()
-                             ? grad_output.sum({0, 2, 3}, false, at::toOpMathType(input.scalar_type())).to(bias->scalar_type())
-                             : at::empty({0}, input.options());
+  at::Tensor grad_bias = detail::bias_gradient(grad_output, input, bias);
   return {grad_input.to(input.scalar_type()), grad_weight.view(weight.sizes()).to(weight.scalar_type()),
           grad_offset, grad_mask, grad_bias};
 }

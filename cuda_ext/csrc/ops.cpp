@@ -26,8 +26,8 @@ TORCH_LIBRARY(deformviz, m) {
 
 namespace {
 
-// _set_column_budget(bytes) -> the previous budget: the most bytes deform_conv2d's column
-// buffer may take before the batch is split into chunks (deformviz.ops.column_budget).
+// _set_column_budget(bytes) -> the previous budget: the most bytes one column buffer of
+// deform_conv2d may take, a CPU tile or a CUDA chunk (deformviz.ops.column_budget).
 PyObject* set_column_budget(PyObject* /*module*/, PyObject* arg) {
   const long long bytes = PyLong_AsLongLong(arg);
   if (bytes == -1 && PyErr_Occurred()) return nullptr;

@@ -1,10 +1,13 @@
-"""How much memory deform_conv2d's column buffer may take before a batch is split into chunks.
+"""How much memory deform_conv2d's column buffer may take.
 
-The compiled deform_conv2d gathers every bilinear sample of a chunk of images into a column
-buffer [C * kh * kw, images * Ho * Wo] and multiplies it with the weights in one GEMM; images are
-taken in chunks so that buffer stays within the budget (256 MiB by default; at least one image
-per chunk). Results do not depend on the budget: lowering it trades speed for memory, and lets
-tests run several chunks on small inputs. The pure-PyTorch reference ignores it.
+deform_conv2d gathers the bilinear samples of many output positions into a column buffer
+[positions, C * kh * kw] and multiplies it with the weights in a GEMM. On the CPU each thread
+fills a tile of at most 256 positions (about 2.4 MB at 256 channels, so it stays in cache) in a
+workspace of its own; the budget bounds one tile's buffer, and a lower budget makes tiles
+smaller (one position at least). On CUDA the batch is taken in chunks of images whose buffer
+[C * kh * kw, images * Ho * Wo] stays within the budget (one image at least). The default budget
+is 256 MiB. Results do not depend on it: lowering it trades speed for memory, and lets tests cut
+small inputs into several tiles or chunks. The pure-PyTorch reference ignores it.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ def set_column_budget(nbytes: int) -> int:
 
 @contextmanager
 def column_budget(nbytes: int) -> Iterator[None]:
-    """Within the block, deform_conv2d's column buffer takes at most `nbytes` (one image at
-    least), e.g. `with column_budget(64 << 20): y = layer(x)`."""
+    """Within the block, deform_conv2d's column buffer takes at most `nbytes` (one output
+    position on the CPU, one image on CUDA, at least), e.g.
+    `with column_budget(64 << 20): y = layer(x)`."""
     previous = set_column_budget(nbytes)
     try:
         yield

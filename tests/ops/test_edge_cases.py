@@ -84,6 +84,33 @@ def test_an_inf_pixel_spreads_as_far_as_bilinear_sampling_carries_it(modulated):
     assert_same_non_finite_pattern(ours, expected)
 
 
+def test_backward_skips_the_zero_weight_neighbour_of_a_sample_on_a_pixel():
+    """Zero offsets put every sample on a pixel; its right and lower neighbours get bilinear
+    weight 0 but slope 1. With an Inf at (2, 3) the mask gradient (value times upstream) is
+    non-finite only where a sample lands on (2, 3), and the position gradient only where the
+    Inf has slope: on it (dy and dx), one row above (dy) and one column left (dx)."""
+    image = torch.randn(1, 2, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    image[0, 0, 2, 3] = math.inf
+    weight = torch.randn(3, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    offset = torch.zeros(1, 18, 5, 6, dtype=torch.float64, requires_grad=True)
+    mask = torch.full((1, 9, 5, 6), 0.5, dtype=torch.float64, requires_grad=True)
+    deform_conv2d(image, offset, weight, None, 1, 1, 1, mask).sum().backward()
+    on = torch.zeros(9, 5, 6, dtype=torch.bool)
+    above = torch.zeros_like(on)
+    left = torch.zeros_like(on)
+    for k in range(9):
+        i, j = divmod(k, 3)
+        for oy in range(5):
+            for ox in range(6):
+                y, x = oy - 1 + i, ox - 1 + j
+                on[k, oy, ox] = (y, x) == (2, 3)
+                above[k, oy, ox] = (y, x) == (1, 3)
+                left[k, oy, ox] = (y, x) == (2, 2)
+    assert torch.equal(~torch.isfinite(mask.grad[0]), on)
+    assert torch.equal(~torch.isfinite(offset.grad[0, 0::2]), on | above)
+    assert torch.equal(~torch.isfinite(offset.grad[0, 1::2]), on | left)
+
+
 def test_the_oracle_agrees_with_the_reference_on_finite_inputs():
     case = make_conv_case(batch=1, channels=2, size=(5, 6), out_channels=3, with_bias=False)
     torch.testing.assert_close(

@@ -15,37 +15,72 @@ from .test_deform_roi_pool import make_inputs
 HALF_TYPES = [torch.float16, torch.bfloat16]
 
 
-def bmm_calls(fn) -> int:
-    """How many GEMMs (aten::bmm) `fn()` runs: one per chunk and pass."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-        fn()
-    return sum(1 for event in profile.events() if event.name == "aten::bmm")
+def gemm_calls(fn) -> int:
+    """How many GEMMs (aten::mm) `fn()` runs on the CPU in one thread: one per tile of output
+    positions, weight group and pass."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the profiler records the calling thread's operators only
+    try:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+            fn()
+    finally:
+        torch.set_num_threads(previous)
+    return sum(1 for event in profile.events() if event.name == "aten::mm")
 
 
-def column_bytes_per_image(case) -> int:
+def column_bytes_per_position(case) -> int:
+    """Bytes of one column row: every input channel at every tap of one output position."""
     channels = case.input.shape[1]
     taps = case.weight.shape[2] * case.weight.shape[3]
-    positions = case.offset.shape[2] * case.offset.shape[3]
-    return channels * taps * positions * case.input.element_size()
+    return channels * taps * case.input.element_size()
 
 
-@pytest.mark.parametrize("images_per_chunk", [1, 2, 3])
-def test_forward_and_backward_across_several_chunks_match_the_reference(images_per_chunk):
+@pytest.mark.parametrize("positions_per_tile", [1, 4, 7])
+def test_forward_and_backward_across_several_tiles_match_the_reference(positions_per_tile):
     case = make_conv_case(batch=7, channels=3, size=(5, 6), out_channels=4, offset_groups=3)
-    with column_budget(column_bytes_per_image(case) * images_per_chunk):
-        chunks = -(-7 // images_per_chunk)
-        assert bmm_calls(lambda: deform_conv2d(*case.args())) == chunks
+    positions = case.offset.shape[2] * case.offset.shape[3]
+    with column_budget(column_bytes_per_position(case) * positions_per_tile):
+        tiles = -(-positions // positions_per_tile)
+        assert gemm_calls(lambda: deform_conv2d(*case.args())) == 7 * tiles
         assert_matches_reference(case, 1e-10)
 
 
 def test_column_budget_is_restored_and_checked():
-    case = make_conv_case()
-    with column_budget(1):
-        assert bmm_calls(lambda: deform_conv2d(*case.args())) == case.input.shape[0]
-    assert bmm_calls(lambda: deform_conv2d(*case.args())) == 1
+    case = make_conv_case(groups=2, channels=4)
+    positions = case.offset.shape[2] * case.offset.shape[3]
+    batch = case.input.shape[0]
+    with column_budget(1):  # one position per tile, one GEMM per tile and weight group
+        assert gemm_calls(lambda: deform_conv2d(*case.args())) == batch * positions * 2
+    assert gemm_calls(lambda: deform_conv2d(*case.args())) == batch * 2
     with pytest.raises(ValueError, match="column budget"):
         with column_budget(0):
             pass
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fewer_images_than_threads_scatter_into_separate_buffers_deterministically(batch):
+    """With more threads than images, an image's input gradient is summed from several
+    threads' buffers: the gradients match the reference and repeat bit for bit."""
+    case = make_conv_case(batch=batch, channels=4, size=(9, 11), out_channels=3,
+                          offset_groups=2)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        assert_matches_reference(case, 1e-10)
+        runs = []
+        for _ in range(2):
+            tensors = [t.detach().clone().requires_grad_(True) for t in case.tensors()]
+            it = iter(tensors)
+            args = [next(it) if t is not None else None for t in
+                    (case.input, case.offset, case.weight, case.bias, case.mask)]
+            out = deform_conv2d(args[0], args[1], args[2], args[3], case.stride, case.padding,
+                                case.dilation, args[4])
+            out.backward(torch.ones_like(out))
+            runs.append([t.grad for t in tensors])
+    finally:
+        torch.set_num_threads(previous)
+    for first, second in zip(*runs):
+        assert torch.equal(first, second)
 
 
 def rounded_case(dtype, **kw):
