@@ -4,7 +4,8 @@ The rule, in full:
 
 1. Score every unit of the chain's top layer by its effective dilation (paper Table 2: the mean
    distance between adjacent taps of its filter, with the offsets it used, in model-input
-   pixels; the mean over offset groups).
+   pixels), in the offset group the figure draws (group 0), so the roles agree with the
+   effective dilations the figure and `--save-data` report.
 2. Keep units away from the border: at least an eighth of the map's shorter side (and at least
    one cell) from every edge, so their filters read the image rather than padding. A map too
    small for that keeps every unit.
@@ -30,15 +31,16 @@ __all__ = ["sampling_spread", "headless_units"]
 
 
 def sampling_spread(offset: torch.Tensor, geometry: DeformLayerGeometry,
-                    input_stride: tuple[float, float]) -> np.ndarray:
+                    input_stride: tuple[float, float], offset_group: int = 0) -> np.ndarray:
     """Effective dilation of every unit of a layer, in model-input pixels.
 
     Args:
         offset: [2 * G * K, h, w] the layer's offsets (input cells).
         geometry: its geometry.
         input_stride: (sy, sx) model-input pixels per input cell.
+        offset_group: the group measured (the figures follow group 0).
     Returns:
-        [h, w] float64, the mean over offset groups of each group's effective dilation.
+        [h, w] float64.
     """
     groups, taps = geometry.offset_groups, geometry.taps
     if taps < 2:
@@ -51,7 +53,7 @@ def sampling_spread(offset: torch.Tensor, geometry: DeformLayerGeometry,
     first = torch.cat([taps_grid[:, :-1].reshape(-1), taps_grid[:-1, :].reshape(-1)])
     second = torch.cat([taps_grid[:, 1:].reshape(-1), taps_grid[1:, :].reshape(-1)])
     lengths = torch.linalg.vector_norm(positions[..., second, :] - positions[..., first, :], dim=-1)
-    return lengths.mean(-1).mean(0).numpy()
+    return lengths.mean(-1)[offset_group].numpy()
 
 
 def _interior(shape: tuple[int, int]) -> np.ndarray:

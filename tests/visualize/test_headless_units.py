@@ -57,5 +57,16 @@ def test_sampling_spread_is_effective_dilation_in_pixels() -> None:
     spread = sampling_spread(offset, layer, (16.0, 16.0))
     np.testing.assert_allclose(spread, 32.0)  # rigid dilation 2 at stride 16
     offset[18 + 2 * 2 + 1, 1, 1] = 4.0  # group 1, tap 2 moves right by 4 cells
-    changed = sampling_spread(offset, layer, (16.0, 16.0))
+    np.testing.assert_allclose(sampling_spread(offset, layer, (16.0, 16.0)), 32.0)
+    changed = sampling_spread(offset, layer, (16.0, 16.0), offset_group=1)
     assert changed[1, 1] > 32.0 and (np.delete(changed.ravel(), 6) == 32.0).all()
+
+
+def test_auto_roles_follow_the_group_the_figure_draws() -> None:
+    """Group 0 spreads at (1, 1), group 1 at (3, 3): the widest unit is group 0's."""
+    layer = DeformLayerGeometry.paper_res5(offset_groups=2)
+    offset = torch.zeros(36, 5, 5)
+    offset[2 * 2 + 1, 1, 1] = 2.0
+    offset[18 + 2 * 2 + 1, 3, 3] = 4.0
+    units = headless_units(1, sampling_spread(offset, layer, (16.0, 16.0)), MAPPING)
+    assert units[0].cell == (1, 1) and units[0].role == "widest sampling"
