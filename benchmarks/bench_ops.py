@@ -16,8 +16,8 @@ a separate environment with `pip install torch==2.14.1 torchvision==0.29.1`, bui
 operators there (`DEFORMVIZ_CUDA=0 python setup.py build_ext --inplace` in a copy of the
 sources, run from that copy), and run this script with that environment's python.
 
-Usage: python benchmarks/bench_ops.py [--threads 1 2] [--rows res4-38 ...] [--repeats 7]
-                                      [--no-memory] [--quick]
+Usage: python benchmarks/bench_ops.py [--threads 1 2] [--rows res4-38 ...] [--dilations 1 2]
+                                      [--repeats 7] [--no-torchvision] [--no-memory] [--quick]
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ def torchvision_available() -> bool:
     return True
 
 
-def contenders() -> dict:
+def contenders(with_torchvision: bool = True) -> dict:
     found = {"ours": ours, "conv2d": conv2d}
-    if torchvision_available():
+    if with_torchvision and torchvision_available():
         found["torchvision"] = torchvision_op
     return found
 
@@ -145,8 +145,8 @@ def interleaved_medians(fns: dict, tensors: dict, backward: bool, repeats: int,
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def speed_table(rows, threads_list, repeats: int) -> None:
-    fns = contenders()
+def speed_table(rows, threads_list, dilations, repeats: int, with_torchvision: bool) -> None:
+    fns = contenders(with_torchvision)
     names = list(fns)
     print("\nSpeed, CPU float32: median ms of interleaved calls; ratios to F.conv2d "
           "(targets: fwd <= 1.5, fwd+bwd <= 2.0; 2.0 and 2.5 at 128 channels)")
@@ -161,7 +161,7 @@ def speed_table(rows, threads_list, repeats: int) -> None:
         torch.set_num_threads(threads)
         for row in rows:
             for modulated in (False, True):
-                for dilation in (1, 2):
+                for dilation in dilations:
                     for backward in (False, True):
                         tensors = row.tensors("cpu", torch.float32, dilation, modulated,
                                               grad=backward)
@@ -204,8 +204,8 @@ def memory_child(contender: str, row_name: str, modulated: bool) -> None:
     print((resident_kib("VmHWM") - before) / 1024)
 
 
-def memory_table(rows) -> None:
-    names = list(contenders())
+def memory_table(rows, with_torchvision: bool) -> None:
+    names = list(contenders(with_torchvision))
     print("\nPeak memory of one forward+backward, CPU float32, dilation 2: extra resident MiB, "
           "each measured in a fresh process (target: ours <= torchvision)")
     print(f"{'row':<8} {'dcn':<3}" + "".join(f"{n + ' MiB':>17}" for n in names))
@@ -252,7 +252,11 @@ def main() -> None:
                         default=[r.name for r in ROWS], help="rows of the table to measure")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2],
                         help="CPU thread counts to measure at (default: 1 2)")
+    parser.add_argument("--dilations", nargs="+", type=int, default=[1, 2],
+                        help="dilations to measure at (default: 1 2)")
     parser.add_argument("--repeats", type=int, default=7, help="calls per contender and row")
+    parser.add_argument("--no-torchvision", action="store_true",
+                        help="leave torchvision out even where it can be imported")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory table")
     parser.add_argument("--quick", action="store_true",
                         help="one row, the machine's thread count, 3 repeats, no memory table")
@@ -263,9 +267,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, {platform.machine()} {platform.processor()}, "
           f"{os.cpu_count()} CPUs, backend {operator_backend('cpu')}, torchvision "
           f"{'available' if torchvision_available() else 'not importable'}")
-    speed_table(rows, args.threads, args.repeats)
+    with_torchvision = not args.no_torchvision
+    speed_table(rows, args.threads, args.dilations, args.repeats, with_torchvision)
     if not args.no_memory:
-        memory_table(rows)
+        memory_table(rows, with_torchvision)
     if torch.cuda.is_available():
         cuda_tables(rows, args.repeats)
     else:

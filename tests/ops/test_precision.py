@@ -57,11 +57,14 @@ def test_column_budget_is_restored_and_checked():
             pass
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-def test_fewer_images_than_threads_scatter_into_separate_buffers_deterministically(batch):
+@pytest.mark.parametrize("batch, size, padding", [(1, (9, 11), (1, 1)), (3, (9, 11), (1, 1)),
+                                                  (1, (3, 3), (0, 0))])
+def test_fewer_images_than_threads_scatter_into_separate_buffers_deterministically(
+        batch, size, padding):
     """With more threads than images, an image's input gradient is summed from several
-    threads' buffers: the gradients match the reference and repeat bit for bit."""
-    case = make_conv_case(batch=batch, channels=4, size=(9, 11), out_channels=3,
+    threads' buffers (more buffers than output positions for the 1x1 map): the gradients
+    match the reference and repeat bit for bit."""
+    case = make_conv_case(batch=batch, channels=4, size=size, padding=padding, out_channels=3,
                           offset_groups=2)
     previous = torch.get_num_threads()
     torch.set_num_threads(4)

@@ -48,18 +48,29 @@ struct Tiling {
 };
 
 // Tiles within the column budget (deformviz.ops.column_budget bounds one tile's columns), at
-// least `min_tiles` per image, and a number of tasks that shares out evenly over the threads
-// when there are few (a batch-1 detection input would otherwise leave a thread idle).
+// least `min_tiles` per image, in a number of tasks that shares out evenly over the threads:
+// a batch-1 detection input cut into 17 tiles would leave one thread a tile behind, so it is
+// cut into 16 slightly larger ones (up to 5/4 of kMaxTilePositions, never past the budget), or
+// else into more smaller ones.
 Tiling make_tiling(const DeformConvShape& s, int64_t element_size, int64_t min_tiles) {
   const int64_t positions = s.positions();
   const int64_t row_bytes = std::max<int64_t>(1, s.channels * s.taps() * element_size);
-  const int64_t capacity =
-      std::clamp<int64_t>(detail::column_budget_bytes().load() / row_bytes, 1, kMaxTilePositions);
-  int64_t tiles = std::clamp<int64_t>((positions + capacity - 1) / capacity, min_tiles, positions);
+  const int64_t budget = std::max<int64_t>(1, detail::column_budget_bytes().load() / row_bytes);
+  const int64_t capacity = std::min(budget, kMaxTilePositions);
+  const int64_t fewest = std::min(min_tiles, positions);
+  int64_t tiles = std::min(std::max((positions + capacity - 1) / capacity, fewest), positions);
   const int64_t threads = at::get_num_threads();
-  const int64_t limit = std::min(positions, 2 * tiles);
-  while (s.batch * tiles < 4 * threads && (s.batch * tiles) % threads != 0 && tiles < limit) {
-    ++tiles;
+  const auto even = [&](int64_t count) { return (s.batch * count) % threads == 0; };
+  if (!even(tiles)) {
+    int64_t fewer = tiles;
+    while (fewer > fewest && !even(fewer)) --fewer;
+    const int64_t largest = std::min(budget, capacity * 5 / 4);
+    if (even(fewer) && (positions + fewer - 1) / fewer <= largest) {
+      tiles = fewer;
+    } else {
+      const int64_t limit = std::min(positions, 2 * tiles);
+      while (!even(tiles) && tiles < limit) ++tiles;
+    }
   }
   return {tiles, (positions + tiles - 1) / tiles};
 }
