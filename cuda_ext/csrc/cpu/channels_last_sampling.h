@@ -14,6 +14,7 @@
 // so Inf and NaN in the input reach exactly the outputs they reach in the other kernels.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
