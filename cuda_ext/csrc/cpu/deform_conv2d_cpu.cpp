@@ -79,6 +79,22 @@ Tiling make_tiling(const DeformConvShape& s, int64_t element_size, int64_t min_t
 // the writes of the other stay within a few cache lines.
 constexpr int64_t kTransposeBlock = 64;
 
+// Calls visit(b, pixel_begin, pixel_end, channel_begin, channel_end) for every block of
+// `batch` images of `pixels` x `channels`, in parallel over images and pixel blocks.
+template <typename Visit>
+void for_each_block(int64_t batch, int64_t pixels, int64_t channels, const Visit& visit) {
+  const int64_t pixel_blocks = (pixels + kTransposeBlock - 1) / kTransposeBlock;
+  at::parallel_for(0, batch * pixel_blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t p0 = (task % pixel_blocks) * kTransposeBlock;
+      for (int64_t c0 = 0; c0 < channels; c0 += kTransposeBlock) {
+        visit(task / pixel_blocks, p0, std::min(p0 + kTransposeBlock, pixels), c0,
+              std::min(c0 + kTransposeBlock, channels));
+      }
+    }
+  });
+}
+
 // [batch, channels, height, width] -> [batch, height * width, channels] in Acc. ATen's copy of a
 // permuted view is several times slower than this blocked loop, which runs once per call.
 template <typename Acc, typename scalar_t>
@@ -88,20 +104,12 @@ at::Tensor to_channels_last(const at::Tensor& input, const at::TensorOptions& ac
   at::Tensor result = at::empty({batch, pixels, channels}, acc);
   const scalar_t* src = input.const_data_ptr<scalar_t>();
   Acc* dst = result.data_ptr<Acc>();
-  const int64_t pixel_blocks = (pixels + kTransposeBlock - 1) / kTransposeBlock;
-  at::parallel_for(0, batch * pixel_blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / pixel_blocks;
-      const int64_t p0 = (task % pixel_blocks) * kTransposeBlock;
-      const int64_t p1 = std::min(p0 + kTransposeBlock, pixels);
-      for (int64_t c0 = 0; c0 < channels; c0 += kTransposeBlock) {
-        const int64_t c1 = std::min(c0 + kTransposeBlock, channels);
-        const scalar_t* from = src + b * channels * pixels;
-        Acc* to = dst + b * pixels * channels;
-        for (int64_t q = p0; q < p1; ++q) {
-          for (int64_t c = c0; c < c1; ++c) to[q * channels + c] = static_cast<Acc>(from[c * pixels + q]);
-        }
-      }
+  for_each_block(batch, pixels, channels, [&](int64_t b, int64_t p0, int64_t p1, int64_t c0,
+                                              int64_t c1) {
+    const scalar_t* from = src + b * channels * pixels;
+    Acc* to = dst + b * pixels * channels;
+    for (int64_t q = p0; q < p1; ++q) {
+      for (int64_t c = c0; c < c1; ++c) to[q * channels + c] = static_cast<Acc>(from[c * pixels + q]);
     }
   });
   return result;
@@ -115,24 +123,16 @@ void from_channels_last(const at::Tensor& parts_buffer, int64_t parts, at::Tenso
   const int64_t pixels = output.size(2) * output.size(3);
   const Acc* src = parts_buffer.const_data_ptr<Acc>();
   scalar_t* dst = output.data_ptr<scalar_t>();
-  const int64_t pixel_blocks = (pixels + kTransposeBlock - 1) / kTransposeBlock;
-  at::parallel_for(0, batch * pixel_blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / pixel_blocks;
-      const int64_t p0 = (task % pixel_blocks) * kTransposeBlock;
-      const int64_t p1 = std::min(p0 + kTransposeBlock, pixels);
-      for (int64_t c0 = 0; c0 < channels; c0 += kTransposeBlock) {
-        const int64_t c1 = std::min(c0 + kTransposeBlock, channels);
-        for (int64_t c = c0; c < c1; ++c) {
-          scalar_t* to = dst + (b * channels + c) * pixels;
-          for (int64_t q = p0; q < p1; ++q) {
-            Acc sum = Acc(0);
-            for (int64_t part = 0; part < parts; ++part) {
-              sum += src[((b * parts + part) * pixels + q) * channels + c];
-            }
-            to[q] = static_cast<scalar_t>(sum);
-          }
+  for_each_block(batch, pixels, channels, [&](int64_t b, int64_t p0, int64_t p1, int64_t c0,
+                                              int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      scalar_t* to = dst + (b * channels + c) * pixels;
+      for (int64_t q = p0; q < p1; ++q) {
+        Acc sum = Acc(0);
+        for (int64_t part = 0; part < parts; ++part) {
+          sum += src[((b * parts + part) * pixels + q) * channels + c];
         }
+        to[q] = static_cast<scalar_t>(sum);
       }
     }
   });
@@ -145,11 +145,11 @@ struct Prepared {
   int64_t weight_groups;
   int64_t out_per_group;       // output channels per weight group
   int64_t in_per_group;        // input channels per weight group
-  int64_t row_length;          // channels * taps: a column row
   at::Tensor pixels;           // [batch, height * width, channels], Acc
   at::Tensor weight;           // [weight groups, out per group, taps * in per group], Acc
   std::vector<std::vector<ChannelRun>> runs;
 
+  int64_t row_length() const { return shape.channels * shape.taps(); }  // a column row
   int64_t group_columns() const { return shape.taps() * in_per_group; }
   const Acc* image(int64_t b) const {
     return pixels.const_data_ptr<Acc>() + b * shape.height * shape.width * shape.channels;
@@ -163,7 +163,6 @@ Prepared<Acc> prepare(const DeformConvShape& s, const at::Tensor& input, const a
   p.weight_groups = detail::conv_groups(s, weight);
   p.out_per_group = weight.size(0) / p.weight_groups;
   p.in_per_group = weight.size(1);
-  p.row_length = s.channels * s.taps();
   const auto acc = input.options().dtype(c10::CppTypeToScalarType<Acc>::value);
   p.pixels = to_channels_last<Acc, scalar_t>(input.contiguous(), acc);
   // Detached: the GEMMs run on the weights inside this op, below autograd, also on worker
@@ -206,7 +205,7 @@ at::Tensor forward_typed(const DeformConvShape& s, const at::Tensor& input,
   const auto acc = p.pixels.options();
 
   at::parallel_for(0, s.batch * tiling.tiles_per_image, 1, [&](int64_t begin, int64_t end) {
-    at::Tensor columns = at::empty({tiling.max_positions, p.row_length}, acc);
+    at::Tensor columns = at::empty({tiling.max_positions, p.row_length()}, acc);
     at::Tensor product = at::empty({out_channels, tiling.max_positions}, acc);
     const at::Tensor zeros = at::zeros({std::max<int64_t>(s.channels, 1)}, acc);
     Acc* cols = columns.data_ptr<Acc>();
@@ -216,7 +215,7 @@ at::Tensor forward_typed(const DeformConvShape& s, const at::Tensor& input,
       const int64_t n = tiling.end(s, task % tiling.tiles_per_image) - first;
       const Acc* image = p.image(b);
       for (int64_t i = 0; i < n; ++i) {
-        Acc* row = cols + i * p.row_length;
+        Acc* row = cols + i * p.row_length();
         for (int64_t g = 0; g < s.offset_groups; ++g) {
           for (int64_t k = 0; k < s.taps(); ++k) {
             const LocatedPoint<Acc> point = locate<Acc>(s, off, msk, b, g, k, first + i);
@@ -310,8 +309,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_typed(
   std::mutex weight_sums_lock;
 
   at::parallel_for(0, s.batch * parts, 1, [&](int64_t begin, int64_t end) {
-    at::Tensor columns = at::empty({tiling.max_positions, p.row_length}, acc);
-    at::Tensor grad_columns = at::empty({tiling.max_positions, p.row_length}, acc);
+    at::Tensor columns = at::empty({tiling.max_positions, p.row_length()}, acc);
+    at::Tensor grad_columns = at::empty({tiling.max_positions, p.row_length()}, acc);
     at::Tensor upstream = at::empty({out_channels, tiling.max_positions}, acc);
     at::Tensor grad_weight = at::zeros(p.weight.sizes(), acc);
     const int64_t run_max = std::max<int64_t>(s.channels, 1);
@@ -349,7 +348,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_typed(
                 const LocatedPoint<Acc> point = locate<Acc>(s, off, msk, b, g, k, position);
                 PointGradient<Acc> gradient;
                 for (const ChannelRun& run : p.runs[g]) {
-                  const int64_t at = i * p.row_length + run.column + k * p.in_per_group;
+                  const int64_t at = i * p.row_length() + run.column + k * p.in_per_group;
                   backward_run<Acc, kFinite>(point, image + run.channel, grad_image + run.channel,
                                              s.channels, zeros.const_data_ptr<Acc>(),
                                              sinks.data_ptr<Acc>(), run.length, gcols + at,
