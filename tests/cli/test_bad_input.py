@@ -46,7 +46,6 @@ CASES = [
     (["sample", CHELSEA, "--grid", "--at", "1", "2"], "--grid cannot be combined"),
     (["sample", CHELSEA, "--auto", "0"], "Invalid value for '--auto'"),
     (["sample", CHELSEA, "-o", "out.gif"], "unknown figure format .gif"),
-    (["sample", CHELSEA, "-o", "out"], "unknown figure format (no extension)"),
     (["sample", CHELSEA, "-o", "a_file/out.png"], "a_file: exists and is not a folder"),
     (["sample", CHELSEA, CHELSEA, "-o", "x.png"], "give a folder"),
     (["sample", CHELSEA, "--save-data", "x.csv"], "unknown data format '.csv'"),
