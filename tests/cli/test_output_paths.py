@@ -131,7 +131,7 @@ def test_case_insensitive_file_systems_compare_names_folded(tmp_path: Path,
     image = tmp_path / "photo.png"
     image.write_bytes(b"x")
     refuse_overwriting([("-o", tmp_path / "PHOTO.PNG")], [image])  # Linux: two files
-    monkeypatch.setattr(os.path, "normcase", str.lower)
+    monkeypatch.setattr(os.path, "normcase", lambda path: os.fspath(path).lower())
     with pytest.raises(OutputError, match="is an input"):
         refuse_overwriting([("-o", tmp_path / "new" / ".." / "PHOTO.PNG")], [image])
 
