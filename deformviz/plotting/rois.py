@@ -38,7 +38,7 @@ def _outline(ax: Axes, boxes: np.ndarray, color: str, width: float, style: str,
     outlines = PolyCollection(_rectangles(boxes), closed=True, facecolors="none",
                               edgecolors=color, linewidths=width, linestyles=style,
                               zorder=zorder, gid=gid)
-    if halo:  # a faint white rim keeps red lines visible on red and brown content
+    if halo:  # a faint white rim keeps dark lines visible on dark content
         outlines.set_path_effects([patheffects.withStroke(linewidth=width * 2.2,
                                                           foreground=(1, 1, 1, 0.55)),
                                    patheffects.Normal()])
@@ -107,7 +107,7 @@ def plot_rois(result: RoIResult, width: float | str = 3.28125, show_regular: boo
         for index, box in enumerate(result.boxes):
             if show_regular:
                 _outline(panel, box.regular.reshape(-1, 4), REGULAR_BIN_COLOR, regular_w, "--",
-                         3, f"regular{index}")
+                         3, f"regular{index}", halo=True)
             _outline(panel, box.deformed.reshape(-1, 4), BIN_COLOR, bin_w, "-", 4,
                      f"deformed{index}", halo=True)
             _outline(panel, np.array([box.box]), BOX_COLOR, box_w, "-", 5, f"box{index}")

@@ -30,16 +30,16 @@ from .panels import image_panels
 from .scale import (deepest_opacity, level_marker_sizes, overview_marker_size,
                     points_per_pixel)
 from .size import as_width
-from .style import (MAX_LEVELS, OKABE_ITO, UNIT_COLOR, contrast_edge, level_colors,
+from .style import (LAYER_COLORS, MAX_LEVELS, UNIT_COLOR, contrast_edge, level_colors,
                     paper_style)
 
 __all__ = ["plot_sampling", "STYLES", "is_modulated", "unit_title"]
 
 STYLES = ("points", "hull", "density")
 _MIN_ALPHA = 0.15  # opacity of a point whose modulation weight is 0
-# The overview's taps and spokes: blue keeps apart from warm photos (skin, orange suits),
-# where the deepest level's vermillion would not.
-GRID_COLOR = OKABE_ITO["blue"]
+# The overview's taps and spokes are the top layer's: its colour (blue, which also keeps
+# apart from warm photos: skin, orange suits).
+GRID_COLOR = LAYER_COLORS[0]
 
 
 def is_modulated(result: SamplingResult) -> bool:

@@ -74,15 +74,13 @@ def test_dcnv2_masks_go_in_as_the_operator_used_them(samples: Path) -> None:
 
 def test_colours_come_from_the_figures_style(described) -> None:
     colours = json.loads(described.to_json())["colours"]
-    if hasattr(style, "level_colors"):
-        for count, row in colours["levels"].items():
-            assert row == list(style.level_colors(int(count)))
-        assert colours["unit"] == style.UNIT_COLOR
-    else:
-        fixed = [s.color for _, s in sorted(style.LEVEL_STYLES.items())]
-        assert colours["levels"]["3"] == fixed and colours["levels"]["1"] == fixed[:1]
-        assert colours["unit"] == style.UNIT_STYLE.color
+    assert colours["levels"] == list(style.LAYER_COLORS)
+    for count in range(1, style.MAX_LEVELS + 1):  # a figure of any depth: the same prefix
+        assert list(style.level_colors(count)) == colours["levels"][:count]
+    assert colours["unit"] == style.UNIT_COLOR
     assert colours["box"] == style.BOX_COLOR and colours["bin"] == style.BIN_COLOR
+    roles = [colours["unit"], colours["box"], colours["bin"], colours["regular_bin"]]
+    assert not set(roles) & set(colours["levels"]) and len(set(roles)) == len(roles)
 
 
 def test_detections_carry_the_roi_heads_deformed_bins(described, test_model, samples) -> None:

@@ -4,6 +4,7 @@ modulation shown, and drawn artists that carry exactly the result's data."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -15,7 +16,8 @@ from deformviz.errors import InputError
 from deformviz.plotting import plot_rois, plot_sampling, render_figure
 from deformviz.plotting.scale import neighbourhood
 from deformviz.plotting.size import MIN_FIGURE_WIDTH, parse_width
-from deformviz.plotting.style import level_colors
+from deformviz.plotting.style import (BIN_COLOR, BOX_COLOR, LAYER_COLORS, MAX_LEVELS,
+                                      REGULAR_BIN_COLOR, UNIT_COLOR, level_colors)
 
 from .synthetic import photo, roi_result, sampling_result
 
@@ -285,7 +287,55 @@ def test_plotting_imports_neither_torch_nor_the_model() -> None:
     assert output.stdout.strip() == "[]"
 
 
-def test_level_colours_end_in_vermillion_and_stay_distinct() -> None:
-    for levels in range(1, 7):
+def test_a_layer_keeps_its_colour_at_every_number_of_levels() -> None:
+    for levels in range(1, MAX_LEVELS + 1):
         colours = level_colors(levels)
-        assert len(set(colours)) == levels and colours[-1] == "#D55E00"
+        assert colours == LAYER_COLORS[:levels] and len(set(colours)) == levels
+    assert level_colors(3) == ("#0072B2", "#56B4E9", "#D55E00")  # the paper's 3-level look
+
+
+# Machado, Oliveira & Fernandes (2009), full severity, on linear RGB.
+_CVD = {
+    "normal": np.eye(3),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def _lab(color: str, vision: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of a "#RRGGBB" colour as seen with `vision` (a linear-RGB matrix)."""
+    srgb = np.array([int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(vision @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ seen / np.array([0.9505, 1.0, 1.089])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_every_role_has_its_own_colour_apart_for_colour_blind_readers() -> None:
+    roles = {"unit": UNIT_COLOR, "box": BOX_COLOR, "bins": BIN_COLOR,
+             "regular bins": REGULAR_BIN_COLOR,
+             **{f"layer {i + 1}": c for i, c in enumerate(LAYER_COLORS)}}
+    assert len(set(roles.values())) == len(roles)  # boxes and bins: no layer's colour
+    for vision, matrix in _CVD.items():
+        for (a, first), (b, second) in itertools.combinations(roles.items(), 2):
+            distance = np.linalg.norm(_lab(first, matrix) - _lab(second, matrix))
+            assert distance >= 15, f"{vision}: {a} and {b} only {distance:.1f} apart"
+
+
+def test_sample_figures_colour_each_layer_by_its_place_in_the_chain() -> None:
+    from matplotlib.colors import to_hex
+
+    for levels in (1, 2, 3):
+        figure = plot_sampling(sampling_result(units=1, levels=levels), 3.25)
+        drawn = {c.get_gid(): to_hex(c.get_facecolors()[0], keep_alpha=False).upper()
+                 for c in figure.axes[0].collections if c.get_gid()}
+        for level in range(1, levels + 1):
+            assert drawn[f"level{level}"] == LAYER_COLORS[level - 1], (levels, level)
+        legend = [to_hex(h.get_color()).upper() for h in figure.legends[0].legend_handles[1:]]
+        assert legend == list(LAYER_COLORS[:levels])
