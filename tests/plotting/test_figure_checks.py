@@ -339,3 +339,49 @@ def test_sample_figures_colour_each_layer_by_its_place_in_the_chain() -> None:
             assert drawn[f"level{level}"] == LAYER_COLORS[level - 1], (levels, level)
         legend = [to_hex(h.get_color()).upper() for h in figure.legends[0].legend_handles[1:]]
         assert legend == list(LAYER_COLORS[:levels])
+
+
+def _text_outside_canvas(figure) -> list[str]:
+    """Every drawn text (titles, legend entries) that leaves the figure's canvas, rendered."""
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    width, height = figure.canvas.get_width_height()
+    outside = []
+    texts = [t for legend in figure.legends for t in legend.get_texts()]
+    texts += [ax.title for ax in figure.axes] + list(figure.texts)
+    for text in texts:
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -0.5 or box.y0 < -0.5 or box.x1 > width + 0.5 or box.y1 > height + 0.5:
+            outside.append(text.get_text())
+    return outside
+
+
+@pytest.mark.parametrize("size, columns", [((7, 2), 3), ((3.3, 1.5), 3), ((3.3, 3.0), 1)])
+def test_into_the_users_subplots_no_text_leaves_the_canvas(size, columns) -> None:
+    import matplotlib.pyplot as plt
+
+    result = sampling_result(units=columns)
+    figure, axes = plt.subplots(1, columns, figsize=size)  # README's example is the first
+    try:
+        plot_sampling(result, ax=axes)
+        assert len(figure.legends) == 1
+        assert _text_outside_canvas(figure) == []
+    finally:
+        plt.close(figure)
+
+
+def test_into_axes_too_small_for_legend_or_titles_is_a_clear_value_error() -> None:
+    from matplotlib.figure import Figure
+
+    result = sampling_result(units=2)
+    tight = Figure(figsize=(3.3, 1.2))
+    axes = tight.subplots(1, 2, gridspec_kw={"bottom": 0.0, "top": 0.8})
+    with pytest.raises(ValueError, match="below them for the legend"):
+        plot_sampling(result, ax=axes)
+    tight = Figure(figsize=(3.3, 1.2))
+    axes = tight.subplots(1, 2, gridspec_kw={"bottom": 0.3, "top": 1.0})
+    with pytest.raises(ValueError, match="above them for the titles"):
+        plot_sampling(result, ax=axes)
+    assert plot_sampling(result, ax=axes, titles=False, legend=False) is tight
