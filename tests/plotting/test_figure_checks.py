@@ -385,3 +385,28 @@ def test_into_axes_too_small_for_legend_or_titles_is_a_clear_value_error() -> No
     with pytest.raises(ValueError, match="above them for the titles"):
         plot_sampling(result, ax=axes)
     assert plot_sampling(result, ax=axes, titles=False, legend=False) is tight
+
+
+def test_roi_labels_never_overlap_or_leave_the_canvas() -> None:
+    from deformviz.plotting.rois import place_labels
+
+    # Crowded boxes: nested, side by side, at every edge and corner of a 451 x 300 image.
+    boxes = [(0, 0, 60, 40), (5, 5, 70, 45), (10, 2, 80, 50), (380, 0, 451, 30),
+             (400, 260, 451, 300), (0, 270, 50, 300), (200, 140, 240, 170),
+             (205, 145, 245, 175), (210, 150, 250, 180), (100, 100, 350, 250)]
+    spots = place_labels(boxes, [(70.0, 14.0)] * len(boxes), (300, 451))
+    rects = [(x, y, x + 70.0, y + 14.0) for x, y, _ in spots]
+    for index, (x0, y0, x1, y1) in enumerate(rects):
+        assert x0 >= -0.5 and y0 >= -0.5 and x1 <= 450.5 and y1 <= 299.5, rects[index]
+        for other in rects[:index]:
+            assert not (x0 < other[2] and other[0] < x1 and y0 < other[3] and other[1] < y1)
+    figure = plot_rois(roi_result(boxes), "cvpr-column")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    panel = figure.axes[0].get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in figure.axes[0].texts]
+    assert len(labels) == len(boxes)
+    for index, label in enumerate(labels):
+        assert panel.x0 - 1 <= label.x0 and label.x1 <= panel.x1 + 1
+        assert panel.y0 - 1 <= label.y0 and label.y1 <= panel.y1 + 1
+        assert not any(label.overlaps(other) for other in labels[:index])
