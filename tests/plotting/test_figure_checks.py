@@ -410,3 +410,20 @@ def test_roi_labels_never_overlap_or_leave_the_canvas() -> None:
         assert panel.x0 - 1 <= label.x0 and label.x1 <= panel.x1 + 1
         assert panel.y0 - 1 <= label.y0 and label.y1 <= panel.y1 + 1
         assert not any(label.overlaps(other) for other in labels[:index])
+
+
+def test_no_two_panels_share_a_title() -> None:
+    from deformviz.plotting.sampling import unit_titles
+    from deformviz.visualize.results import Detection, Unit
+
+    square = Detection((0.0, 0.0, 451.0, 300.0), "square", 0.93)
+    units = [Unit((1, 1), (400.0, 280.0), "background"), Unit((1, 2), (420.0, 290.0), "background"),
+             Unit((2, 2), (430.0, 270.0), "background"),
+             *(Unit((i, 0), (30.0 + 60 * i, 150.0), "large object", square) for i in range(6)),
+             Unit((0, 0), (10.0, 10.0), "spread"), Unit((0, 3), (12.0, 12.0), "spread")]
+    titles = unit_titles(units, (300, 451))
+    assert len(set(titles)) == len(titles), titles
+    assert titles[3].startswith("large object: square 0.93")
+    figure = plot_sampling(sampling_result(units=12), "cvpr-text")
+    shown = [ax.get_title() for ax in figure.axes]
+    assert len(set(shown)) == len(shown), shown
