@@ -179,7 +179,10 @@ def run_jobs(jobs: Sequence[Job], batch: bool, work: Callable[[Job], list[Path]]
             progress.update(task, description=f"{command} {job.image.name}")
             try:
                 paths = work(job)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # say how far it got; the written files are complete
+                progress.stop()
+                sys.stderr.write(f"{command}: interrupted; {written} of {len(jobs)} images "
+                                 "done\n")
                 raise
             except Exception as error:  # noqa: BLE001 - reported per image, the batch goes on
                 if not batch:

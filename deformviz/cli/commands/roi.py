@@ -11,7 +11,7 @@ import typer
 from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
                        LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, SizeOpt,
-                       SvgTextOpt, WidthOpt, finite)
+                       SvgTextOpt, WidthOpt, finite_in)
 
 DEFAULT_TOP = 5  # detections drawn by default: labels stay legible at column width
 
@@ -55,7 +55,7 @@ def command(
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
     score_threshold: Annotated[float, typer.Option(
-        "--min-score", "--score-threshold", metavar="SCORE", min=0.0, max=1.0, callback=finite,
+        "--min-score", "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
         help="Without boxes: only detections scoring at least this.")] = 0.3,
     labels: Annotated[bool, typer.Option("--labels/--no-labels",
                                          help="Class and score on each box (hide them for boxes outside the network's classes).")] = True,
