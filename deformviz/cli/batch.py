@@ -129,9 +129,15 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
     # Compared after resolving, before any folder is checked or created.
     refuse_overwriting([("-o", f) for f in figures] + [("--save-data", d) for d in data if d],
                        [*images, *other_inputs])
-    for folder in sorted({writable_path(path).parent for path in [*figures, *data] if path}):
+    for folder in sorted({_folder(path) for path in [*figures, *data] if path}):
         check_can_create(folder)
     return [Job(i, f, d) for i, f, d in zip(images, figures, data)], batch
+
+
+def _folder(path: Path) -> Path:
+    """The folder `path` goes into, as the user spelled it unless `..` makes that folder
+    one that would have to be created first (`new/../a.png` goes into `.`)."""
+    return writable_path(path).parent if ".." in path.parent.parts else path.parent
 
 
 def write_outputs(outputs: Sequence[tuple[Path, bytes]]) -> list[Path]:

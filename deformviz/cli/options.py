@@ -86,7 +86,7 @@ SizeOpt = Annotated[int, typer.Option(
 ScoreOpt = Annotated[float, typer.Option(
     "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
     help="Minimum score of the network's detections (objects for --auto units and roi "
-         "boxes); lower it to find weaker objects on photos.")]
+         "boxes), 0..1; lower it to find weaker objects on photos.")]
 SaveDataOpt = Annotated[Optional[Path], typer.Option(
     "--save-data", metavar="FILE|FOLDER", show_default=False,
     help="Also write the numbers (.json or .npz) for one image; a folder (JSON files) for "
@@ -98,4 +98,5 @@ SvgTextOpt = Annotated[bool, typer.Option(
     help="SVG keeps text as editable text (font DejaVu Sans), or draws glyph outlines.")]
 MaxMegapixelsOpt = Annotated[float, typer.Option(
     "--max-megapixels", metavar="MP", callback=finite_in(1.0, 10000.0),
-    help="Refuse larger images before decoding them (guards against decompression bombs).")]
+    help="Refuse larger images before decoding them (guards against decompression bombs), "
+         "1..10000.")]

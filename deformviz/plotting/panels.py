@@ -91,18 +91,27 @@ def _legend(figure: Figure, handles: Sequence[Artist], width: float):
 
     # A renderer of its own: measuring must not replace the canvas of a caller's figure.
     renderer = RendererAgg(int(width * figure.dpi) + 1, 100, figure.dpi)
+    legend, box = _legend_in_columns(figure, handles, renderer, width - 0.02,
+                                     loc="lower center", anchor=(0.5, 0.0), gap=0.1)
+    return legend, box.height / figure.dpi + 0.02
+
+
+def _legend_in_columns(figure: Figure, handles: Sequence[Artist], renderer, limit: float, *,
+                       loc: str, anchor: tuple[float, float], gap: float):
+    """A figure legend in as many columns as fit `limit` inches (at least one). Returns it
+    and its extent (display pixels)."""
     legend = None
     for columns in range(len(handles), 0, -1):
         if legend is not None:
             legend.remove()
-        legend = figure.legend(handles=list(handles), loc="lower center", ncol=columns,
-                               frameon=False, fontsize=LEGEND_FONT_SIZE, handlelength=1.2,
-                               handletextpad=0.4, columnspacing=1.0, borderaxespad=0.1,
-                               borderpad=0.1, bbox_to_anchor=(0.5, 0.0))
+        legend = figure.legend(handles=list(handles), loc=loc, ncol=columns, frameon=False,
+                               fontsize=LEGEND_FONT_SIZE, handlelength=1.2, handletextpad=0.4,
+                               columnspacing=1.0, borderaxespad=gap, borderpad=0.1,
+                               bbox_to_anchor=anchor)
         box = legend.get_window_extent(renderer)
-        if box.width / figure.dpi <= width - 0.04:
+        if box.width / figure.dpi <= limit - 0.02:
             break
-    return legend, box.height / figure.dpi + 0.02
+    return legend, box
 
 
 def _too_small(what: str, needs: float, room: float, fix: str) -> InputError:
@@ -155,20 +164,13 @@ def _legend_under(figure: Figure, axes: Sequence[Axes], handles: Sequence[Artist
     boxes = [panel.get_position() for panel in axes]
     left, right = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
     bottom = min(b.y0 for b in boxes)
-    legend = None
-    for limit in ((right - left) * fig_w, fig_w):
-        for columns in range(len(handles), 0, -1):
-            if legend is not None:
-                legend.remove()
-            legend = figure.legend(handles=list(handles), loc="upper center", ncol=columns,
-                                   frameon=False, fontsize=LEGEND_FONT_SIZE, handlelength=1.2,
-                                   handletextpad=0.4, columnspacing=1.0, borderaxespad=0.0,
-                                   borderpad=0.1, bbox_to_anchor=((left + right) / 2, bottom))
-            box = legend.get_window_extent(renderer)
-            if box.width / figure.dpi <= limit - 0.02:
-                break
-        if box.width / figure.dpi <= limit - 0.02:
+    limits = ((right - left) * fig_w, fig_w)  # the axes' width, else the figure's
+    for limit in limits:
+        legend, box = _legend_in_columns(figure, handles, renderer, limit, loc="upper center",
+                                         anchor=((left + right) / 2, bottom), gap=0.0)
+        if box.width / figure.dpi <= limit - 0.02 or limit == limits[-1]:
             break
+        legend.remove()
     width, height = box.width / figure.dpi, box.height / figure.dpi
     room = bottom * fig_h
     if width > fig_w or height > room:

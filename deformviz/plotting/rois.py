@@ -47,10 +47,10 @@ def _outline(ax: Axes, boxes: np.ndarray, color: str, width: float, style: str,
     ax.add_collection(outlines)
 
 
-Rect = tuple[float, float, float, float]  # (x0, y0, x1, y1), index coordinates
+_Rect = tuple[float, float, float, float]  # (x0, y0, x1, y1), index coordinates
 
 
-def _overlaps(a: Rect, b: Rect) -> bool:
+def _overlaps(a: _Rect, b: _Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
@@ -71,12 +71,12 @@ def place_labels(boxes: Sequence[Sequence[float]], label_sizes: Sequence[tuple[f
     """
     height, width = image_size
     left, top = -0.5, -0.5
-    placed: list[Rect] = []
+    placed: list[_Rect] = []
     result: list[tuple[float, float, bool]] = []
     for box, (label_w, label_h) in zip(boxes, label_sizes):
         x1, y1, x2, y2 = (float(v) - 0.5 for v in box)
 
-        def fits(x: float, y: float) -> Rect | None:
+        def fits(x: float, y: float) -> _Rect | None:
             x = min(max(x, left), width - 0.5 - label_w)  # slid along into the image
             rect = (x, y, x + label_w, y + label_h)
             if x < left or y < top or rect[3] > height - 0.5 + 1e-9:
@@ -119,8 +119,8 @@ def _line_widths(panel_width: float) -> tuple[float, float, float]:
 def plot_rois(result: RoIResult, width: float | str = 3.28125, show_regular: bool = False,
               labels: bool = True, legend: bool = True, *, fig: Figure | None = None,
               ax: Axes | None = None) -> Figure:
-    """Draw each box (yellow, with the head's class and score), its deformed bins (red) and,
-    with `show_regular`, the undeformed bins (dashed blue) over the original image.
+    """Draw each box (yellow, with the head's class and score), its deformed bins (black) and,
+    with `show_regular`, the undeformed bins (dashed dark grey) over the original image.
 
     Args:
         result: from `deformviz.visualize.roi_bins`.

@@ -64,7 +64,7 @@ def command(
     max_megapixels: MaxMegapixelsOpt = 100.0,
 ) -> None:
     """Draw boxes (yellow, with the RoI head's class and score) and their k x k deformed bins
-    (red) over the original image. Without --box/--boxes: the network's own detections (an
+    (black) over the original image. Without --box/--boxes: the network's own detections (an
     image where it finds none is an error: give boxes)."""
     from deformviz.errors import BoxError, InputError
     from deformviz.plotting.size import parse_width

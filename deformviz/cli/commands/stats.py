@@ -126,10 +126,9 @@ def command(
     for table in render(result.to_json()):
         console.print(table)
     if figure is not None:
+        from deformviz.output_paths import writable_path
         from deformviz.plotting.output import save_figure
         from deformviz.plotting.statistics import plot_statistics
-
-        from deformviz.output_paths import writable_path
 
         save_figure(plot_statistics(result.to_json(), width_in or parse_width("cvpr-column")),
                     writable_path(figure), dpi)
