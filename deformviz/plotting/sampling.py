@@ -217,7 +217,8 @@ def unit_title(unit, image_size: tuple[int, int], detail: int = 0) -> str:
         title = title if detail == 0 else f"{title}, {where}"
     else:
         role = _ROLE_WORDS.get(unit.role, unit.role)
-        title = f"{role}, {_position_words(unit.pixel, image_size, _COARSE if detail == 0 else _FINE)}"
+        words = _COARSE if detail == 0 else _FINE
+        title = f"{role}, {_position_words(unit.pixel, image_size, words)}"
     return title if detail < 2 else f"{title} ({x:.0f}, {y:.0f})"
 
 

@@ -43,7 +43,8 @@ def _dilation_panel(axes, document: dict[str, Any]) -> None:
         colour = LAYER_COLORS[index % len(LAYER_COLORS)]
         outline = "#000000" if colour == WHITE else colour  # layer 6's white on white paper
         axes.errorbar(xs, means, yerr=stds, fmt=_MARKERS[index % len(_MARKERS)], color=colour,
-                      markeredgecolor=outline, ecolor=outline, markersize=3.2, elinewidth=0.7, capsize=1.5, capthick=0.7, label=layer)
+                      markeredgecolor=outline, ecolor=outline, markersize=3.2, elinewidth=0.7,
+                      capsize=1.5, capthick=0.7, label=layer)
     rigid = sorted({table[layer]["rigid"] for layer in layers if table[layer].get("rigid") is not None})
     for value in rigid:
         axes.axhline(value, color="0.45", linewidth=0.6, linestyle=(0, (3, 2)), zorder=0)
@@ -109,7 +110,8 @@ def plot_statistics(document: dict[str, Any], width: float) -> Figure:
         figure = Figure(figsize=(width, height))
         if side_by_side:
             grid = figure.add_gridspec(1, 2, width_ratios=(1.6, 1.0), left=0.45 / width,
-                                       right=1 - 0.05 / width, bottom=0.3 / height, top=1 - band / height,
+                                       right=1 - 0.05 / width, bottom=0.3 / height,
+                                       top=1 - band / height,
                                        wspace=0.55 / (width / 2))
             axes = [figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])]
         else:

@@ -22,7 +22,8 @@ from deformviz.geometry import FeatureToImage
 from .headless_units import headless_units
 from .results import Detection, Unit
 
-__all__ = ["check_unit_pixels", "check_image_size", "MIN_CELLS", "unit_at", "auto_units", "grid_units", "ROLE_ORDER",
+__all__ = ["check_unit_pixels", "check_image_size", "MIN_CELLS", "unit_at", "auto_units",
+           "grid_units", "ROLE_ORDER",
            "border_margin", "min_separation"]
 
 # Display order of the roles, the paper's left-to-right order first.
