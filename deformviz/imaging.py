@@ -150,13 +150,15 @@ def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> LoadedIm
     """Read an image file as upright 8-bit RGB.
 
     Args:
-        path: any format Pillow reads (JPEG, PNG, TIFF, WebP, BMP, GIF: first frame, ...).
+        path: any format Pillow reads (JPEG, PNG, TIFF, WebP, BMP, GIF, ...), one frame
+            (animated and multi-page files are refused: which frame is meant?).
         max_pixels: refuse images with more pixels than this, before decoding them.
     Returns:
         LoadedImage with pixels [H, W, 3] uint8 (H, W after EXIF orientation).
     Raises:
-        ImageLoadError: missing, unreadable, not an image, truncated/corrupt, too large, or a
-            mode that cannot be converted (one-line message naming the file).
+        ImageLoadError: missing, unreadable, not an image, truncated/corrupt, too large,
+            several frames, or a mode that cannot be converted (one-line message naming the
+            file).
     """
     path = Path(path)
     error = _open_error(path)
@@ -170,6 +172,11 @@ def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> LoadedIm
             Image.MAX_IMAGE_PIXELS = None
             with Image.open(path) as image:
                 _check_size(image, name, max_pixels)
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1:  # never silently the first frame of several
+                    raise ImageLoadError(f"{name}: holds {frames} frames (animated or "
+                                         "multi-page); save the frame you want as a still "
+                                         "image and pass that")
                 source_mode = image.mode
                 image.load()
                 upright = ImageOps.exif_transpose(image)

@@ -12,7 +12,6 @@ Written paths go to stdout, one per line; progress and the summary to stderr.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from deformviz.atomic_files import atomic_write, check_can_create, make_folder
 from deformviz.errors import ImageLoadError, InputError, OutputError
+from deformviz.output_paths import refuse_overwriting, writable_path
 from deformviz.plotting.output import FIGURE_FORMATS, figure_format, is_deformviz_figure
 
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, exit_code_for, one_line
@@ -79,18 +79,6 @@ def _expand(inputs: Sequence[Path]) -> tuple[list[Path], bool]:
     return images, batch
 
 
-def _refuse_overwriting(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    """OutputError if an output path names an existing input file (before any work)."""
-    existing = [p for p in inputs if p.is_file()]
-    for output in outputs:
-        if not output.exists():
-            continue
-        for source in existing:
-            if os.path.samefile(output, source):
-                raise OutputError(f"{output}: is an input; refusing to overwrite it "
-                                  "(choose another -o or --save-data)")
-
-
 def _unique_names(images: Sequence[Path], suffix: str, extension: str) -> list[str]:
     names, seen = [], set()
     for image in images:
@@ -117,17 +105,15 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
         if output is not None and output.suffix.lower().lstrip(".") in FIGURE_FORMATS:
             raise OutputError(f"-o {output}: give a folder when processing several images")
         folder = output or Path(".")
-        check_can_create(folder)
         figures = [folder / name for name in _unique_names(images, suffix, fmt)]
     else:
         if output is None:
             figures = [Path(_unique_names(images, suffix, fmt)[0])]
-        elif output.is_dir():
+        elif output.is_dir() or not output.suffix:  # `-o newdir/`: a folder to create
             figures = [output / _unique_names(images, suffix, fmt)[0]]
         else:
             figure_format(output)
             figures = [output]
-        check_can_create(figures[0].parent)
     data: list[Path | None] = [None] * len(images)
     if save_data is not None:
         from deformviz.visualize.export import DATA_FORMATS, data_format
@@ -136,17 +122,22 @@ def plan_jobs(inputs: Sequence[Path], output: Path | None, fmt: str, suffix: str
             if save_data.suffix.lower() in DATA_FORMATS:
                 raise OutputError(f"--save-data {save_data}: give a folder when processing "
                                   "several images")
-            check_can_create(save_data)
             data = [save_data / name for name in _unique_names(images, suffix, "json")]
         else:
             data_format(save_data)
-            check_can_create(save_data.parent)
             data = [save_data]
-    outputs = figures + [d for d in data if d is not None]
-    _refuse_overwriting(outputs, [*images, *other_inputs])
-    if len(set(map(os.path.abspath, outputs))) != len(outputs):
-        raise OutputError("the figure and --save-data name the same file")
+    # Compared after resolving, before any folder is checked or created.
+    refuse_overwriting([("-o", f) for f in figures] + [("--save-data", d) for d in data if d],
+                       [*images, *other_inputs])
+    for folder in sorted({_folder(path) for path in [*figures, *data] if path}):
+        check_can_create(folder)
     return [Job(i, f, d) for i, f, d in zip(images, figures, data)], batch
+
+
+def _folder(path: Path) -> Path:
+    """The folder `path` goes into, as the user spelled it unless `..` makes that folder
+    one that would have to be created first (`new/../a.png` goes into `.`)."""
+    return writable_path(path).parent if ".." in path.parent.parts else path.parent
 
 
 def write_outputs(outputs: Sequence[tuple[Path, bytes]]) -> list[Path]:
@@ -158,8 +149,9 @@ def write_outputs(outputs: Sequence[tuple[Path, bytes]]) -> list[Path]:
     created: list[Path] = []
     try:
         for path, payload in outputs:
-            created += make_folder(path.parent)
-            with atomic_write(path) as handle:
+            target = writable_path(path)  # `new/../a.png` never creates `new/`
+            created += make_folder(target.parent)
+            with atomic_write(target) as handle:
                 handle.write(payload)
     except BaseException:
         for folder in created:  # deepest first
@@ -193,7 +185,10 @@ def run_jobs(jobs: Sequence[Job], batch: bool, work: Callable[[Job], list[Path]]
             progress.update(task, description=f"{command} {job.image.name}")
             try:
                 paths = work(job)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # say how far it got; the written files are complete
+                progress.stop()
+                sys.stderr.write(f"{command}: interrupted; {written} of {len(jobs)} images "
+                                 "done\n")
                 raise
             except Exception as error:  # noqa: BLE001 - reported per image, the batch goes on
                 if not batch:

@@ -12,7 +12,7 @@ from deformviz.plotting.size import describe_presets
 
 __all__ = ["Device", "FigureFormat", "ImagesArg", "ModelOpt", "DeviceOpt", "OutputOpt",
            "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "SaveDataOpt",
-           "TitlesOpt", "LegendOpt", "SvgTextOpt", "MaxMegapixelsOpt", "finite"]
+           "TitlesOpt", "LegendOpt", "SvgTextOpt", "MaxMegapixelsOpt", "finite", "finite_in"]
 
 
 class Device(str, Enum):
@@ -55,8 +55,20 @@ def finite(value: float | None) -> float | None:
     return value
 
 
+def finite_in(low: float, high: float):
+    """Option callback: a number, then in low..high (so nan is called not a number, where
+    click's own range check would call it too large)."""
+    def check(value: float | None) -> float | None:
+        finite(value)
+        if value is not None and not low <= value <= high:
+            raise typer.BadParameter(f"{value:g} is not in the range {low:g}<=x<={high:g}")
+        return value
+    return check
+
+
 DpiOpt = Annotated[float, typer.Option(
-    "--dpi", metavar="DPI", min=10, max=2400, callback=finite, help="Resolution of PNG output (pixels per inch).")]
+    "--dpi", metavar="DPI", callback=finite_in(10, 2400),
+    help="Resolution of PNG output (pixels per inch), 10..2400.")]
 
 
 def multiple_of_16(value: int | None) -> int | None:
@@ -72,9 +84,9 @@ SizeOpt = Annotated[int, typer.Option(
     help="Model input: the longer image side is resized to this (multiple of 16); results "
          "are mapped back to the original image.")]
 ScoreOpt = Annotated[float, typer.Option(
-    "--score-threshold", metavar="SCORE", min=0.0, max=1.0, callback=finite,
+    "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
     help="Minimum score of the network's detections (objects for --auto units and roi "
-         "boxes); lower it to find weaker objects on photos.")]
+         "boxes), 0..1; lower it to find weaker objects on photos.")]
 SaveDataOpt = Annotated[Optional[Path], typer.Option(
     "--save-data", metavar="FILE|FOLDER", show_default=False,
     help="Also write the numbers (.json or .npz) for one image; a folder (JSON files) for "
@@ -85,5 +97,6 @@ SvgTextOpt = Annotated[bool, typer.Option(
     "--svg-text/--svg-outlines",
     help="SVG keeps text as editable text (font DejaVu Sans), or draws glyph outlines.")]
 MaxMegapixelsOpt = Annotated[float, typer.Option(
-    "--max-megapixels", metavar="MP", min=1.0, max=10000.0, callback=finite,
-    help="Refuse larger images before decoding them (guards against decompression bombs).")]
+    "--max-megapixels", metavar="MP", callback=finite_in(1.0, 10000.0),
+    help="Refuse larger images before decoding them (guards against decompression bombs), "
+         "1..10000.")]

@@ -31,7 +31,7 @@ from deformviz.geometry import MapGrid
 __all__ = ["ExploreLayer", "ExploreBox", "SampleCommand", "ExploreData",
            "encode_float32", "figure_colours", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: colours.levels is one colour per place in the chain
 
 
 def encode_float32(array: np.ndarray) -> dict:
@@ -43,15 +43,14 @@ def encode_float32(array: np.ndarray) -> dict:
 def figure_colours() -> dict:
     """The colours of the paper figures (deformviz.plotting.style), by role.
 
-    "levels" maps a number of traced levels N to the colours of levels 1..N (a figure of N
-    levels colours them so, the deepest always the same); the page uses the row of the number
-    of levels shown.
+    "levels" lists the colour of each place in the chain from the top (level 1 = the top
+    layer's points), the same whatever number of levels is shown.
     """
     from deformviz.plotting import style
 
-    levels = {str(n): list(style.level_colors(n)) for n in range(1, style.MAX_LEVELS + 1)}
-    return {"levels": levels, "unit": style.UNIT_COLOR, "box": style.BOX_COLOR,
-            "bin": style.BIN_COLOR, "regular_bin": style.REGULAR_BIN_COLOR}
+    return {"levels": list(style.LAYER_COLORS), "unit": style.UNIT_COLOR,
+            "box": style.BOX_COLOR, "bin": style.BIN_COLOR,
+            "regular_bin": style.REGULAR_BIN_COLOR}
 
 
 def _grid(grid: MapGrid) -> dict:

@@ -91,18 +91,99 @@ def _legend(figure: Figure, handles: Sequence[Artist], width: float):
 
     # A renderer of its own: measuring must not replace the canvas of a caller's figure.
     renderer = RendererAgg(int(width * figure.dpi) + 1, 100, figure.dpi)
+    legend, box = _legend_in_columns(figure, handles, renderer, width - 0.02,
+                                     loc="lower center", anchor=(0.5, 0.0), gap=0.1)
+    return legend, box.height / figure.dpi + 0.02
+
+
+def _legend_in_columns(figure: Figure, handles: Sequence[Artist], renderer, limit: float, *,
+                       loc: str, anchor: tuple[float, float], gap: float):
+    """A figure legend in as many columns as fit `limit` inches (at least one). Returns it
+    and its extent (display pixels)."""
     legend = None
     for columns in range(len(handles), 0, -1):
         if legend is not None:
             legend.remove()
-        legend = figure.legend(handles=list(handles), loc="lower center", ncol=columns,
-                               frameon=False, fontsize=LEGEND_FONT_SIZE, handlelength=1.2,
-                               handletextpad=0.4, columnspacing=1.0, borderaxespad=0.1,
-                               borderpad=0.1, bbox_to_anchor=(0.5, 0.0))
+        legend = figure.legend(handles=list(handles), loc=loc, ncol=columns, frameon=False,
+                               fontsize=LEGEND_FONT_SIZE, handlelength=1.2, handletextpad=0.4,
+                               columnspacing=1.0, borderaxespad=gap, borderpad=0.1,
+                               bbox_to_anchor=anchor)
         box = legend.get_window_extent(renderer)
-        if box.width / figure.dpi <= width - 0.04:
+        if box.width / figure.dpi <= limit - 0.02:
             break
-    return legend, box.height / figure.dpi + 0.02
+    return legend, box
+
+
+def _too_small(what: str, needs: float, room: float, fix: str) -> InputError:
+    return InputError(f"ax: the axes leave {room:.2f} in {what}, which needs {needs:.2f} in; "
+                      f"{fix}")
+
+
+def _into_axes(image: np.ndarray, titles: Sequence[str | None],
+               legend: Sequence[Artist] | None, ax) -> tuple[Figure, list[Axes]]:
+    """Draw into the caller's axes; titles and legend kept inside the caller's figure.
+
+    Titles are wrapped to their panel and take a point smaller font when that fits; the
+    legend goes under the axes (centred on them, as many columns as their width holds).
+    Where the figure has no room for them, InputError (a ValueError) says what is missing:
+    the caller's layout is never moved.
+    """
+    axes = [ax] if isinstance(ax, Axes) else list(np.ravel(ax))
+    if len(axes) != len(titles):
+        raise InputError(f"ax: {len(titles)} panel(s) to draw, got {len(axes)} Axes")
+    figure = axes[0].figure
+    fig_w, fig_h = figure.get_size_inches()
+    for panel, title in zip(axes, titles):
+        _show_image(panel, image)
+        panel.apply_aspect()  # where the image really is: an undistorted image shrinks its box
+        if title:
+            pos = panel.get_position()
+            panel_w = pos.width * fig_w
+            room = (1 - pos.y1) * fig_h
+            for size in sorted({title_size(panel_w), MIN_FONT_SIZE}, reverse=True):
+                wrapped = _wrapped_titles([title], panel_w, size)[0]
+                needs = _title_band([wrapped], size)
+                if needs <= room:
+                    break
+            else:
+                raise _too_small("above them for the titles", needs, room,
+                                 "leave more room at the top, or pass titles=False")
+            panel.set_title(wrapped, fontsize=size, pad=_TITLE_PAD, linespacing=1.1)
+    if legend:
+        _legend_under(figure, axes, legend)
+    return figure, axes
+
+
+def _legend_under(figure: Figure, axes: Sequence[Axes], handles: Sequence[Artist]) -> None:
+    """A legend centred under `axes`, as wide as they are (or the figure, if one column is
+    wider), kept on the canvas; InputError when the figure has no room for it below them."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    fig_w, fig_h = figure.get_size_inches()
+    renderer = RendererAgg(int(fig_w * figure.dpi) + 1, int(fig_h * figure.dpi) + 1, figure.dpi)
+    boxes = [panel.get_position() for panel in axes]
+    left, right = min(b.x0 for b in boxes), max(b.x1 for b in boxes)
+    bottom = min(b.y0 for b in boxes)
+    limits = ((right - left) * fig_w, fig_w)  # the axes' width, else the figure's
+    for limit in limits:
+        legend, box = _legend_in_columns(figure, handles, renderer, limit, loc="upper center",
+                                         anchor=((left + right) / 2, bottom), gap=0.0)
+        if box.width / figure.dpi <= limit - 0.02 or limit == limits[-1]:
+            break
+        legend.remove()
+    width, height = box.width / figure.dpi, box.height / figure.dpi
+    room = bottom * fig_h
+    if width > fig_w or height > room:
+        legend.remove()
+        if width > fig_w:
+            raise _too_small("across for the legend", width, fig_w,
+                             "make the figure wider, or pass legend=False")
+        raise _too_small("below them for the legend", height, room,
+                         "leave more room at the bottom, or pass legend=False")
+    # Centred under the axes but on the canvas: shifted in from an edge it would cross.
+    centre = (left + right) / 2 * fig_w
+    centre = min(max(centre, width / 2 + 0.01), fig_w - width / 2 - 0.01)
+    legend.set_bbox_to_anchor((centre / fig_w, bottom), transform=figure.transFigure)
 
 
 def image_panels(image: np.ndarray, titles: Sequence[str | None], width: float,
@@ -116,22 +197,7 @@ def image_panels(image: np.ndarray, titles: Sequence[str | None], width: float,
     included, and leaves the layout alone.
     """
     if ax is not None:
-        axes = [ax] if isinstance(ax, Axes) else list(ax)
-        if len(axes) != len(titles):
-            raise InputError(f"ax: {len(titles)} panel(s) to draw, got {len(axes)} Axes")
-        figure = axes[0].figure
-        for panel, title in zip(axes, titles):
-            _show_image(panel, image)
-            if title:
-                pos = panel.get_position()
-                panel_w = pos.width * figure.get_figwidth()
-                size = title_size(panel_w)
-                panel.set_title(_wrapped_titles([title], panel_w, size)[0], fontsize=size,
-                                pad=_TITLE_PAD)
-        if legend:
-            axes[-1].legend(handles=list(legend), loc="upper center", fontsize=LEGEND_FONT_SIZE,
-                            bbox_to_anchor=(0.5, 0.0), frameon=False, ncol=min(len(legend), 3))
-        return figure, axes
+        return _into_axes(image, titles, legend, ax)
 
     if fig is not None and fig.axes:
         raise InputError("fig: needs an empty Figure (use ax= to draw into existing axes)")

@@ -30,16 +30,16 @@ from .panels import image_panels
 from .scale import (deepest_opacity, level_marker_sizes, overview_marker_size,
                     points_per_pixel)
 from .size import as_width
-from .style import (MAX_LEVELS, OKABE_ITO, UNIT_COLOR, contrast_edge, level_colors,
+from .style import (LAYER_COLORS, MAX_LEVELS, UNIT_COLOR, contrast_edge, level_colors,
                     paper_style)
 
-__all__ = ["plot_sampling", "STYLES", "is_modulated", "unit_title"]
+__all__ = ["plot_sampling", "STYLES", "is_modulated", "unit_title", "unit_titles"]
 
 STYLES = ("points", "hull", "density")
 _MIN_ALPHA = 0.15  # opacity of a point whose modulation weight is 0
-# The overview's taps and spokes: blue keeps apart from warm photos (skin, orange suits),
-# where the deepest level's vermillion would not.
-GRID_COLOR = OKABE_ITO["blue"]
+# The overview's taps and spokes are the top layer's: its colour (blue, which also keeps
+# apart from warm photos: skin, orange suits).
+GRID_COLOR = LAYER_COLORS[0]
 
 
 def is_modulated(result: SamplingResult) -> bool:
@@ -182,28 +182,61 @@ def _draw_density(ax: Axes, sampling: UnitSampling, colors: Sequence[str],
     _draw_unit_marker(ax, sampling, _unit_size(sizes))
 
 
-def _position_words(pixel: tuple[float, float], image_size: tuple[int, int]) -> str:
-    """Where (x, y) lies in an (H, W) image, in words: "top left", "centre", "bottom"..."""
+_COARSE = (("top", "", "bottom"), ("left", "", "right"))
+_FINE = (("top", "upper", "", "lower", "bottom"),
+         ("far left", "left", "", "right", "far right"))
+
+
+def _position_words(pixel: tuple[float, float], image_size: tuple[int, int],
+                    words: tuple[tuple[str, ...], tuple[str, ...]] = _COARSE) -> str:
+    """Where (x, y) lies in an (H, W) image, in words: "top left", "centre", "bottom"...
+    (`_FINE` splits the image in 5 x 5 instead of 3 x 3: "upper far left")."""
     height, width = image_size
-    column = ("left", "", "right")[min(int(3 * pixel[0] / max(width, 1)), 2)]
-    row = ("top", "", "bottom")[min(int(3 * pixel[1] / max(height, 1)), 2)]
+    rows, columns = words
+    column = columns[min(int(len(columns) * pixel[0] / max(width, 1)), len(columns) - 1)]
+    row = rows[min(int(len(rows) * pixel[1] / max(height, 1)), len(rows) - 1)]
     return f"{row} {column}".strip() or "centre"
 
 
 _ROLE_WORDS = {"peak": "strong object response", "requested": "unit", "grid": "unit"}
 
 
-def unit_title(unit, image_size: tuple[int, int]) -> str:
+def unit_title(unit, image_size: tuple[int, int], detail: int = 0) -> str:
     """A panel title a reader understands: the unit's role, what it sits on, and where.
 
-    "small object: circle 0.83", "background, top left", "unit at (120, 80)".
+    "small object: circle 0.83", "background, top left", "unit at (120, 80)". `detail` tells
+    units apart that would share a title: 1 adds (or refines) the position words, 2 also the
+    pixel position.
     """
-    if unit.detection is not None:
-        return f"{unit.role}: {unit.detection.label} {unit.detection.score:.2f}"
+    x, y = unit.pixel
     if unit.role in ("requested", "grid"):
-        return f"unit at ({unit.pixel[0]:.0f}, {unit.pixel[1]:.0f})"
-    role = _ROLE_WORDS.get(unit.role, unit.role)
-    return f"{role}, {_position_words(unit.pixel, image_size)}"
+        return f"unit at ({x:.0f}, {y:.0f})"
+    if unit.detection is not None:
+        title = f"{unit.role}: {unit.detection.label} {unit.detection.score:.2f}"
+        where = _position_words(unit.pixel, image_size, _COARSE if detail < 2 else _FINE)
+        title = title if detail == 0 else f"{title}, {where}"
+    else:
+        role = _ROLE_WORDS.get(unit.role, unit.role)
+        words = _COARSE if detail == 0 else _FINE
+        title = f"{role}, {_position_words(unit.pixel, image_size, words)}"
+    return title if detail < 2 else f"{title} ({x:.0f}, {y:.0f})"
+
+
+def unit_titles(units, image_size: tuple[int, int]) -> list[str]:
+    """`unit_title` of every unit, no two alike: a title shared by several units gets finer
+    position words, then the pixel position, then a number."""
+    titles = [unit_title(unit, image_size) for unit in units]
+    for detail in (1, 2):
+        shared = {t for t in titles if titles.count(t) > 1}
+        titles = [unit_title(unit, image_size, detail) if title in shared else title
+                  for unit, title in zip(units, titles)]
+    shared = {t for t in titles if titles.count(t) > 1}
+    seen: dict[str, int] = {}
+    for index, title in enumerate(titles):
+        if title in shared:
+            seen[title] = seen.get(title, 0) + 1
+            titles[index] = f"{title} #{seen[title]}"
+    return titles
 
 
 _DRAW = {"points": _draw_points, "hull": _draw_hulls, "density": _draw_density}
@@ -330,7 +363,7 @@ def plot_sampling(result: SamplingResult, width: float | str = 6.875, titles: bo
             if len(names) != count:
                 raise InputError(f"panel_titles: {count} unit(s), got {len(names)} titles")
         else:
-            names = [unit_title(s.unit, result.image.size) for s in result.samplings]
+            names = unit_titles([s.unit for s in result.samplings], result.image.size)
         shown = [n if titles else None for n in names] or [None]
         entries = _legend(result, style, result.levels, colors, modulated) if legend else None
         figure, axes = _panels(result, shown, inches, entries, fig, ax)

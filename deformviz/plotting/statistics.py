@@ -15,15 +15,13 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from .style import FONT_SIZE, OKABE_ITO, paper_style
+from .style import FONT_SIZE, LAYER_COLORS, REGULAR_BIN_COLOR, WHITE, paper_style
 
 __all__ = ["plot_statistics"]
 
 _CLASSES = ("small", "medium", "large", "background")
-_LAYER_COLOURS = (OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish_green"],
-                  OKABE_ITO["orange"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"],
-                  OKABE_ITO["yellow"], OKABE_ITO["black"])
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_LEGEND_COLUMNS = 4
 
 
 def _dilation_panel(axes, document: dict[str, Any]) -> None:
@@ -41,9 +39,12 @@ def _dilation_panel(axes, document: dict[str, Any]) -> None:
             xs.append(position + (index - (count - 1) / 2) * spread)
             means.append(entry["mean"])
             stds.append(entry["std"] or 0.0)
-        colour = _LAYER_COLOURS[index % len(_LAYER_COLOURS)]
+        # The layer's colour in every figure: its place in the chain, top first.
+        colour = LAYER_COLORS[index % len(LAYER_COLORS)]
+        outline = "#000000" if colour == WHITE else colour  # layer 6's white on white paper
         axes.errorbar(xs, means, yerr=stds, fmt=_MARKERS[index % len(_MARKERS)], color=colour,
-                      markersize=3.2, elinewidth=0.7, capsize=1.5, capthick=0.7, label=layer)
+                      markeredgecolor=outline, ecolor=outline, markersize=3.2, elinewidth=0.7,
+                      capsize=1.5, capthick=0.7, label=layer)
     rigid = sorted({table[layer]["rigid"] for layer in layers if table[layer].get("rigid") is not None})
     for value in rigid:
         axes.axhline(value, color="0.45", linewidth=0.6, linestyle=(0, (3, 2)), zorder=0)
@@ -55,16 +56,19 @@ def _dilation_panel(axes, document: dict[str, Any]) -> None:
     axes.set_xlim(-0.5, len(_CLASSES) - 0.5)
     axes.set_ylim(bottom=0)
     axes.set_ylabel("effective dilation (cells)")
-    axes.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 1, handletextpad=0.2,
-                borderaxespad=0.2, ncol=min(count, 3), columnspacing=0.8)
+    # Above the plot, outside it: a legend inside would cover whichever whisker reaches it.
+    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False,
+                fontsize=FONT_SIZE - 1, handletextpad=0.2, borderaxespad=0.1, borderpad=0.0,
+                ncol=min(count, _LEGEND_COLUMNS), columnspacing=0.8)
 
 
-def _share_panel(axes, share: dict[str, Any]) -> None:
+def _share_panel(axes, share: dict[str, Any], deepest: str) -> None:
+    """`deepest`: the colour of the chain's deepest layer, whose points the share counts."""
     names = _CLASSES[:3]
     width = 0.38
     top = 0.0
-    for offset, key, colour, label in ((-width / 2, "deformed", OKABE_ITO["vermillion"], "learned"),
-                                       (width / 2, "rigid", OKABE_ITO["sky_blue"], "rigid")):
+    for offset, key, colour, label in ((-width / 2, "deformed", deepest, "learned"),
+                                       (width / 2, "rigid", REGULAR_BIN_COLOR, "rigid")):
         xs, means, stds = [], [], []
         for position, name in enumerate(names):
             entry = share[name][key]
@@ -78,11 +82,11 @@ def _share_panel(axes, share: dict[str, Any]) -> None:
                  error_kw={"elinewidth": 0.6, "capsize": 1.2, "capthick": 0.6, "ecolor": "0.25"})
     axes.set_xticks(range(len(names)), names)
     axes.set_xlim(-0.6, len(names) - 0.4)
-    # Room for the legend above the tallest whisker; a share never exceeds 1.
-    axes.set_ylim(0, min(1.0, top * 1.3) if top > 0 else 1.0)
+    axes.set_ylim(0, min(1.0, top * 1.1) if top > 0 else 1.0)  # a share never exceeds 1
     axes.set_ylabel("share of points in object")
-    axes.legend(loc="upper left", frameon=False, fontsize=FONT_SIZE - 1, borderaxespad=0.2,
-                handlelength=1.0, ncol=2, columnspacing=0.8)
+    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False,
+                fontsize=FONT_SIZE - 1, borderaxespad=0.1, borderpad=0.0, handlelength=1.0,
+                ncol=2, columnspacing=0.8)
 
 
 def plot_statistics(document: dict[str, Any], width: float) -> Figure:
@@ -100,20 +104,25 @@ def plot_statistics(document: dict[str, Any], width: float) -> Figure:
         panels = 1 if share is None else 2
         panel_height = min(2.2, 0.52 * width) if not side_by_side else min(2.4, 0.36 * width)
         height = panel_height * (1 if side_by_side else panels)
+        # The legends sit above their panels: one band of rows at the legend's font size.
+        rows = -(-len(document["settings"]["layers"]) // _LEGEND_COLUMNS)
+        band = rows * (FONT_SIZE - 1) * 1.35 / 72 + 0.06
         figure = Figure(figsize=(width, height))
         if side_by_side:
             grid = figure.add_gridspec(1, 2, width_ratios=(1.6, 1.0), left=0.45 / width,
-                                       right=1 - 0.05 / width, bottom=0.3 / height, top=1 - 0.08 / height,
+                                       right=1 - 0.05 / width, bottom=0.3 / height,
+                                       top=1 - band / height,
                                        wspace=0.55 / (width / 2))
             axes = [figure.add_subplot(grid[0, 0]), figure.add_subplot(grid[0, 1])]
         else:
             grid = figure.add_gridspec(panels, 1, left=0.45 / width, right=1 - 0.05 / width,
-                                       bottom=0.22 / height, top=1 - 0.08 / height,
-                                       hspace=0.42 / panel_height)
+                                       bottom=0.22 / height, top=1 - band / height,
+                                       hspace=(0.36 + band) / panel_height)
             axes = [figure.add_subplot(grid[i, 0]) for i in range(panels)]
         _dilation_panel(axes[0], document)
         if share is not None:
-            _share_panel(axes[1], share)
+            depth = len(document["settings"]["layers"])
+            _share_panel(axes[1], share, LAYER_COLORS[(depth - 1) % len(LAYER_COLORS)])
         for ax in axes:
             ax.tick_params(length=2, width=0.5, pad=1.5)
             for spine in ("top", "right"):

@@ -1,8 +1,27 @@
-"""The look of deformviz figures: Okabe-Ito colours, marker rules, paper-ready rcParams.
+"""The look of deformviz figures: one colour per role, marker rules, paper-ready rcParams.
 
-Colours come from the Okabe-Ito palette (distinguishable with the common colour-vision
-deficiencies). Following the paper's figures: the unit is green, the deepest level of
-sampling points small red (vermillion) squares, boxes yellow, deformed bins red.
+Colours (the one place they are decided; every figure, the explore page and the legends read
+them from here). All come from the Okabe-Ito palette, plus white, so they stay apart with the
+common colour-vision deficiencies:
+
+    role                                   colour          where
+    unit (the activation unit)             bluish green    sample, explore
+    layer 1 of the chain (the top, res5c)  blue            sample, explore, stats, grid overview
+    layer 2 (res5b)                        sky blue        "
+    layer 3 (res5a)                        vermillion      "
+    layer 4                                reddish purple  "
+    layer 5                                orange          "
+    layer 6                                white           "
+    box / detection                        yellow          roi, explore
+    deformed RoI bins                      black           roi, explore
+    no offsets: regular RoI bins, the      dark grey       roi --show-regular, stats
+    rigid filter
+
+A layer's colour is a property of its place in the chain, counted from the top: the same at
+every `--levels` and in every figure, so figures of one paper agree (the paper's 3-level look,
+blue / sky blue / vermillion, is the default). Boxes and bins use colours no layer uses.
+Under simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009) every two roles
+stay at least 15 CIELAB units apart (tests/plotting/test_figure_checks.py measures it).
 
 Every marker carries a thin edge in the colour that contrasts most with its fill (white
 around dark fills, black around light ones), so a point stays visible on any background,
@@ -16,8 +35,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["OKABE_ITO", "PointStyle", "level_colors", "contrast_edge", "UNIT_COLOR",
-           "BOX_COLOR", "BIN_COLOR", "REGULAR_BIN_COLOR", "FONT_SIZE", "MIN_FONT_SIZE",
+__all__ = ["OKABE_ITO", "PointStyle", "level_colors", "contrast_edge", "LAYER_COLORS", "UNIT_COLOR",
+           "BOX_COLOR", "BIN_COLOR", "REGULAR_BIN_COLOR", "WHITE", "FONT_SIZE", "MIN_FONT_SIZE",
            "MAX_LEVELS", "paper_style"]
 
 OKABE_ITO = {
@@ -25,15 +44,15 @@ OKABE_ITO = {
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7",
 }
 
-# Level colours from the top layer down; the deepest level is always vermillion, the one
-# above it sky blue, then blue (the paper's 3-level look), and further up purple, orange and
-# yellow for the deeper chains of users' networks.
-_TOP_TO_DEEPEST = ("yellow", "orange", "reddish_purple", "blue", "sky_blue", "vermillion")
-MAX_LEVELS = len(_TOP_TO_DEEPEST)
+WHITE = "#FFFFFF"
+# Colours of the chain's layers from the top down (see the table above).
+_CHAIN_COLORS = ("blue", "sky_blue", "vermillion", "reddish_purple", "orange", "white")
+LAYER_COLORS = tuple(OKABE_ITO.get(name, WHITE) for name in _CHAIN_COLORS)
+MAX_LEVELS = len(LAYER_COLORS)
 UNIT_COLOR = OKABE_ITO["bluish_green"]
 BOX_COLOR = OKABE_ITO["yellow"]
-BIN_COLOR = OKABE_ITO["vermillion"]
-REGULAR_BIN_COLOR = OKABE_ITO["sky_blue"]
+BIN_COLOR = OKABE_ITO["black"]
+REGULAR_BIN_COLOR = "#5A5A5A"  # dark grey: what no learned offset moved (bins dashed)
 FONT_SIZE = 7.0  # points: caption-sized text in a printed figure
 MIN_FONT_SIZE = 5.0  # below this, printed text is unreadable
 
@@ -65,10 +84,11 @@ def contrast_edge(color: str) -> str:
 
 
 def level_colors(levels: int) -> tuple[str, ...]:
-    """Colours of levels 1..`levels` (1 = the top layer's 9 points), deepest vermillion."""
+    """Colours of levels 1..`levels` (1 = the top layer's 9 points): the first `levels` of
+    `LAYER_COLORS`, so a layer keeps its colour whatever number of levels is drawn."""
     if not 1 <= levels <= MAX_LEVELS:
         raise ValueError(f"levels must be in 1..{MAX_LEVELS}, got {levels}")
-    return tuple(OKABE_ITO[name] for name in _TOP_TO_DEEPEST[-levels:])
+    return LAYER_COLORS[:levels]
 
 
 def rc_params(svg_text: bool = True) -> dict:

@@ -178,7 +178,9 @@ def merge_results(results: list[StatsResult], names: list[str] | None = None) ->
     if indices != list(range(1, count + 1)):
         missing = sorted(set(range(1, count + 1)) - set(indices))
         twice = sorted({i for i in indices if indices.count(i) > 1})
-        what = f"shards {missing} missing" if missing else f"shards {twice} given twice"
+        # A duplicate first: a shard given twice is also why the count comes up short.
+        what = " and ".join([f"shards {twice} given twice (duplicates)"] * bool(twice)
+                            + [f"shards {missing} missing"] * bool(missing))
         raise ResultError(f"cannot merge: {what} (of {count})")
     merged = StatsResult(first.settings, {}, DilationAccumulator(first.dilation.layers), None, selected=0)
     for result, name in zip(results, names):

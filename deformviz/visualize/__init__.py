@@ -36,7 +36,8 @@ from typing import Any
 # Loaded on first use, so `deformviz.visualize.results` (what the plotting reads) and the
 # export stay free of torch and the model stack.
 _EXPORTS = {
-    "check_boxes": "boxes", "read_boxes_file": "boxes", "result_to_dict": "export",
+    "check_boxes": "boxes", "clip_boxes": "boxes", "read_boxes_file": "boxes",
+    "result_to_dict": "export",
     "save_data": "export", "headless_units": "headless_units",
     "sampling_spread": "headless_units", "ProbedImage": "probed", "probe_image": "probed",
     "BoxBins": "results", "Detection": "results", "LayerInfo": "results",

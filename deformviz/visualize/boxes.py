@@ -14,19 +14,11 @@ import numpy as np
 
 from deformviz.errors import BoxError, InputError, finite_number
 
-__all__ = ["check_boxes", "read_boxes_file"]
+__all__ = ["check_boxes", "clip_boxes", "read_boxes_file"]
 
 
-def check_boxes(boxes: Sequence[Sequence[object]],
-                image_size: tuple[int, int] | None) -> np.ndarray:
-    """Validate boxes against an (H, W) image (None: no image yet, only sign, order, area).
-
-    Returns:
-        [K, 4] float64 (x1, y1, x2, y2).
-    Raises:
-        BoxError: a box without four finite numbers, inverted (x2 < x1 or y2 < y1), of zero
-            width or height, or not inside [0, W] x [0, H].
-    """
+def _parse(boxes: Sequence[Sequence[object]]) -> np.ndarray:
+    """[K, 4] float64 boxes of four finite numbers, in order, with area; else BoxError."""
     checked = []
     if hasattr(boxes, "tolist"):  # numpy arrays and torch tensors
         boxes = boxes.tolist()
@@ -37,23 +29,71 @@ def check_boxes(boxes: Sequence[Sequence[object]],
         if isinstance(box, (str, bytes)) or not isinstance(box, Sequence) or len(box) != 4:
             raise BoxError(f"{where}: expected 4 numbers x1 y1 x2 y2, got {box!r}")
         x1, y1, x2, y2 = (finite_number(v, where, BoxError) for v in box)
-        shown = f"({x1:g}, {y1:g}, {x2:g}, {y2:g})"
+        shown = _shown((x1, y1, x2, y2))
         if x2 < x1 or y2 < y1:
             raise BoxError(f"{where} {shown} is inverted: need x1 < x2 and y1 < y2")
         if x2 == x1 or y2 == y1:
             raise BoxError(f"{where} {shown} has zero area")
+        checked.append((x1, y1, x2, y2))
+    return np.array(checked, dtype=np.float64).reshape(-1, 4)
+
+
+def _shown(box: Sequence[float]) -> str:
+    return "({:g}, {:g}, {:g}, {:g})".format(*box)
+
+
+def check_boxes(boxes: Sequence[Sequence[object]], image_size: tuple[int, int] | None,
+                *, clip: bool = False) -> np.ndarray:
+    """Validate boxes against an (H, W) image (None: no image yet, only sign, order, area).
+
+    Args:
+        clip: boxes crossing the image border are fine (`clip_boxes` cuts them): without an
+            image, negative coordinates pass; with one, crossing boxes come back clipped.
+    Returns:
+        [K, 4] float64 (x1, y1, x2, y2).
+    Raises:
+        BoxError: a box without four finite numbers, inverted (x2 < x1 or y2 < y1), of zero
+            width or height, or not inside [0, W] x [0, H] (with `clip`: wholly outside).
+    """
+    if clip and image_size is not None:
+        return clip_boxes(boxes, image_size)[0]
+    checked = _parse(boxes)
+    for index, (x1, y1, x2, y2) in enumerate(checked):
+        where, shown = f"box {index + 1}", _shown((x1, y1, x2, y2))
         if image_size is None:
-            if min(x1, y1) < 0:
+            if min(x1, y1) < 0 and not clip:
                 raise BoxError(f"{where} {shown} has negative coordinates; boxes are in image "
                                "pixels, 0 0 W H being the whole image")
-            checked.append((x1, y1, x2, y2))
             continue
         height, width = image_size
         if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
             raise BoxError(f"{where} {shown} is outside the image ({width}x{height} pixels: "
-                           f"boxes must lie within 0..{width} x 0..{height})")
-        checked.append((x1, y1, x2, y2))
-    return np.array(checked, dtype=np.float64).reshape(-1, 4)
+                           f"boxes must lie within 0..{width} x 0..{height}; without "
+                           "--no-clip, boxes crossing the border are clipped)")
+    return checked
+
+
+def clip_boxes(boxes: Sequence[Sequence[object]],
+               image_size: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+    """Boxes that cross the border of the (H, W) image cut to it (a detector's boxes often
+    spill a few pixels past it); a box with nothing inside the image stays an error.
+
+    Returns:
+        ([K, 4] float64 boxes inside the image, the 1-based numbers of the boxes clipped).
+    Raises:
+        BoxError: as `check_boxes`, and for a box wholly outside the image.
+    """
+    height, width = image_size
+    raw = _parse(boxes)
+    limits = np.array([width, height, width, height], dtype=np.float64)
+    clipped = np.clip(raw, 0.0, limits)
+    changed = [k + 1 for k in range(len(raw)) if not np.array_equal(raw[k], clipped[k])]
+    for k in changed:
+        x1, y1, x2, y2 = clipped[k - 1]
+        if x2 <= x1 or y2 <= y1:
+            raise BoxError(f"box {k} {_shown(raw[k - 1])} is outside the image ({width}x"
+                           f"{height} pixels); no part of it is left to clip")
+    return clipped, changed
 
 
 def read_boxes_file(path: str | Path) -> list[list[object]]:

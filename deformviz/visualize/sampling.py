@@ -19,7 +19,7 @@ from deformviz.probe import DeformLayerRecord
 from .headless_units import headless_units, sampling_spread
 from .probed import ProbedImage, probe_image
 from .results import LayerInfo, SamplingResult, Unit, UnitSampling
-from .units import auto_units, check_unit_pixels, grid_units, unit_at
+from .units import auto_units, check_image_size, check_unit_pixels, grid_units, unit_at
 
 __all__ = ["sample_locations", "sample_units", "trace_unit", "layer_info"]
 
@@ -86,6 +86,8 @@ def sample_units(probed: ProbedImage, *, at: Sequence[tuple[float, float]] = (),
         chain.append(ChainLayer(layer.geometry, layer.offset.double(), mask, layer.input_size,
                                 layer.input_grid, layer.output_grid))
     sizes = (probed.resized_size, image.size)
+    check_image_size(image.size, tuple(chain[-1].output_grid.stride),
+                     probed.probe.label(records[-1].name))
     top = grid_mapping(chain[-1].output_grid, *sizes)
     # Level l samples the input map of layer [-l]; each level keeps its own layer's grid.
     mappings = [grid_mapping(layer.input_grid, *sizes) for layer in reversed(chain)]
@@ -93,11 +95,12 @@ def sample_units(probed: ProbedImage, *, at: Sequence[tuple[float, float]] = (),
     units: list[Unit] = [unit_at(x, y, top, top_size, image.size) for x, y in at]
     if auto:
         taken = {u.cell for u in units}
+        spread = sampling_spread(chain[-1].offset, chain[-1].geometry,
+                                 chain[-1].input_grid.stride)
         if probed.heatmap is not None and top_size == tuple(probed.heatmap.shape[-2:]):
-            picked = auto_units(auto + len(taken), probed.detections, probed.heatmap, top)
+            picked = auto_units(auto + len(taken), probed.detections, probed.heatmap, top,
+                                spread)
         else:
-            spread = sampling_spread(chain[-1].offset, chain[-1].geometry,
-                                     chain[-1].input_grid.stride)
             picked = headless_units(auto + len(taken), spread, top)
         units += [u for u in picked if u.cell not in taken][:auto]
     if grid_step is not None:

@@ -164,7 +164,7 @@ def test_grid_with_levels_is_refused(run, samples: Path) -> None:
 
 
 def test_negative_box_message_has_no_infinities(run, samples: Path) -> None:
-    result = run("roi", samples / "chelsea.jpg", "--box", "-5", "10", "50", "50")
+    result = run("roi", samples / "chelsea.jpg", "--box", "-5", "10", "50", "50", "--no-clip")
     _one_line_error(result, 2, "has negative coordinates")
     assert "inf" not in result.stderr
 
@@ -282,3 +282,37 @@ def test_style_and_titles_from_the_command_line(run, samples: Path) -> None:
                     "--style 'rings': expected one of points, hull, density")
     _one_line_error(run("sample", samples / "chelsea.jpg", "-w", "0.5in"), 2,
                     "smallest usable width is 1.04in")
+
+
+def test_one_image_into_a_folder_that_does_not_exist_yet(run, samples: Path,
+                                                         tmp_path: Path) -> None:
+    result = run("sample", samples / "scene_000.png", "-o", "newdir/", "--size", "128",
+                 "--levels", "1", "--auto", "1", "--dpi", "40")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(Path("newdir") / "scene_000_sample.png")
+    assert (tmp_path / "newdir" / "scene_000_sample.png").is_file()
+
+
+def test_ctrl_c_says_how_many_images_were_done(tmp_path: Path, capsys) -> None:
+    from deformviz.cli.batch import Job, run_jobs
+
+    jobs = [Job(tmp_path / f"{i}.png", tmp_path / f"{i}_sample.png", None) for i in range(4)]
+
+    def work(job: Job) -> list[Path]:
+        if job is jobs[2]:
+            raise KeyboardInterrupt
+        return [job.figure]
+
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs(jobs, True, work, "sample")
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == "sample: interrupted; 2 of 4 images done"
+    assert captured.out.split() == [str(jobs[0].figure), str(jobs[1].figure)]
+
+
+def test_an_animated_gif_is_refused_not_cut_to_its_first_frame(run, tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue", "green")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    _one_line_error(run("sample", tmp_path / "anim.gif", "-o", "a.png"), 2,
+                    "holds 3 frames (animated or multi-page)")
+    assert not Path("a.png").exists()

@@ -34,3 +34,45 @@ def test_roi_without_boxes_uses_detections(run, samples: Path) -> None:
     assert result.exit_code == 0, result.output
     boxes = json.loads(Path("det.json").read_text())["boxes"]
     assert 1 <= len(boxes) <= 2 and all(b["source"] == "detection" for b in boxes)
+
+
+def test_roi_top_and_min_score_choose_the_detections(run, samples: Path) -> None:
+    every = run("roi", samples / "scene_001.png", "--top", "100", "--min-score", "0.05",
+                "--size", "256", "--dpi", "40", "-o", "all.png", "--save-data", "all.json")
+    assert every.exit_code == 0, every.output
+    # Ranked by the detector's score (a box's own "score" is the RoI head's on it).
+    scores = sorted((b["detection"]["score"]
+                     for b in json.loads(Path("all.json").read_text())["boxes"]), reverse=True)
+    assert len(scores) >= 3, scores
+    top = run("roi", samples / "scene_001.png", "--top", "2", "--min-score", "0.05", "--size",
+              "256", "--dpi", "40", "-o", "top.png", "--save-data", "top.json")
+    assert top.exit_code == 0, top.output
+    kept = [b["detection"]["score"] for b in json.loads(Path("top.json").read_text())["boxes"]]
+    assert sorted(kept, reverse=True) == scores[:2]
+    cut = (scores[1] + scores[2]) / 2 if scores[1] > scores[2] else scores[0]
+    sure = run("roi", samples / "scene_001.png", "--top", "100", "--min-score", f"{cut:.6f}",
+               "--size", "256", "--dpi", "40", "-o", "sure.png", "--save-data", "sure.json")
+    assert sure.exit_code == 0, sure.output
+    sure_boxes = json.loads(Path("sure.json").read_text())["boxes"]
+    assert sure_boxes and all(b["detection"]["score"] >= cut for b in sure_boxes)
+    default = run("roi", samples / "scene_001.png", "--min-score", "0.05", "--size", "256",
+                  "--dpi", "40", "-o", "d.png", "--save-data", "d.json")
+    from deformviz.cli.commands.roi import DEFAULT_TOP
+
+    assert len(json.loads(Path("d.json").read_text())["boxes"]) == min(DEFAULT_TOP, len(scores))
+
+
+def test_roi_boxes_crossing_the_border_are_clipped_with_a_note(run, samples: Path) -> None:
+    # chelsea.jpg is 451 x 300: box 2 spills over the right and bottom edges.
+    result = run("roi", samples / "chelsea.jpg", "--box", "40", "60", "300", "280", "--box",
+                 "200", "-4", "455", "303", "--size", "128", "--dpi", "40", "-o", "c.png",
+                 "--save-data", "c.json")
+    assert result.exit_code == 0, result.output
+    notes = result.stderr.strip().splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: ") and "box(es) 2 cross" in notes[0]
+    boxes = [b["box"] for b in json.loads(Path("c.json").read_text())["boxes"]]
+    assert boxes == [[40, 60, 300, 280], [200, 0, 451, 300]]
+    refused = run("roi", samples / "chelsea.jpg", "--box", "200", "4", "455", "303",
+                  "--no-clip", "-o", "n.png")
+    assert refused.exit_code == 2 and "is outside the image" in refused.stderr
+    assert not Path("n.png").exists()

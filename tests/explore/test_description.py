@@ -74,15 +74,13 @@ def test_dcnv2_masks_go_in_as_the_operator_used_them(samples: Path) -> None:
 
 def test_colours_come_from_the_figures_style(described) -> None:
     colours = json.loads(described.to_json())["colours"]
-    if hasattr(style, "level_colors"):
-        for count, row in colours["levels"].items():
-            assert row == list(style.level_colors(int(count)))
-        assert colours["unit"] == style.UNIT_COLOR
-    else:
-        fixed = [s.color for _, s in sorted(style.LEVEL_STYLES.items())]
-        assert colours["levels"]["3"] == fixed and colours["levels"]["1"] == fixed[:1]
-        assert colours["unit"] == style.UNIT_STYLE.color
+    assert colours["levels"] == list(style.LAYER_COLORS)
+    for count in range(1, style.MAX_LEVELS + 1):  # a figure of any depth: the same prefix
+        assert list(style.level_colors(count)) == colours["levels"][:count]
+    assert colours["unit"] == style.UNIT_COLOR
     assert colours["box"] == style.BOX_COLOR and colours["bin"] == style.BIN_COLOR
+    roles = [colours["unit"], colours["box"], colours["bin"], colours["regular_bin"]]
+    assert not set(roles) & set(colours["levels"]) and len(set(roles)) == len(roles)
 
 
 def test_detections_carry_the_roi_heads_deformed_bins(described, test_model, samples) -> None:
@@ -170,5 +168,45 @@ def test_cli_never_overwrites_the_image(cli, samples: Path, tmp_path: Path) -> N
     image = tmp_path / "photo.html"  # an image file that happens to end in .html
     image.write_bytes((samples / "scene_000.png").read_bytes())
     result = cli(image, "-o", image)
-    assert result.exit_code == 2 and "overwrite the input" in result.output
+    assert result.exit_code == 2 and "is an input" in result.output
     assert image.read_bytes() == (samples / "scene_000.png").read_bytes()
+
+
+def _fail_on_disk(monkeypatch) -> None:
+    """The disk fills up while the page is written (the bytes are flushed, then fsync fails)."""
+    import errno
+    import os
+
+    import deformviz.atomic_files as atomic_files
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(atomic_files.os, "fsync", full)
+
+
+def test_a_failed_page_write_leaves_the_old_page_and_nothing_else(described, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    old = tmp_path / "page.html"
+    old.write_bytes(b"<html>the page of yesterday</html>")
+    _fail_on_disk(monkeypatch)
+    with pytest.raises(OSError):
+        write_page(described, old)
+    assert old.read_bytes() == b"<html>the page of yesterday</html>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no temporary file
+
+
+def test_cli_page_write_failing_leaves_old_page_and_no_new_folder(cli, samples: Path,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    old = tmp_path / "page.html"
+    old.write_bytes(b"<html>the page of yesterday</html>")
+    _fail_on_disk(monkeypatch)
+    for target in ("page.html", "new/deeper/page.html"):
+        before = set(tmp_path.rglob("*"))
+        result = cli(samples / "scene_000.png", "-o", target, "--size", "128")
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "No space left" in errors[0], result.output
+        assert set(tmp_path.rglob("*")) == before  # no temporary file, no `new/` left
+        assert old.read_bytes() == b"<html>the page of yesterday</html>"

@@ -90,9 +90,40 @@ def test_screenshot_shows_image_and_points(loaded) -> None:
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
     assert pixels.std() > 20, "the screenshot is blank"
     colours = loaded.execute_script("return window.deformvizExplore.data.colours")
-    for colour in (colours["unit"], colours["levels"]["3"][0], colours["levels"]["3"][2]):
+    for colour in (colours["unit"], colours["levels"][0], colours["levels"][2]):
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         matching = (np.abs(pixels - rgb).max(axis=-1) <= 8).sum()
         assert matching >= 20, f"no {colour} points in the screenshot"
     assert console_errors(loaded) == []
     assert network_requests(loaded) == []
+
+
+def _rgb(colour: str) -> str:
+    """"#RRGGBB" as the browser reports a computed colour: "rgb(r, g, b)"."""
+    return "rgb({}, {}, {})".format(*(int(colour[i:i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_a_level_keeps_its_colour_whatever_number_of_levels_is_shown(loaded) -> None:
+    """Read back from the page: legend, level switches and the drawn points, at 1, 2, 3."""
+    from deformviz.plotting.style import BIN_COLOR, BOX_COLOR, LAYER_COLORS
+
+    swatches = """return Array.from(document.querySelectorAll(arguments[0])).filter(
+        e => e.offsetParent !== null).map(e => getComputedStyle(
+        e.querySelector('.swatch')).backgroundColor)"""
+    for levels in (1, 2, 3):
+        loaded.execute_script(f"window.deformvizExplore.setLevels({levels})")
+        expected = [_rgb(c) for c in LAYER_COLORS[:levels]]
+        assert loaded.execute_script(swatches, "#legend li[data-level]") == expected
+        assert loaded.execute_script(swatches, "#level-toggles label") == expected
+        others = loaded.execute_script(swatches, "#legend li:not([data-level])")
+        assert _rgb(BOX_COLOR) in others and _rgb(BIN_COLOR) in others  # detections, bins
+        assert not set(others) & set(expected)
+        point_at(loaded, 225.0, 150.0)
+        pixels = np.asarray(Image.open(io.BytesIO(loaded.get_screenshot_as_png()))
+                            .convert("RGB")).astype(int)
+        for colour in LAYER_COLORS[:levels]:
+            rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+            assert (np.abs(pixels - rgb).max(axis=-1) <= 8).sum() >= 9, \
+                f"level colour {colour} not drawn at --levels {levels}"
+    loaded.execute_script("window.deformvizExplore.setLevels(3)")
+    assert console_errors(loaded) == []

@@ -4,6 +4,7 @@ modulation shown, and drawn artists that carry exactly the result's data."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -15,7 +16,8 @@ from deformviz.errors import InputError
 from deformviz.plotting import plot_rois, plot_sampling, render_figure
 from deformviz.plotting.scale import neighbourhood
 from deformviz.plotting.size import MIN_FIGURE_WIDTH, parse_width
-from deformviz.plotting.style import level_colors
+from deformviz.plotting.style import (BIN_COLOR, BOX_COLOR, LAYER_COLORS, MAX_LEVELS,
+                                      REGULAR_BIN_COLOR, UNIT_COLOR, level_colors)
 
 from .synthetic import photo, roi_result, sampling_result
 
@@ -285,7 +287,143 @@ def test_plotting_imports_neither_torch_nor_the_model() -> None:
     assert output.stdout.strip() == "[]"
 
 
-def test_level_colours_end_in_vermillion_and_stay_distinct() -> None:
-    for levels in range(1, 7):
+def test_a_layer_keeps_its_colour_at_every_number_of_levels() -> None:
+    for levels in range(1, MAX_LEVELS + 1):
         colours = level_colors(levels)
-        assert len(set(colours)) == levels and colours[-1] == "#D55E00"
+        assert colours == LAYER_COLORS[:levels] and len(set(colours)) == levels
+    assert level_colors(3) == ("#0072B2", "#56B4E9", "#D55E00")  # the paper's 3-level look
+
+
+# Machado, Oliveira & Fernandes (2009), full severity, on linear RGB.
+_CVD = {
+    "normal": np.eye(3),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def _lab(color: str, vision: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of a "#RRGGBB" colour as seen with `vision` (a linear-RGB matrix)."""
+    srgb = np.array([int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    seen = np.clip(vision @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ seen / np.array([0.9505, 1.0, 1.089])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_every_role_has_its_own_colour_apart_for_colour_blind_readers() -> None:
+    roles = {"unit": UNIT_COLOR, "box": BOX_COLOR, "bins": BIN_COLOR,
+             "regular bins": REGULAR_BIN_COLOR,
+             **{f"layer {i + 1}": c for i, c in enumerate(LAYER_COLORS)}}
+    assert len(set(roles.values())) == len(roles)  # boxes and bins: no layer's colour
+    for vision, matrix in _CVD.items():
+        for (a, first), (b, second) in itertools.combinations(roles.items(), 2):
+            distance = np.linalg.norm(_lab(first, matrix) - _lab(second, matrix))
+            assert distance >= 15, f"{vision}: {a} and {b} only {distance:.1f} apart"
+
+
+def test_sample_figures_colour_each_layer_by_its_place_in_the_chain() -> None:
+    from matplotlib.colors import to_hex
+
+    for levels in (1, 2, 3):
+        figure = plot_sampling(sampling_result(units=1, levels=levels), 3.25)
+        drawn = {c.get_gid(): to_hex(c.get_facecolors()[0], keep_alpha=False).upper()
+                 for c in figure.axes[0].collections if c.get_gid()}
+        for level in range(1, levels + 1):
+            assert drawn[f"level{level}"] == LAYER_COLORS[level - 1], (levels, level)
+        legend = [to_hex(h.get_color()).upper() for h in figure.legends[0].legend_handles[1:]]
+        assert legend == list(LAYER_COLORS[:levels])
+
+
+def _text_outside_canvas(figure) -> list[str]:
+    """Every drawn text (titles, legend entries) that leaves the figure's canvas, rendered."""
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    width, height = figure.canvas.get_width_height()
+    outside = []
+    texts = [t for legend in figure.legends for t in legend.get_texts()]
+    texts += [ax.title for ax in figure.axes] + list(figure.texts)
+    for text in texts:
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -0.5 or box.y0 < -0.5 or box.x1 > width + 0.5 or box.y1 > height + 0.5:
+            outside.append(text.get_text())
+    return outside
+
+
+@pytest.mark.parametrize("size, columns", [((7, 2), 3), ((3.3, 1.5), 3), ((3.3, 3.0), 1)])
+def test_into_the_users_subplots_no_text_leaves_the_canvas(size, columns) -> None:
+    import matplotlib.pyplot as plt
+
+    result = sampling_result(units=columns)
+    figure, axes = plt.subplots(1, columns, figsize=size)  # README's example is the first
+    try:
+        plot_sampling(result, ax=axes)
+        assert len(figure.legends) == 1
+        assert _text_outside_canvas(figure) == []
+    finally:
+        plt.close(figure)
+
+
+def test_into_axes_too_small_for_legend_or_titles_is_a_clear_value_error() -> None:
+    from matplotlib.figure import Figure
+
+    result = sampling_result(units=2)
+    tight = Figure(figsize=(3.3, 1.2))
+    axes = tight.subplots(1, 2, gridspec_kw={"bottom": 0.0, "top": 0.8})
+    with pytest.raises(ValueError, match="below them for the legend"):
+        plot_sampling(result, ax=axes)
+    tight = Figure(figsize=(3.3, 1.2))
+    axes = tight.subplots(1, 2, gridspec_kw={"bottom": 0.3, "top": 1.0})
+    with pytest.raises(ValueError, match="above them for the titles"):
+        plot_sampling(result, ax=axes)
+    assert plot_sampling(result, ax=axes, titles=False, legend=False) is tight
+
+
+def test_roi_labels_never_overlap_or_leave_the_canvas() -> None:
+    from deformviz.plotting.rois import place_labels
+
+    # Crowded boxes: nested, side by side, at every edge and corner of a 451 x 300 image.
+    boxes = [(0, 0, 60, 40), (5, 5, 70, 45), (10, 2, 80, 50), (380, 0, 451, 30),
+             (400, 260, 451, 300), (0, 270, 50, 300), (200, 140, 240, 170),
+             (205, 145, 245, 175), (210, 150, 250, 180), (100, 100, 350, 250)]
+    spots = place_labels(boxes, [(70.0, 14.0)] * len(boxes), (300, 451))
+    rects = [(x, y, x + 70.0, y + 14.0) for x, y, _ in spots]
+    for index, (x0, y0, x1, y1) in enumerate(rects):
+        assert x0 >= -0.5 and y0 >= -0.5 and x1 <= 450.5 and y1 <= 299.5, rects[index]
+        for other in rects[:index]:
+            assert not (x0 < other[2] and other[0] < x1 and y0 < other[3] and other[1] < y1)
+    figure = plot_rois(roi_result(boxes), "cvpr-column")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    panel = figure.axes[0].get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in figure.axes[0].texts]
+    assert len(labels) == len(boxes)
+    for index, label in enumerate(labels):
+        assert panel.x0 - 1 <= label.x0 and label.x1 <= panel.x1 + 1
+        assert panel.y0 - 1 <= label.y0 and label.y1 <= panel.y1 + 1
+        assert not any(label.overlaps(other) for other in labels[:index])
+
+
+def test_no_two_panels_share_a_title() -> None:
+    from deformviz.plotting.sampling import unit_titles
+    from deformviz.visualize.results import Detection, Unit
+
+    square = Detection((0.0, 0.0, 451.0, 300.0), "square", 0.93)
+    units = [Unit((1, 1), (400.0, 280.0), "background"), Unit((1, 2), (420.0, 290.0), "background"),
+             Unit((2, 2), (430.0, 270.0), "background"),
+             *(Unit((i, 0), (30.0 + 60 * i, 150.0), "large object", square) for i in range(6)),
+             Unit((0, 0), (10.0, 10.0), "spread"), Unit((0, 3), (12.0, 12.0), "spread")]
+    titles = unit_titles(units, (300, 451))
+    assert len(set(titles)) == len(titles), titles
+    assert titles[3].startswith("large object: square 0.93")
+    figure = plot_sampling(sampling_result(units=12), "cvpr-text")
+    shown = [ax.get_title() for ax in figure.axes]
+    assert len(set(shown)) == len(shown), shown

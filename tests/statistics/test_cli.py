@@ -58,6 +58,9 @@ def test_shards_then_merge_equal_one_run(cli, coco_scenes, tmp_path):
     assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
     missing = cli("--merge", "stats.shard-1-of-2.json", "-o", "m.json", model=False)
     _one_error_line(missing, "shards [2] missing")
+    twice = cli("--merge", "stats.shard-1-of-2.json", "stats.shard-1-of-2.json", "-o", "m.json",
+                model=False)
+    _one_error_line(twice, "shards [1] given twice (duplicates)")
     clobber = cli("--merge", "stats.shard-1-of-2.json", "stats.shard-2-of-2.json", "-o",
                   "stats.shard-1-of-2.json", model=False)
     _one_error_line(clobber, "is an input")

@@ -123,3 +123,17 @@ def test_save_data_json_and_npz(test_model, samples: Path, tmp_path: Path) -> No
     saved = json.loads(save_data(rois, tmp_path / "rois.json").read_text())
     assert np.array(saved["boxes"][0]["deformed_bins"]).shape == (3, 3, 4)
     assert read_boxes_file(tmp_path / "rois.json") == [[1.0, 2.0, 100.0, 200.0]]  # round trip
+
+
+def test_clip_boxes_cuts_boxes_crossing_the_border_and_refuses_boxes_outside() -> None:
+    from deformviz.visualize import clip_boxes
+
+    clipped, changed = clip_boxes([[10, 10, 50, 50], [-3, 280, 40, 305]], (300, 451))
+    np.testing.assert_array_equal(clipped, [[10, 10, 50, 50], [0, 280, 40, 300]])
+    assert changed == [2]
+    with pytest.raises(BoxError, match="no part of it is left"):
+        clip_boxes([[460, 10, 500, 50]], (300, 451))
+    with pytest.raises(BoxError, match="outside the image"):
+        check_boxes([[-3, 280, 40, 305]], (300, 451))
+    np.testing.assert_array_equal(check_boxes([[-3, 280, 40, 305]], (300, 451), clip=True),
+                                  [[0, 280, 40, 300]])

@@ -35,11 +35,17 @@ def command(
     from rich.console import Console
     from rich.progress import Progress
 
-    from deformviz.atomic_files import atomic_write
     from deformviz.evaluation import EvaluationConfig, evaluate
 
+    from deformviz.atomic_files import check_can_create
+    from deformviz.output_paths import refuse_overwriting, writable_path
+
+    from ..batch import write_outputs
     from ..runtime import load_cli_model, resolve_device
 
+    if json_path is not None:  # before a minute of work: never over a network file
+        refuse_overwriting([("--json", json_path)], [Path(p) for p in (model, twin) if p])
+        check_can_create(writable_path(json_path).parent)
     chosen = resolve_device(device.value)
     network, name = load_cli_model(model, chosen)
     plain, twin_name = load_cli_model(twin, chosen)
@@ -54,8 +60,7 @@ def command(
     for table in render(report):
         console.print(table)
     if json_path is not None:
-        with atomic_write(json_path) as f:
-            f.write(json.dumps(report, indent=2, sort_keys=True).encode())
+        write_outputs([(json_path, json.dumps(report, indent=2, sort_keys=True).encode())])
         print(json_path)
 
 

@@ -54,21 +54,23 @@ def command(
     under the pointer, its sampling points through the deformable layers over the image, with
     the network's detections and deformed RoI bins; pinned units become a 'deformviz sample'
     command line."""
-    from deformviz.atomic_files import check_writable_folder
-    from deformviz.errors import InputError, OutputError
+    from deformviz.atomic_files import check_can_create
+    from deformviz.errors import InputError
     from deformviz.explore.build import describe_image
-    from deformviz.explore.page import check_page_path, write_page
+    from deformviz.explore.page import check_page_path, render_page
     from deformviz.imaging import load_image
+    from deformviz.output_paths import refuse_overwriting, writable_path
 
+    from ..batch import write_outputs
     from ..runtime import NetworkOptions, load_cli_network, resolve_device
 
     page = output if output is not None else Path(f"{image.stem}_explore.html")
     if page.is_dir():
         page = page / f"{image.stem}_explore.html"
     check_page_path(page)
-    if page.exists() and image.exists() and page.resolve() == image.resolve():
-        raise OutputError(f"-o {page}: would overwrite the input image")
-    check_writable_folder(page.parent)
+    # Compared after resolving, before any folder is created.
+    refuse_overwriting([("-o", page)], [image, *(Path(p) for p in (model, weights) if p)])
+    check_can_create(writable_path(page).parent)  # created only when the page is written
     loaded = load_image(image)  # bad images fail before the network loads
     chain = parse_layers(layers)
     options = NetworkOptions(model_factory, weights, style.value if style else None,
@@ -86,7 +88,8 @@ def command(
                               layers=chain, size=size),
                           layers=chain, long_side=size, score_threshold=score_threshold,
                           max_boxes=max_boxes, levels=levels, model_name=model_name)
-    print(write_page(data, page))
+    write_outputs([(page, render_page(data))])
+    print(page)
 
 
 def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, short_side,

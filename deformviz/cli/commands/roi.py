@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,8 +10,10 @@ import typer
 
 from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
-                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
-                       SizeOpt, SvgTextOpt, WidthOpt)
+                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, SizeOpt,
+                       SvgTextOpt, WidthOpt, finite_in)
+
+DEFAULT_TOP = 5  # detections drawn by default: labels stay legible at column width
 
 SUMMARY = "Boxes and their deformed RoI bins over images (paper Fig. 7)."
 EPILOG = """\b
@@ -19,7 +22,8 @@ Examples:
   deformviz roi photo.jpg --box 40 60 300 420 --box 10 10 80 90 --show-regular
   deformviz roi photo.jpg --boxes boxes.json -o bins.svg
   deformviz roi photo.jpg                          # the network's own detections
-  deformviz roi photos/ -o figures/ --max-boxes 5 -w 85mm
+  deformviz roi photo.jpg --top 3 --min-score 0.8   # the 3 surest detections
+  deformviz roi photos/ -o figures/ --top 8 -w 85mm
   deformviz roi photo.jpg --box 40 60 300 420 --no-labels -o box.svg
 """
 
@@ -34,8 +38,14 @@ def command(
         help='Boxes from JSON: [[x1, y1, x2, y2], ...] or {"boxes": [{"box": [...]}, ...]}.')] = None,
     show_regular: Annotated[bool, typer.Option(
         "--show-regular", help="Also draw the undeformed bins (dashed) for comparison.")] = False,
-    max_boxes: Annotated[int, typer.Option(
-        "--max-boxes", metavar="N", min=1, max=100, help="Without boxes: how many detections to draw.")] = 10,
+    top: Annotated[int, typer.Option(
+        "--top", "--max-boxes", metavar="K", min=1, max=100,
+        help="Without boxes: draw the K highest-scoring detections (the default keeps a "
+             "column-width figure legible).")] = DEFAULT_TOP,
+    clip: Annotated[bool, typer.Option(
+        "--clip/--no-clip",
+        help="Clip given boxes that cross the image border to the image (with a note on "
+             "stderr), or refuse them.")] = True,
     output: OutputOpt = None,
     fmt: FormatOpt = FigureFormat.png,
     width: WidthOpt = None,
@@ -44,7 +54,9 @@ def command(
     model: ModelOpt = None,
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
-    score_threshold: ScoreOpt = 0.3,
+    score_threshold: Annotated[float, typer.Option(
+        "--min-score", "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
+        help="Without boxes: only detections scoring at least this.")] = 0.3,
     labels: Annotated[bool, typer.Option("--labels/--no-labels",
                                          help="Class and score on each box (hide them for boxes outside the network's classes).")] = True,
     legend: LegendOpt = True,
@@ -52,11 +64,11 @@ def command(
     max_megapixels: MaxMegapixelsOpt = 100.0,
 ) -> None:
     """Draw boxes (yellow, with the RoI head's class and score) and their k x k deformed bins
-    (red) over the original image. Without --box/--boxes: the network's own detections (an
+    (black) over the original image. Without --box/--boxes: the network's own detections (an
     image where it finds none is an error: give boxes)."""
     from deformviz.errors import BoxError, InputError
     from deformviz.plotting.size import parse_width
-    from deformviz.visualize.boxes import check_boxes, read_boxes_file
+    from deformviz.visualize.boxes import check_boxes, clip_boxes, read_boxes_file
 
     from ..batch import plan_jobs, run_jobs, write_outputs
     from ..runtime import load_cli_model, resolve_device
@@ -66,7 +78,7 @@ def command(
     if boxes_file is not None:
         given += read_boxes_file(boxes_file)
     # Order, area and sign now, before the model loads; each image's bounds when it is processed.
-    check_boxes(given, None)
+    check_boxes(given, None, clip=clip)
     read = [p for p in (boxes_file, Path(model) if model else None) if p and p.is_file()]
     jobs, batch = plan_jobs(images, output, fmt.value, "roi", save_data, read)
     torch_device = resolve_device(device.value)
@@ -80,13 +92,21 @@ def command(
         from deformviz.visualize.rois import roi_bins
 
         image = load_image(job.image, int(max_megapixels * 1e6))
-        result = roi_bins(network, image, given or None, long_side=size,
-                          score_threshold=score_threshold, max_boxes=max_boxes,
+        boxes = given or None
+        if given and clip:
+            boxes, clipped = clip_boxes(given, image.size)
+            if clipped:
+                height, width = image.size
+                sys.stderr.write(f"note: {job.image}: box(es) {', '.join(map(str, clipped))} "
+                                 f"cross the image border; clipped to 0..{width} x "
+                                 f"0..{height} (--no-clip refuses them)\n")
+        result = roi_bins(network, image, boxes, long_side=size,
+                          score_threshold=score_threshold, max_boxes=top,
                           model_name=model_name)
         if not result.boxes:
             raise InputError(f"{job.image}: the network found no objects (score >= "
                              f"{score_threshold:g}); give boxes with --box X1 Y1 X2 Y2, or "
-                             "lower --score-threshold")
+                             "lower --min-score")
         figure = plot_rois(result, figure_width, show_regular=show_regular, labels=labels,
                            legend=legend)
         outputs = [(job.figure, render_figure(figure, figure_format(job.figure), dpi,

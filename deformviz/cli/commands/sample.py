@@ -39,7 +39,8 @@ def command(
     auto: Annotated[Optional[int], typer.Option(
         "--auto", metavar="N", min=1, max=12, show_default=False,
         help="Pick N telling units (default 3 when no --at or --grid): from the bundled "
-             "network's detections (background, small object, large object, ...); for other "
+             "network's detections (background, small object, large object, then the other "
+             "detections by size, more units on the objects, then background); for other "
              "networks the widest-, tightest- and typically-sampling units, apart from each "
              "other and away from the border.")] = None,
     grid: Annotated[bool, typer.Option(

@@ -100,10 +100,11 @@ def command(
     width_in = parse_width(width) if width is not None else None
     if figure is not None:
         figure_format(figure)
+    read = [Path(p) for p in (model, weights) if p]  # network files, never overwritten
     if merge:
         if annotations is not None or shard is not None or limit is not None:
             raise InputError("--merge combines finished results: no --annotations, --shard or --limit")
-        result = _merge(inputs, output or Path("stats.json"))
+        result = _merge(inputs, output or Path("stats.json"), figure, read)
     else:
         if annotations is None:
             raise InputError("give the annotation file with --annotations FILE (COCO format)")
@@ -115,7 +116,8 @@ def command(
         default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
         network_options = NetworkOptions(model_factory, weights, style.value if style else None,
                                          stride_in_1x1, short_side, max_long_side)
-        result = _run(inputs[0], annotations, output or Path(default), options_thresholds,
+        result = _run(inputs[0], annotations, output or Path(default), figure, read,
+                      options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
                       size, device.value, limit, shard_pair, workers, checkpoint_every, restart)
     from rich.console import Console
@@ -124,39 +126,50 @@ def command(
     for table in render(result.to_json()):
         console.print(table)
     if figure is not None:
+        from deformviz.output_paths import writable_path
         from deformviz.plotting.output import save_figure
         from deformviz.plotting.statistics import plot_statistics
 
-        save_figure(plot_statistics(result.to_json(), width_in or parse_width("cvpr-column")), figure, dpi)
+        save_figure(plot_statistics(result.to_json(), width_in or parse_width("cvpr-column")),
+                    writable_path(figure), dpi)
         print(figure)
 
 
-def _check_output(output: Path, inputs: list[Path]) -> None:
+def _check_outputs(outputs: list[tuple[str, Path]], inputs: list[Path]) -> None:
+    """Every output (option, path) against every input and each other, resolved, before any
+    folder is created; then each output's folder checked (created where missing)."""
     from deformviz.atomic_files import check_writable_folder
     from deformviz.errors import OutputError
+    from deformviz.output_paths import refuse_overwriting, writable_path
 
-    resolved = output.resolve()
-    for path in inputs:
-        if path.exists() and path.resolve() == resolved:
-            raise OutputError(f"{output}: is an input; choose another -o (inputs are never overwritten)")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder; -o names the result JSON file")
-    check_writable_folder(output.parent if str(output.parent) else Path("."), create=True)
+    refuse_overwriting(outputs, inputs)
+    for option, path in outputs:
+        if path.is_dir():
+            raise OutputError(f"{option} {path}: is a folder; {option} names a file")
+    for _, path in outputs:
+        check_writable_folder(writable_path(path).parent, create=True)
 
 
-def _merge(parts: list[Path], output: Path):
+def _state_path(output: Path) -> Path:
+    """The resumable state of a run writing `output`: OUTPUT.partial.json next to it."""
+    return output.with_name(output.name.removesuffix(".json") + ".partial.json")
+
+
+def _merge(parts: list[Path], output: Path, figure: Path | None, read: list[Path]):
+    from deformviz.output_paths import writable_path
     from deformviz.statistics.results import merge_results, read_result
     from deformviz.statistics.run import write_result
 
-    _check_output(output, parts)
+    _check_outputs([("-o", output)] + ([("--figure", figure)] if figure else []), parts + read)
     result = merge_results([read_result(p) for p in parts], [str(p) for p in parts])
-    write_result(result, output)
+    write_result(result, writable_path(output))
     print(f"{len(parts)} results merged: {result.done} images measured, {len(result.failed)} "
           f"failed -> {output}")
     return result
 
 
-def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bool, model: str | None,
+def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, read: list[Path],
+         thresholds, use_mask: bool, model: str | None,
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
          workers: int, checkpoint_every: int, restart: bool):
     from rich.console import Console
@@ -164,8 +177,9 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
                                TimeElapsedColumn, TimeRemainingColumn)
     from rich.text import Text
 
-    from deformviz.statistics.coco import read_coco
     from deformviz.models.detector import DeformableDetector
+    from deformviz.output_paths import writable_path
+    from deformviz.statistics.coco import read_coco
     from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
     from deformviz.statistics.run import StatsOptions, run_statistics, write_result
 
@@ -173,10 +187,13 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
 
     # Everything that can be wrong with the input is found here, before the long run.
     dataset = read_coco(annotations, folder)
-    _check_output(output, [annotations])
-    state = output.with_name(output.name.removesuffix(".json") + ".partial.json")
+    state = _state_path(output)
+    _check_outputs([("-o", output), ("the state file of -o", state)]
+                   + ([("--figure", figure)] if figure else []),
+                   [annotations, *read, *(image.path for image in dataset.images)])
+    state_file = writable_path(state)  # `new/../x.json` never creates `new/`
     if restart:
-        state.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
     torch_device = resolve_device(device)
     network, name = load_cli_network(model, torch_device, network_options)
     if isinstance(network, DeformableDetector):
@@ -207,15 +224,15 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
 
         try:
             result = run_statistics(chain_network, dataset, options, shard=shard, limit=limit,
-                                    state_path=state, checkpoint_every=checkpoint_every,
+                                    state_path=state_file, checkpoint_every=checkpoint_every,
                                     workers=workers, progress=on_progress, on_failure=on_failure)
         except KeyboardInterrupt:
-            if state.exists():
+            if state_file.exists():
                 errors.print(f"interrupted: the finished images are saved in {state}; run the "
                              "same command again to continue", markup=False, highlight=False)
             raise
-    write_result(result, output)
-    state.unlink(missing_ok=True)
+    write_result(result, writable_path(output))
+    state_file.unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
     print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s -> {output}")
     return result

@@ -36,11 +36,16 @@ def command(
     from deformviz.models.registry import export_weights
     from deformviz.training.trainer import TrainConfig, train
 
+    from deformviz.output_paths import refuse_overwriting, writable_path
+
     from ..runtime import resolve_device
 
+    if export is not None:  # the run's own files (checkpoint, log, feature cache) are inputs
+        kept = sorted(p for p in run_dir.rglob("*") if p.is_file()) if run_dir.is_dir() else []
+        refuse_overwriting([("--export", export)], kept)
     config = TrainConfig(seed=seed, train_scenes=scenes, epochs=epochs, deformable=not plain,
                          image_size=image_size, offset_lr_scale=offset_lr_scale)
     model = train(config, run_dir, device=resolve_device(device.value))
     if export is not None:
-        digest = export_weights(model.cpu(), export)
+        digest = export_weights(model.cpu(), writable_path(export))
         print(f"{export}  sha256 {digest}")

@@ -48,9 +48,10 @@
   const RESIZE_Y = IMAGE_H / DATA.resized_size[0], RESIZE_X = IMAGE_W / DATA.resized_size[1];
   const TOP = LAYERS[LAYERS.length - 1];
   const MODULATED = LAYERS.some(function (l) { return l.mask !== null; });
-  // colours.levels[N] = the figures' colours of levels 1..N when N levels are drawn.
-  const MAX_LEVELS = Math.min(LAYERS.length, Object.keys(DATA.colours.levels).length);
-  function levelColour(level) { return DATA.colours.levels[String(state.levels)][level - 1]; }
+  // colours.levels[i] = the figures' colour of the chain's layer i + 1 from the top: a level
+  // keeps its colour whatever number of levels is shown.
+  const MAX_LEVELS = Math.min(LAYERS.length, DATA.colours.levels.length);
+  function levelColour(level) { return DATA.colours.levels[level - 1]; }
 
   // ---------------------------------------------------------------- geometry
   // Channels c0 .. c0 + n - 1 of a [C, H, W] map at (y, x), bilinear, DCNv2 zero padding.
