@@ -114,18 +114,21 @@ def write_result(result: StatsResult, path: Path) -> None:
 
 
 @contextmanager
-def _deferred_interrupt() -> Iterator[list[bool]]:
-    """Ctrl-C sets a flag instead of raising, so the image in flight finishes consistently."""
+def _deferred_interrupt(signals: tuple[int, ...] = (signal.SIGINT,)) -> Iterator[list[bool]]:
+    """Ctrl-C (and `signals`) sets a flag instead of raising, so the image in flight finishes
+    consistently."""
     flag = [False]
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.__setitem__(0, True))
+        for number in signals:
+            previous[number] = signal.signal(number, lambda signum, frame: flag.__setitem__(0, True))
     except ValueError:  # not the main thread: no deferral possible
-        yield flag
-        return
+        pass
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _rigid(names, chain) -> dict[str, float]:

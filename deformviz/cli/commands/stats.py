@@ -28,6 +28,10 @@ Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists i
 \b
 A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
 the same command again continues where it stopped (--restart starts over).
+\b
+On several processes, GPUs or machines (torch.distributed; the same table, byte for byte):
+  torchrun --nproc_per_node 4 -m deformviz stats val2017/ -a instances_val2017.json -o table.json
+Rank 0 writes the outputs and the state; a stopped run resumes on any number of processes.
 """
 
 
@@ -84,6 +88,9 @@ def command(
         "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
         "--restart", help="Ignore a saved state and start over.")] = False,
+    rank_timeout: Annotated[float, typer.Option(
+        "--rank-timeout", metavar="SECONDS", min=1.0,
+        help="Under torchrun: how long a rank waits for the others before the run stops.")] = 600.0,
 ) -> None:
     """Effective dilation of each deformable layer for units on small, medium and large objects
     and on background (mean, std, units), and the share of each unit's deepest sampling points
@@ -117,7 +124,10 @@ def command(
                                          stride_in_1x1, short_side, max_long_side)
         result = _run(inputs[0], annotations, output or Path(default), options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
-                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart)
+                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart,
+                      rank_timeout)
+        if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+            return
     from rich.console import Console
 
     console = Console()
@@ -158,32 +168,71 @@ def _merge(parts: list[Path], output: Path):
 
 def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bool, model: str | None,
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
-         workers: int, checkpoint_every: int, restart: bool):
+         workers: int, checkpoint_every: int, restart: bool, rank_timeout: float):
+    from deformviz.statistics.coco import read_coco
+    from deformviz.models.detector import DeformableDetector
+    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
+    from deformviz.statistics.ranks import Ranks, join, leave
+    from deformviz.statistics.run import StatsOptions, write_result
+
+    from ..runtime import load_cli_network, resolve_device
+
+    # Under torchrun every rank checks the input; rank 0 alone touches the outputs.
+    ranks = Ranks.from_environment()
+    root = ranks is None or ranks.is_root
+    # Everything that can be wrong with the input is found here, before the long run.
+    dataset = read_coco(annotations, folder)
+    if root:
+        _check_output(output, [annotations])
+    state = output.with_name(output.name.removesuffix(".json") + ".partial.json")
+    if restart and root:
+        state.unlink(missing_ok=True)
+    torch_device = resolve_device(device)
+    if ranks is not None:
+        torch_device = join(ranks, torch_device, rank_timeout)
+    try:
+        network, name = load_cli_network(model, torch_device, network_options)
+        if isinstance(network, DeformableDetector):
+            chain_network = BundledNetwork(network, name, size, torch_device, layers)
+        else:
+            chain_network = ProbedNetwork(network, name, torch_device, layers)
+        options = StatsOptions(thresholds, use_mask)
+
+        def measure(progress=None, on_failure=None):
+            settings = dict(shard=shard, limit=limit, state_path=state if root else None,
+                            checkpoint_every=checkpoint_every, workers=workers, progress=progress,
+                            on_failure=on_failure)
+            if ranks is None:
+                from deformviz.statistics.run import run_statistics
+
+                return run_statistics(chain_network, dataset, options, **settings)
+            from deformviz.statistics.distributed import run_statistics_on_ranks
+
+            return run_statistics_on_ranks(chain_network, dataset, ranks, options, **settings)
+
+        if not root:
+            return measure()
+        started = time.perf_counter()
+        result = _measure_with_progress(measure, state)
+    finally:
+        if ranks is not None:
+            leave()
+    write_result(result, output)
+    state.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - started
+    on = "" if ranks is None else f" on {ranks.world} processes"
+    print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s{on} -> {output}")
+    return result
+
+
+def _measure_with_progress(measure, state: Path):
+    """`measure(progress, on_failure)` under a progress bar on stderr, failures as warnings."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
     from rich.text import Text
 
-    from deformviz.statistics.coco import read_coco
-    from deformviz.models.detector import DeformableDetector
-    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
-    from deformviz.statistics.run import StatsOptions, run_statistics, write_result
-
-    from ..runtime import load_cli_network, resolve_device
-
-    # Everything that can be wrong with the input is found here, before the long run.
-    dataset = read_coco(annotations, folder)
-    _check_output(output, [annotations])
-    state = output.with_name(output.name.removesuffix(".json") + ".partial.json")
-    if restart:
-        state.unlink(missing_ok=True)
-    torch_device = resolve_device(device)
-    network, name = load_cli_network(model, torch_device, network_options)
-    if isinstance(network, DeformableDetector):
-        chain_network = BundledNetwork(network, name, size, torch_device, layers)
-    else:
-        chain_network = ProbedNetwork(network, name, torch_device, layers)
-    options = StatsOptions(thresholds, use_mask)
+    from deformviz.statistics.ranks import RankLost
 
     class Rate(ProgressColumn):
         def render(self, task) -> Text:
@@ -191,34 +240,24 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
             return Text(f"{speed:.2f} img/s" if speed else "- img/s")
 
     errors = Console(stderr=True)
-    failures = []
-    started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   console=errors, transient=True) as progress:
         task = progress.add_task("stats", total=None)
 
         def on_failure(image_id: int, reason: str) -> None:
-            failures.append(image_id)
             progress.console.print(f"warning: skipped {reason}", markup=False, highlight=False)
 
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
         try:
-            result = run_statistics(chain_network, dataset, options, shard=shard, limit=limit,
-                                    state_path=state, checkpoint_every=checkpoint_every,
-                                    workers=workers, progress=on_progress, on_failure=on_failure)
-        except KeyboardInterrupt:
+            return measure(on_progress, on_failure)
+        except (KeyboardInterrupt, RankLost):
             if state.exists():
-                errors.print(f"interrupted: the finished images are saved in {state}; run the "
+                errors.print(f"stopped: the finished images are saved in {state}; run the "
                              "same command again to continue", markup=False, highlight=False)
             raise
-    write_result(result, output)
-    state.unlink(missing_ok=True)
-    elapsed = time.perf_counter() - started
-    print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s -> {output}")
-    return result
 
 
 def render(document: dict) -> list:
