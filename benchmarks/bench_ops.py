@@ -21,8 +21,13 @@ a separate environment with `pip install torch==2.14.1 torchvision==0.29.1`, bui
 operators there (`DEFORMVIZ_CUDA=0 python setup.py build_ext --inplace` in a copy of the
 sources, run from that copy), and run this script with that environment's python.
 
+Vector paths: deformviz's CPU channel loops are compiled for baseline x86-64, AVX2 and AVX-512
+(deformviz.ops.cpu_vector_path); a second table runs ours on each path the CPU supports, the
+paths taking turns call by call, with the gain of each over the baseline.
+
 Usage: python benchmarks/bench_ops.py [--threads 1 2] [--rows res4-38 ...] [--dilations 1 2]
-                                      [--repeats 7] [--no-torchvision] [--no-memory] [--quick]
+                                      [--repeats 7] [--no-torchvision] [--no-memory]
+                                      [--no-vector-paths] [--quick]
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from deformviz.ops import deform_conv2d, operator_backend
+from deformviz.ops import CPU_VECTOR_PATHS, cpu_vector_path, deform_conv2d, operator_backend, \
+    set_cpu_vector_path
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,42 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def on_path(name: str):
+    """ours, with the CPU channel loops on vector path `name`."""
+    def run(t):
+        previous = set_cpu_vector_path(name)
+        try:
+            return ours(t)
+        finally:
+            set_cpu_vector_path(previous)
+    return run
+
+
+def vector_path_table(rows, threads_list, repeats: int) -> None:
+    widest = cpu_vector_path()[1]
+    paths = CPU_VECTOR_PATHS[:CPU_VECTOR_PATHS.index(widest) + 1]
+    fns = {name: on_path(name) for name in paths}
+    print("\nCPU vector paths of ours (dilation 2): median ms of interleaved calls; gain = "
+          "baseline ms / path ms; sampling: the forward pass with one output channel (the "
+          "channel loops alone)")
+    print(f"{'row':<8} {'dcn':<3} {'thr':>3} {'pass':<8}" + "".join(f"{p + ' ms':>14}" for p in paths)
+          + "".join(f"{p + ' gain':>13}" for p in paths[1:]))
+    for threads in threads_list:
+        torch.set_num_threads(threads)
+        for row in rows:
+            for modulated in (False, True):
+                for kind in ("sampling", "fwd", "fwd+bwd"):
+                    backward = kind == "fwd+bwd"
+                    tensors = row.tensors("cpu", torch.float32, 2, modulated, grad=backward)
+                    if kind == "sampling":  # one output channel: the GEMM all but vanishes
+                        tensors["weight"], tensors["bias"] = tensors["weight"][:1], tensors["bias"][:1]
+                    med = interleaved_medians(fns, tensors, backward, repeats, "cpu")
+                    line = f"{row.name:<8} {'v2' if modulated else 'v1':<3} {threads:>3} {kind:<8}"
+                    line += "".join(f"{med[p] * 1e3:>14.2f}" for p in paths)
+                    line += "".join(f"{med['baseline'] / med[p]:>13.2f}" for p in paths[1:])
+                    print(line, flush=True)
+
+
 def resident_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -284,18 +326,25 @@ def main() -> None:
     parser.add_argument("--no-torchvision", action="store_true",
                         help="leave torchvision out even where it can be imported")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory table")
+    parser.add_argument("--no-vector-paths", action="store_true",
+                        help="skip the table of ours on each CPU vector path")
     parser.add_argument("--quick", action="store_true",
                         help="one row, the machine's thread count, 3 repeats, no memory table")
     args = parser.parse_args()
     rows = [r for r in ROWS if r.name in args.rows]
     if args.quick:
         rows, args.threads, args.repeats, args.no_memory = rows[:1], [torch.get_num_threads()], 3, True
+        args.no_vector_paths = True
     print(f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, backend "
           f"{operator_backend('cpu')}, torchvision "
           f"{'available' if torchvision_available() else 'not importable'}")
-    print(f"CPU: {cpu_model()}; vector extension: torch {torch.backends.cpu.get_cpu_capability()}")
+    path, widest = cpu_vector_path()
+    print(f"CPU: {cpu_model()}; vector extension: torch {torch.backends.cpu.get_cpu_capability()}, "
+          f"deformviz CPU loops {path} (widest supported: {widest})")
     with_torchvision = not args.no_torchvision
     speed_table(rows, args.threads, args.dilations, args.repeats, with_torchvision)
+    if not args.no_vector_paths:
+        vector_path_table(rows, args.threads, args.repeats)
     if not args.no_memory:
         memory_table(rows, with_torchvision)
     if torch.cuda.is_available():

@@ -4,7 +4,7 @@
   rest are split between the ranks by size (`ranks.split_by_size`). The state holds no rank
   numbers, so a run resumes on any number of processes, or alone (and a state saved by a run
   alone resumes under torchrun): the unfinished images are simply shared out again.
-- Every rank measures its images exactly as a single process does (`run._take`). Every
+- Every rank measures its images exactly as a single process does (`run._take_batch`). Every
   `checkpoint_every` images of a rank, all ranks meet: rank 0 gathers their results so far,
   adds them exactly (`results.add_result`), writes the state, reports the other ranks' failed
   images and updates the progress with the global count. After the last meeting rank 0 holds
@@ -16,18 +16,19 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from .coco import CocoDataset
-from .loader import AnnotatedImages, image_loader
+from .loader import AnnotatedImages, batches, image_loader
 from .networks import ChainNetwork
 from .ranks import Ranks, RankLost, broadcast, gather, split_by_size
 from .results import ResultError, StatsResult, add_result
-from .run import StatsOptions, _deferred_interrupt, _fresh, _resume, _settings, _take, select_images, \
-    write_result
+from .run import StatsOptions, _deferred_interrupt, _fresh, _resume, _settings, _take_batch, \
+    select_images, write_result
 
 __all__ = ["run_statistics_on_ranks"]
 
@@ -35,7 +36,7 @@ __all__ = ["run_statistics_on_ranks"]
 def run_statistics_on_ranks(network: ChainNetwork, dataset: CocoDataset, ranks: Ranks,
                             options: StatsOptions = StatsOptions(), *, shard: tuple[int, int] | None = None,
                             limit: int | None = None, state_path: str | Path | None = None,
-                            checkpoint_every: int = 25, workers: int = 2,
+                            checkpoint_every: int = 25, workers: int = 2, batch_size: int = 1,
                             progress: Callable[[int, int], None] | None = None,
                             on_failure: Callable[[int, str], None] | None = None) -> StatsResult | None:
     """`run.run_statistics` on every rank of a started process group (`ranks.join`).
@@ -84,8 +85,9 @@ def run_statistics_on_ranks(network: ChainNetwork, dataset: CocoDataset, ranks: 
     try:
         with _deferred_interrupt((signal.SIGINT, signal.SIGTERM)) as interrupted:
             for round_index in range(rounds):
-                for _ in mine[round_index * checkpoint_every:(round_index + 1) * checkpoint_every]:
-                    _take(own, network, next(items), options, on_failure if ranks.is_root else None)
+                count = len(mine[round_index * checkpoint_every:(round_index + 1) * checkpoint_every])
+                for batch in batches(itertools.islice(items, count), batch_size):
+                    _take_batch(own, network, batch, options, on_failure if ranks.is_root else None)
                     if ranks.is_root and progress is not None:
                         progress(len(own.finished) + sum(len(o.finished) for o in others), own.selected)
                     if interrupted[0]:

@@ -84,6 +84,10 @@ def command(
         help="Run only shard I of N (every N-th image by id); merge the parts with --merge.")] = None,
     workers: Annotated[int, typer.Option(
         "--workers", metavar="N", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", metavar="N", min=1, max=256,
+        help="Images of one input size through the network at once (for GPUs; the numbers "
+             "agree with one at a time up to rounding).")] = 1,
     checkpoint_every: Annotated[int, typer.Option(
         "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
@@ -125,7 +129,7 @@ def command(
         result = _run(inputs[0], annotations, output or Path(default), options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
                       size, device.value, limit, shard_pair, workers, checkpoint_every, restart,
-                      rank_timeout)
+                      rank_timeout, batch_size)
         if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
             return
     from rich.console import Console
@@ -168,7 +172,8 @@ def _merge(parts: list[Path], output: Path):
 
 def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bool, model: str | None,
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
-         workers: int, checkpoint_every: int, restart: bool, rank_timeout: float):
+         workers: int, checkpoint_every: int, restart: bool, rank_timeout: float,
+         batch_size: int):
     from deformviz.statistics.coco import read_coco
     from deformviz.models.detector import DeformableDetector
     from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
@@ -200,7 +205,8 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
 
         def measure(progress=None, on_failure=None):
             settings = dict(shard=shard, limit=limit, state_path=state if root else None,
-                            checkpoint_every=checkpoint_every, workers=workers, progress=progress,
+                            checkpoint_every=checkpoint_every, workers=workers,
+                            batch_size=batch_size, progress=progress,
                             on_failure=on_failure)
             if ranks is None:
                 from deformviz.statistics.run import run_statistics
