@@ -12,6 +12,8 @@
   combines the n results into exactly what one run gives.
 - Bad images: an image that cannot be used is reported through `on_failure`, recorded with
   its reason, counted, and the run goes on.
+- Batches: `batch_size` images of one input size go through the network at once (GPUs).
+- torchrun: `distributed.run_statistics_on_ranks` runs this loop on every rank.
 """
 
 from __future__ import annotations
