@@ -1,6 +1,7 @@
 """`deformviz stats` under torchrun: 2 CPU processes (gloo) give the single-process table byte
-for byte, report every rank's failed images, stop with exit 1 and a message when a rank is
-killed, and resume (under torchrun or alone) to the same table."""
+for byte (one thread per process, as the single run here), report every rank's failed images,
+stop with exit 1 and a message when a rank is killed, and resume on any number of processes to
+the same table."""
 
 from __future__ import annotations
 
@@ -123,19 +124,23 @@ def test_killed_rank_stops_the_run_and_it_resumes(stats_args, tmp_path, monkeypa
     assert (tmp_path / "table.json").read_bytes() == (tmp_path / "single.json").read_bytes()
 
 
-def test_state_of_a_torchrun_job_resumes_in_one_process(stats_args, tmp_path, monkeypatch, coco_scenes):
-    # The state names no ranks: what a 2-rank job saved, one process (or 3 ranks) finishes.
+def test_state_of_one_process_resumes_on_two_ranks(stats_args, tmp_path, monkeypatch, coco_scenes):
+    # The state names no ranks: what one process saved, two ranks finish (the unfinished images
+    # shared out again), and the table is the uninterrupted one.
     folder = tmp_path / "scenes"
     shutil.copytree(coco_scenes, folder)
     _single(stats_args(folder, "whole.json"), tmp_path, monkeypatch)
     _single(stats_args(folder, "half.json", "--limit", "2"), tmp_path, monkeypatch)
-    half = json.loads((tmp_path / "half.json").read_text())
+    half = json.loads((tmp_path / "half.json").read_text())  # as a stopped run over all 4 saves it
     half.pop("limit")
     half["images"]["selected"] = 4
     half["complete"] = False
     (tmp_path / "table.partial.json").write_text(json.dumps(half))
-    _single(stats_args(folder, "table.json"), tmp_path, monkeypatch)
+    job = _torchrun(stats_args(folder, "table.json"), tmp_path)
+    out, err = job.communicate(timeout=TIMEOUT_S)
+    assert job.returncode == 0, err
     assert (tmp_path / "table.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert not (tmp_path / "table.partial.json").exists()
 
 
 def _image(image_id: int, side: int | None) -> CocoImage:
