@@ -114,6 +114,11 @@ def command(
     if merge:
         if annotations is not None or shard is not None or limit is not None:
             raise InputError("--merge combines finished results: no --annotations, --shard or --limit")
+        from deformviz.statistics.ranks import Ranks
+
+        ranks = Ranks.from_environment()
+        if ranks is not None and not ranks.is_root:  # under torchrun rank 0 alone merges
+            return
         result = _merge(inputs, output or Path("stats.json"))
     else:
         if annotations is None:
