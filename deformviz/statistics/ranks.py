@@ -24,7 +24,7 @@ from deformviz.errors import DeformvizError
 
 from .coco import CocoImage
 
-__all__ = ["Ranks", "RankLost", "join", "leave", "split_by_size", "DEFAULT_TIMEOUT_S"]
+__all__ = ["Ranks", "RankLost", "join", "leave", "broadcast", "gather", "split_by_size", "DEFAULT_TIMEOUT_S"]
 
 DEFAULT_TIMEOUT_S = 600.0  # longest wait for another rank at a meeting point (seconds)
 
