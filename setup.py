@@ -98,7 +98,9 @@ def relative(paths: list[Path]) -> list[str]:
 
 def extension():
     sources = relative(list(SOURCES.glob("*.cpp")) + list((SOURCES / "cpu").glob("*.cpp")))
-    cxx_flags = ["-O3", "-fopenmp"]
+    # -ffp-contract=off: the CPU channel loops are also compiled for AVX2 and AVX-512
+    # (cpu/vector_path.h); no path may fuse a multiply-add the baseline keeps apart.
+    cxx_flags = ["-O3", "-fopenmp", "-ffp-contract=off"]
     # at::parallel_for is OpenMP-based in torch's CPU builds and only runs in parallel when
     # the including file is compiled with -fopenmp; libgomp resolves to torch's own copy.
     common = dict(

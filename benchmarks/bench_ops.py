@@ -1,8 +1,13 @@
 """Speed and memory of deformviz's deform_conv2d, as ratios measured side by side in one run.
 
-CPU: ours against F.conv2d of the same shape, the lower bound (the same GEMM without the
-sampling; targets: forward within 1.5x, forward+backward within 2.0x, and 2.0x / 2.5x at 128
-channels), and against torchvision.ops.deform_conv2d when torchvision can be imported. Every
+CPU: ours against F.conv2d of the same shape (the same convolution without the sampling;
+targets: forward within 1.5x, forward+backward within 2.0x, and 2.0x / 2.5x at 128 channels),
+against the same-shape GEMM floor (one sgemm of the im2col shape [out, in*9] x [in*9, positions]
+forward, plus the two sgemms of its gradients backward: what any im2col kernel must multiply),
+and against torchvision.ops.deform_conv2d when torchvision can be imported. "x times F.conv2d"
+depends on the CPU: where oneDNN's direct convolution beats the BLAS sgemm (AVX-512 machines:
+about 1.8x) no im2col kernel gets near 1.0x, so both ratios are printed, with the CPU model and
+its vector extension (torch's and the one deformviz's channel loops run). Every
 row of the table is measured for DCNv1 and DCNv2, dilation 1 and 2, at each thread count; the
 contenders take turns call by call (interleaved repetitions), and the medians are compared.
 Peak memory: the extra resident memory of one forward+backward pass, each contender measured in
@@ -16,8 +21,13 @@ a separate environment with `pip install torch==2.14.1 torchvision==0.29.1`, bui
 operators there (`DEFORMVIZ_CUDA=0 python setup.py build_ext --inplace` in a copy of the
 sources, run from that copy), and run this script with that environment's python.
 
+Vector paths: deformviz's CPU channel loops are compiled for baseline x86-64, AVX2 and AVX-512
+(deformviz.ops.cpu_vector_path); a second table runs ours on each path the CPU supports, the
+paths taking turns call by call, with the gain of each over the baseline.
+
 Usage: python benchmarks/bench_ops.py [--threads 1 2] [--rows res4-38 ...] [--dilations 1 2]
-                                      [--repeats 7] [--no-torchvision] [--no-memory] [--quick]
+                                      [--repeats 7] [--no-torchvision] [--no-memory]
+                                      [--no-vector-paths] [--quick]
 """
 
 from __future__ import annotations
@@ -36,7 +46,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from deformviz.ops import deform_conv2d, operator_backend
+from deformviz.ops import CPU_VECTOR_PATHS, cpu_vector_path, deform_conv2d, operator_backend, \
+    set_cpu_vector_path
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,8 @@ class Row:
             weight=make(self.channels, self.channels, 3, 3, scale=0.02),
             bias=make(self.channels),
             dilation=dilation,
+            # The im2col operand of the same shape, for the GEMM floor.
+            columns=make(self.channels * 9, self.batch * self.height * self.width),
         )
 
     @property
@@ -95,6 +108,10 @@ def conv2d(t):
                     dilation=t["dilation"])
 
 
+def gemm_floor(t):
+    return torch.mm(t["weight"].reshape(t["weight"].shape[0], -1), t["columns"])
+
+
 def torchvision_op(t):
     import torchvision
 
@@ -111,8 +128,10 @@ def torchvision_available() -> bool:
     return True
 
 
-def contenders(with_torchvision: bool = True) -> dict:
+def contenders(with_torchvision: bool = True, with_gemm: bool = True) -> dict:
     found = {"ours": ours, "conv2d": conv2d}
+    if with_gemm:
+        found["gemm"] = gemm_floor
     if with_torchvision and torchvision_available():
         found["torchvision"] = torchvision_op
     return found
@@ -149,10 +168,11 @@ def speed_table(rows, threads_list, dilations, repeats: int, with_torchvision: b
     fns = contenders(with_torchvision)
     names = list(fns)
     print("\nSpeed, CPU float32: median ms of interleaved calls; ratios to F.conv2d "
-          "(targets: fwd <= 1.5, fwd+bwd <= 2.0; 2.0 and 2.5 at 128 channels)")
+          "(targets: fwd <= 1.5, fwd+bwd <= 2.0; 2.0 and 2.5 at 128 channels) and to the "
+          "same-shape GEMM floor (gemm: 1 sgemm forward, 3 forward+backward)")
     head = f"{'row':<8} {'dcn':<3} {'dil':>3} {'thr':>3} {'pass':<7}"
     head += "".join(f"{n + ' ms':>15}" for n in names)
-    head += f"{'ours/conv2d':>13}{'target':>8}"
+    head += f"{'ours/conv2d':>13}{'target':>8}{'ours/gemm':>11}{'conv2d/gemm':>13}"
     if "torchvision" in fns:
         head += f"{'tv/ours':>9}"
     print(head)
@@ -174,10 +194,58 @@ def speed_table(rows, threads_list, dilations, repeats: int, with_torchvision: b
                                 f"{threads:>3} {'fwd+bwd' if backward else 'fwd':<7}")
                         line += "".join(f"{med[n] * 1e3:>15.2f}" for n in names)
                         line += f"{ratio:>13.2f}{('ok ' if ok else 'MISS') + str(target):>8}"
+                        line += f"{med['ours'] / med['gemm']:>11.2f}{med['conv2d'] / med['gemm']:>13.2f}"
                         if "torchvision" in fns:
                             line += f"{med['torchvision'] / med['ours']:>9.2f}"
                         print(line, flush=True)
     print(f"rows over their target: {misses}")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else what platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def on_path(name: str):
+    """ours, with the CPU channel loops on vector path `name`."""
+    def run(t):
+        previous = set_cpu_vector_path(name)
+        try:
+            return ours(t)
+        finally:
+            set_cpu_vector_path(previous)
+    return run
+
+
+def vector_path_table(rows, threads_list, repeats: int) -> None:
+    widest = cpu_vector_path()[1]
+    paths = CPU_VECTOR_PATHS[:CPU_VECTOR_PATHS.index(widest) + 1]
+    fns = {name: on_path(name) for name in paths}
+    print("\nCPU vector paths of ours (dilation 2): median ms of interleaved calls; gain = "
+          "baseline ms / path ms; sampling: the forward pass with one output channel (the "
+          "channel loops alone)")
+    print(f"{'row':<8} {'dcn':<3} {'thr':>3} {'pass':<8}" + "".join(f"{p + ' ms':>14}" for p in paths)
+          + "".join(f"{p + ' gain':>13}" for p in paths[1:]))
+    for threads in threads_list:
+        torch.set_num_threads(threads)
+        for row in rows:
+            for modulated in (False, True):
+                for kind in ("sampling", "fwd", "fwd+bwd"):
+                    backward = kind == "fwd+bwd"
+                    tensors = row.tensors("cpu", torch.float32, 2, modulated, grad=backward)
+                    if kind == "sampling":  # one output channel: the GEMM all but vanishes
+                        tensors["weight"], tensors["bias"] = tensors["weight"][:1], tensors["bias"][:1]
+                    med = interleaved_medians(fns, tensors, backward, repeats, "cpu")
+                    line = f"{row.name:<8} {'v2' if modulated else 'v1':<3} {threads:>3} {kind:<8}"
+                    line += "".join(f"{med[p] * 1e3:>14.2f}" for p in paths)
+                    line += "".join(f"{med['baseline'] / med[p]:>13.2f}" for p in paths[1:])
+                    print(line, flush=True)
 
 
 def resident_kib(field: str) -> int:
@@ -205,7 +273,7 @@ def memory_child(contender: str, row_name: str, modulated: bool) -> None:
 
 
 def memory_table(rows, with_torchvision: bool) -> None:
-    names = list(contenders(with_torchvision))
+    names = list(contenders(with_torchvision, with_gemm=False))
     print("\nPeak memory of one forward+backward, CPU float32, dilation 2: extra resident MiB, "
           "each measured in a fresh process (target: ours <= torchvision)")
     print(f"{'row':<8} {'dcn':<3}" + "".join(f"{n + ' MiB':>17}" for n in names))
@@ -258,17 +326,25 @@ def main() -> None:
     parser.add_argument("--no-torchvision", action="store_true",
                         help="leave torchvision out even where it can be imported")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory table")
+    parser.add_argument("--no-vector-paths", action="store_true",
+                        help="skip the table of ours on each CPU vector path")
     parser.add_argument("--quick", action="store_true",
                         help="one row, the machine's thread count, 3 repeats, no memory table")
     args = parser.parse_args()
     rows = [r for r in ROWS if r.name in args.rows]
     if args.quick:
         rows, args.threads, args.repeats, args.no_memory = rows[:1], [torch.get_num_threads()], 3, True
-    print(f"torch {torch.__version__}, {platform.machine()} {platform.processor()}, "
-          f"{os.cpu_count()} CPUs, backend {operator_backend('cpu')}, torchvision "
+        args.no_vector_paths = True
+    print(f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, backend "
+          f"{operator_backend('cpu')}, torchvision "
           f"{'available' if torchvision_available() else 'not importable'}")
+    path, widest = cpu_vector_path()
+    print(f"CPU: {cpu_model()}; vector extension: torch {torch.backends.cpu.get_cpu_capability()}, "
+          f"deformviz CPU loops {path} (widest supported: {widest})")
     with_torchvision = not args.no_torchvision
     speed_table(rows, args.threads, args.dilations, args.repeats, with_torchvision)
+    if not args.no_vector_paths:
+        vector_path_table(rows, args.threads, args.repeats)
     if not args.no_memory:
         memory_table(rows, with_torchvision)
     if torch.cuda.is_available():

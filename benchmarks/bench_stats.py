@@ -11,13 +11,20 @@ temporary folder, then:
    the accumulators; and the geometry / forward ratio (target: <= 1);
 3. decode + prepare of one image in-process (what each worker spends per image).
 
+Device and batching: `--device cuda` runs the network on the GPU (on the CPU by default when
+none is visible); `--batch-sizes 1 8` repeats the end-to-end run at each batch size (images
+of one input size through the network at once), printing images/s on this device; on a GPU the
+timed loop also reports the GPU's share of the wall time (CUDA events around each forward pass).
+Under torchrun each process is one device: multiply by the processes for the job's rate.
+
 Networks: the bundled one (`--network bundled`, longer side `--size`), or a ResNet-50 with
 DCNv1 in c3-c5 (`--network resnet50-dcn`: deformviz's rebuilt mmdetection backbone, random
 weights, mmdetection's test preprocessing: shorter side 800, longer at most 1333), whose
 chain is res5a-c at stride 32.
 
 Usage: python benchmarks/bench_stats.py [--network bundled|resnet50-dcn] [--images 24]
-       [--height 480] [--width 640] [--size 512] [--workers 2]
+       [--height 480] [--width 640] [--size 512] [--workers 2] [--device auto|cpu|cuda]
+       [--batch-sizes 1 8]
 """
 
 from __future__ import annotations
@@ -87,12 +94,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="model input, longer side (px)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--network", choices=("bundled", "resnet50-dcn"), default="bundled")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1],
+                        help="end-to-end runs at these --batch-size values")
     args = parser.parse_args()
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.network == "bundled":
-        network = BundledNetwork(load_model(args.model), args.model, args.size)
+        network = BundledNetwork(load_model(args.model, device), args.model, args.size, device)
         described = f"model {args.model}, longer side {args.size}"
     else:
         network = resnet50_dcn()
+        network.network.module.to(device)
+        network.device = torch.device(device)
         described = f"ResNet-50 DCN c3-c5, {network.description['input']}"
     options = StatsOptions()
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,9 +114,14 @@ def main() -> None:
         # Warm-up: first-call allocations of the network and the geometry.
         run_statistics(network, dataset, options, limit=2, workers=0)
 
-        started = time.perf_counter()
-        run_statistics(network, dataset, options, workers=args.workers)
-        end_to_end = time.perf_counter() - started
+        end_to_end = {}
+        for batch_size in args.batch_sizes:
+            started = time.perf_counter()
+            run_statistics(network, dataset, options, workers=args.workers, batch_size=batch_size)
+            end_to_end[batch_size] = time.perf_counter() - started
+
+        gpu_seconds = 0.0  # CUDA event time of the forward passes
+        loop_started = time.perf_counter()
 
         timers = {"io_wait": [], "network": [], "geometry": [], "accumulate": []}
         dilation = DilationAccumulator(network.layer_names)
@@ -119,8 +137,15 @@ def main() -> None:
             timers["io_wait"].append(time.perf_counter() - started)
             assert not isinstance(item, FailedImage), item
             started = time.perf_counter()
+            if device == "cuda":
+                events = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                events[0].record()
             with torch.no_grad():
                 chain = network.chain(item.tensor)
+            if device == "cuda":
+                events[1].record()
+                torch.cuda.synchronize()
+                gpu_seconds += events[0].elapsed_time(events[1]) / 1000
             timers["network"].append(time.perf_counter() - started)
             started = time.perf_counter()
             stats = image_statistics(chain, network.layer_names, item.objects, options.thresholds,
@@ -130,6 +155,7 @@ def main() -> None:
             stats.add_to(dilation, share)
             timers["accumulate"].append(time.perf_counter() - started)
 
+        loop_seconds = time.perf_counter() - loop_started
         single = AnnotatedImages(dataset.images[:6], network.prepare, False)
         decode = []
         for index in range(len(single)):
@@ -138,15 +164,20 @@ def main() -> None:
             decode.append(time.perf_counter() - started)
 
     units = sum(counts.units for counts in share.counts.values())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {described}; "
+    where = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, {described}; "
           f"{args.images} images {args.width}x{args.height}, {args.workers} workers; "
           f"{units} object units traced (x729 points, twice)")
-    print(f"end to end (run_statistics):  {args.images / end_to_end:.2f} images/s "
-          f"({end_to_end / args.images:.3f} s/image)")
+    for batch_size, seconds in end_to_end.items():
+        print(f"end to end (run_statistics, batch size {batch_size}): {args.images / seconds:.2f} "
+              f"images/s on this device ({seconds / args.images:.3f} s/image)")
     total = sum(sum(v) for v in timers.values())
     for name, values in timers.items():
         print(f"  {name:<11} median {statistics.median(values) * 1000:7.1f} ms/image, "
               f"{100 * sum(values) / total:5.1f} % of the timed loop")
+    if device == "cuda":
+        print(f"GPU busy (forward passes, CUDA events): {100 * gpu_seconds / loop_seconds:.1f} % "
+              "of the timed loop's wall time")
     ratio = sum(timers["geometry"]) / sum(timers["network"])
     print(f"geometry / forward pass: {ratio:.2f} (target <= 1)")
     print(f"decode + prepare in one process: median {statistics.median(decode) * 1000:.1f} ms/image "

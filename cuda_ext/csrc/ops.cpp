@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include "cpu/vector_path.h"
 #include "deform_conv2d.h"
 
 TORCH_LIBRARY(deformviz, m) {
@@ -38,9 +39,29 @@ PyObject* set_column_budget(PyObject* /*module*/, PyObject* arg) {
   return PyLong_FromLongLong(deformviz::detail::column_budget_bytes().exchange(bytes));
 }
 
+// _cpu_vector_path(name or None) -> (path taken now, widest path of this CPU): asks the CPU
+// channel loops for a vector path ("baseline", "avx2", "avx512"; cpu/vector_path.h).
+PyObject* cpu_vector_path(PyObject* /*module*/, PyObject* arg) {
+  using deformviz::cpu::VectorPath;
+  if (arg != Py_None) {
+    const char* name = PyUnicode_AsUTF8(arg);
+    if (name == nullptr) return nullptr;
+    VectorPath path;
+    if (!deformviz::cpu::parse_vector_path(name, path)) {
+      PyErr_Format(PyExc_ValueError, "unknown CPU vector path %R (baseline, avx2 or avx512)", arg);
+      return nullptr;
+    }
+    deformviz::cpu::set_vector_path(path);
+  }
+  return Py_BuildValue("(ss)", deformviz::cpu::vector_path_name(deformviz::cpu::vector_path()),
+                       deformviz::cpu::vector_path_name(deformviz::cpu::widest_vector_path()));
+}
+
 PyMethodDef methods[] = {
     {"_set_column_budget", set_column_budget, METH_O,
      "Sets deform_conv2d's column budget in bytes; returns the previous one."},
+    {"_cpu_vector_path", cpu_vector_path, METH_O,
+     "Asks for a CPU vector path (or None); returns (path taken, widest supported)."},
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace

@@ -8,6 +8,10 @@ taken as input, so a batch written into its input folder gives the same result w
 each image is processed on its own: a bad image is reported on one line and skipped, the
 others still run; the exit code says whether any failed (2 bad input, 1 runtime failure).
 Written paths go to stdout, one per line; progress and the summary to stderr.
+
+Under torchrun (`torchrun --nproc_per_node N -m deformviz sample FOLDER/ -o figures/`) each
+process takes every N-th image of the batch (all output names are decided first, over all
+images, so they are the same as one process gives) and writes its own outputs and summary.
 """
 
 from __future__ import annotations
@@ -177,7 +181,14 @@ def _progress(batch: bool, total: int):
 
 def run_jobs(jobs: Sequence[Job], batch: bool, work: Callable[[Job], list[Path]],
              command: str) -> int:
-    """Run `work` on every job; print written paths; return the exit code."""
+    """Run `work` on every job (this rank's share under torchrun); print written paths; return
+    the exit code."""
+    from deformviz.statistics.ranks import Ranks
+
+    ranks = Ranks.from_environment() if batch else None
+    if ranks is not None:
+        jobs = list(jobs)[ranks.rank::ranks.world]
+        command = f"{command} (rank {ranks.rank} of {ranks.world})"
     started, failures, written = time.perf_counter(), [], 0
     with _progress(batch, len(jobs)) as progress:
         task = progress.add_task(command, total=len(jobs))

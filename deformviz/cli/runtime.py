@@ -7,6 +7,7 @@ checkpoint `deformviz.networks.load_network` recognises (mmdetection, detectron2
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,15 +17,24 @@ __all__ = ["resolve_device", "load_cli_model", "load_cli_network", "NetworkOptio
 
 
 def resolve_device(choice: str) -> str:
-    """"auto" -> "cuda" if available else "cpu"; "cuda" without CUDA -> DeviceError."""
+    """"auto" -> "cuda" if available else "cpu"; "cuda" without CUDA -> DeviceError. Under
+    torchrun with several processes on a machine, "cuda" is the process's own GPU
+    (cuda:LOCAL_RANK)."""
     import torch
 
     if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
         reason = ("this torch build has no CUDA support" if torch.version.cuda is None
                   else "no CUDA device is visible")
         raise DeviceError(f"--device cuda: CUDA is not available ({reason}); use --device cpu")
+    local_rank = os.environ.get("LOCAL_RANK")
+    if choice == "cuda" and local_rank is not None and local_rank.isdigit() and \
+            int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > 1:
+        if int(local_rank) >= torch.cuda.device_count():
+            raise DeviceError(f"local rank {local_rank} has no GPU of its own "
+                              f"({torch.cuda.device_count()} visible)")
+        choice = f"cuda:{local_rank}"
     return choice
 
 

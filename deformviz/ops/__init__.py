@@ -10,8 +10,10 @@ if compiled_library() is not None:
     from . import _registration  # noqa: F401  (registers fake kernels and autograd)
 
 from .column_budget import column_budget, set_column_budget
+from .cpu_vector_path import CPU_VECTOR_PATHS, cpu_vector_path, set_cpu_vector_path, use_cpu_vector_path
 from .deform_conv2d import DeformConv2d, deform_conv2d
 from .deform_roi_pool import DeformRoIPool, deform_roi_pool
 
 __all__ = ["deform_conv2d", "DeformConv2d", "deform_roi_pool", "DeformRoIPool", "operator_backend",
-           "column_budget", "set_column_budget"]
+           "column_budget", "set_column_budget", "CPU_VECTOR_PATHS", "cpu_vector_path",
+           "set_cpu_vector_path", "use_cpu_vector_path"]

@@ -14,6 +14,7 @@ share -> exact accumulators -> table, JSON, figure.
 - `networks`: networks as chains (the bundled detector, loaded networks: both through the probe).
 - `results`: the JSON document; merging shards.
 - `run`: the streaming, resumable, shardable run.
+- `ranks`, `distributed`: the same run over the processes of a torchrun job.
 
 Example (a notebook; `dataset` from `read_coco("instances.json", "images/")`)::
 

@@ -11,7 +11,7 @@ goes on.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +24,7 @@ from .coco import CocoImage
 from .masks import decode_segmentation
 from .size_classes import ImageObjects
 
-__all__ = ["PreparedImage", "FailedImage", "AnnotatedImages", "image_loader", "objects_of"]
+__all__ = ["PreparedImage", "FailedImage", "AnnotatedImages", "image_loader", "objects_of", "batches"]
 
 # prepare(image) -> (tensor [1, 3, h, w], (h, w) the image was resized to before any padding)
 Prepare = Callable[[LoadedImage], tuple[torch.Tensor, tuple[int, int]]]
@@ -125,3 +125,21 @@ def image_loader(dataset: AnnotatedImages, workers: int) -> DataLoader:
     return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
                       collate_fn=_keep, prefetch_factor=4 if workers else None,
                       persistent_workers=False, worker_init_fn=_ignore_interrupts if workers else None)
+
+
+def batches(items: Iterable[PreparedImage | FailedImage], size: int) -> Iterator[list]:
+    """The items in order, grouped into lists of at most `size` prepared images whose inputs have
+    one shape, so a batch needs no padding beyond each image's own and every image meets the
+    network exactly as it would alone; a failed image comes alone."""
+    pending: list[PreparedImage] = []
+    for item in items:
+        if pending and (isinstance(item, FailedImage) or len(pending) == size
+                        or item.tensor.shape != pending[0].tensor.shape):
+            yield pending
+            pending = []
+        if isinstance(item, FailedImage):
+            yield [item]
+        else:
+            pending.append(item)
+    if pending:
+        yield pending

@@ -39,6 +39,9 @@ class ChainNetwork(Protocol):
     def chain(self, tensor: torch.Tensor) -> list[ChainLayer]:
         """Run the network on one prepared input; the chain's layers, bottom to top."""
 
+    def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
+        """Run the network once on [B, 3, h, w] prepared inputs of one size; each one's chain."""
+
 
 def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
                   aliases: Mapping[str, str] | None = None, default: Sequence[str] = ()) -> tuple[str, ...]:
@@ -138,6 +141,19 @@ class BundledNetwork:
         capture = capture_dense(self.model, tensor.to(self.device))
         return [record.chain_layer(0) for record in capture.probe.chain(list(self.qualified))]
 
+    def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
+        # capture_dense's probe call without its detections (one image only), for a batch.
+        from deformviz.capture import bundled_aliases
+        from deformviz.geometry import MapGrid
+        from deformviz.probe import probe
+
+        size = (int(batch.shape[-2]), int(batch.shape[-1]))
+        grid = self.model.feature_grid(size)
+        result = probe(self.model, batch.to(self.device), aliases=bundled_aliases(self.model),
+                       grid_overrides={grid.feature_size(size): MapGrid(grid.stride, grid.origin)})
+        records = result.chain(list(self.qualified))
+        return [[record.chain_layer(i) for record in records] for i in range(batch.shape[0])]
+
 
 class ProbedNetwork:
     """A loaded network (`deformviz.networks.LoadedNetwork`: mmdetection, detectron2, a factory)
@@ -166,5 +182,10 @@ class ProbedNetwork:
     def chain(self, tensor: torch.Tensor) -> list[ChainLayer]:
         from deformviz.probe import probe
 
-        result = probe(self.network.module, tensor.to(self.device))
-        return [record.chain_layer(0) for record in result.chain(list(self.qualified))]
+        return self.chains(tensor)[0]
+
+    def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
+        from deformviz.probe import probe
+
+        records = probe(self.network.module, batch.to(self.device)).chain(list(self.qualified))
+        return [[record.chain_layer(i) for record in records] for i in range(batch.shape[0])]

@@ -31,7 +31,7 @@ from deformviz.errors import InputError
 
 from .accumulators import DilationAccumulator, ShareAccumulator
 
-__all__ = ["FORMAT", "StatsResult", "ResultError", "merge_results", "read_result"]
+__all__ = ["FORMAT", "StatsResult", "ResultError", "merge_results", "add_result", "read_result"]
 
 FORMAT = "deformviz.stats/1"
 
@@ -186,14 +186,20 @@ def merge_results(results: list[StatsResult], names: list[str] | None = None) ->
     for result, name in zip(results, names):
         if merged.finished & result.finished:
             raise ResultError(f"{name} repeats images of another shard")
-        merged.dilation.merge(result.dilation)
-        if not merged.rigid:  # a shard whose images all failed has not seen the layers
-            merged.rigid.update(result.rigid)
-        if result.share is not None:
-            if merged.share is None:
-                merged.share = ShareAccumulator(result.share.points_per_unit)
-            merged.share.merge(result.share)
-        merged.finished |= result.finished
-        merged.failed.update(result.failed)
+        add_result(merged, result)
         merged.selected += result.selected
     return merged
+
+
+def add_result(total: StatsResult, part: StatsResult) -> None:
+    """Add the images of `part` (disjoint from those of `total`, same settings) to `total`,
+    exactly; `selected`, `shard` and `limit` of `total` stay as they are."""
+    total.dilation.merge(part.dilation)
+    if not total.rigid:  # a part whose images all failed has not seen the layers
+        total.rigid.update(part.rigid)
+    if part.share is not None:
+        if total.share is None:
+            total.share = ShareAccumulator(part.share.points_per_unit)
+        total.share.merge(part.share)
+    total.finished |= part.finished
+    total.failed.update(part.failed)

@@ -12,6 +12,8 @@
   combines the n results into exactly what one run gives.
 - Bad images: an image that cannot be used is reported through `on_failure`, recorded with
   its reason, counted, and the run goes on.
+- Batches: `batch_size` images of one input size go through the network at once (GPUs).
+- torchrun: `distributed.run_statistics_on_ranks` runs this loop on every rank.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from deformviz.geometry import filter_effective_dilation
 from .accumulators import DilationAccumulator, ShareAccumulator
 from .coco import CocoDataset, CocoImage
 from .image_statistics import image_statistics
-from .loader import AnnotatedImages, FailedImage, image_loader
+from .loader import AnnotatedImages, FailedImage, PreparedImage, batches, image_loader
 from .networks import ChainNetwork
 from .results import ResultError, StatsResult, read_result
 from .size_classes import SizeThresholds
@@ -114,18 +116,21 @@ def write_result(result: StatsResult, path: Path) -> None:
 
 
 @contextmanager
-def _deferred_interrupt() -> Iterator[list[bool]]:
-    """Ctrl-C sets a flag instead of raising, so the image in flight finishes consistently."""
+def _deferred_interrupt(signals: tuple[int, ...] = (signal.SIGINT,)) -> Iterator[list[bool]]:
+    """Ctrl-C (and `signals`) sets a flag instead of raising, so the image in flight finishes
+    consistently."""
     flag = [False]
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.__setitem__(0, True))
+        for number in signals:
+            previous[number] = signal.signal(number, lambda signum, frame: flag.__setitem__(0, True))
     except ValueError:  # not the main thread: no deferral possible
-        yield flag
-        return
+        pass
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _rigid(names, chain) -> dict[str, float]:
@@ -134,10 +139,13 @@ def _rigid(names, chain) -> dict[str, float]:
             for name, layer in zip(names, chain)}
 
 
-def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOptions) -> None:
-    """Add one prepared image to `result`; ValueError if its numbers are unusable."""
-    with torch.no_grad():
-        chain = network.chain(item.tensor)
+def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOptions,
+             chain=None) -> None:
+    """Add one prepared image to `result` (its chain, if its batch already ran); ValueError if
+    its numbers are unusable."""
+    if chain is None:
+        with torch.no_grad():
+            chain = network.chain(item.tensor)
     names = network.layer_names
     stats = image_statistics(chain, names, item.objects, options.thresholds, item.resize,
                              options.use_mask, options.share_levels)
@@ -152,12 +160,12 @@ def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOpt
 
 
 def _take(result: StatsResult, network: ChainNetwork, item, options: StatsOptions,
-          on_failure: Callable[[int, str], None] | None) -> None:
+          on_failure: Callable[[int, str], None] | None, chain=None) -> None:
     """One item from the loader: measured, or recorded as failed with its reason."""
     reason = item.reason if isinstance(item, FailedImage) else None
     if reason is None:
         try:
-            _measure(result, network, item, options)
+            _measure(result, network, item, options, chain)
         except ValueError as error:  # non-finite offsets, an input the network refuses
             reason = f"image {item.image_id}: {error}"
     if reason is not None:
@@ -167,10 +175,25 @@ def _take(result: StatsResult, network: ChainNetwork, item, options: StatsOption
     result.finished.add(item.image_id)
 
 
+def _take_batch(result: StatsResult, network: ChainNetwork, items: list, options: StatsOptions,
+                on_failure: Callable[[int, str], None] | None) -> None:
+    """The items of one batch (`loader.batches`): one network pass for all, then each as `_take`.
+    A batch the network refuses runs image by image, so the failure lands on its image."""
+    chains: list = [None] * len(items)
+    if len(items) > 1 and all(isinstance(item, PreparedImage) for item in items):
+        try:
+            with torch.no_grad():
+                chains = network.chains(torch.cat([item.tensor for item in items]))
+        except ValueError:
+            pass
+    for item, chain in zip(items, chains):
+        _take(result, network, item, options, on_failure, chain)
+
+
 def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions = StatsOptions(),
                    *, shard: tuple[int, int] | None = None, limit: int | None = None,
                    state_path: str | Path | None = None, checkpoint_every: int = 25, workers: int = 2,
-                   progress: Callable[[int, int], None] | None = None,
+                   batch_size: int = 1, progress: Callable[[int, int], None] | None = None,
                    on_failure: Callable[[int, str], None] | None = None,
                    on_image: Callable[[StatsResult], None] | None = None) -> StatsResult:
     """Measure Table 2 over `dataset` (or its shard), resuming from `state_path` if it exists.
@@ -184,6 +207,8 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
         state_path: where the state is saved while running (and read to resume); None: no state.
         checkpoint_every: images between state saves.
         workers: DataLoader worker processes decoding and preparing images (0: none).
+        batch_size: images (of one input size) through the network at once; the numbers are
+            those of one image at a time up to the rounding of the network's batched arithmetic.
         progress: called with (images finished, images selected) after each image.
         on_failure: called with (image id, reason) for each image that cannot be used.
         on_image: called with the result after each image (tests use it to interrupt).
@@ -207,9 +232,9 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
     try:
         with _deferred_interrupt() as interrupted:
             try:
-                for item in loader:
-                    _take(result, network, item, options, on_failure)
-                    since_save += 1
+                for batch in batches(loader, batch_size):
+                    _take_batch(result, network, batch, options, on_failure)
+                    since_save += len(batch)
                     if progress is not None:
                         progress(len(result.finished), result.selected)
                     if state is not None and since_save >= checkpoint_every:

@@ -127,3 +127,39 @@ def test_a_bad_image_mid_run_is_counted_and_the_run_goes_on(test_model, coco_sce
     assert "scene_001.png" in failures[0][1] and "\n" not in failures[0][1]
     assert result.complete and result.done == 3 and set(result.failed) == {20}
     assert json.loads(result.to_bytes())["images"]["failed"] == {"20": failures[0][1]}
+
+
+def test_batched_run_equals_one_image_at_a_time(test_model, coco_scenes):
+    # The scenes share one input size, so batches of 3 need no padding: each image meets the
+    # network as it does alone, and the exact sums give the same table.
+    dataset = read_coco(coco_scenes / "instances.json", coco_scenes)
+    network = _network(test_model)
+    alone = run_statistics(network, dataset, OPTIONS, workers=0)
+    seen = []
+    original = network.chains
+    network.chains = lambda batch: seen.append(len(batch)) or original(batch)
+    batched = run_statistics(network, dataset, OPTIONS, workers=0, batch_size=3)
+    assert seen == [3]  # 4 images: one batch of 3, then the last alone
+    assert batched.finished == alone.finished
+    for layer, row in alone.to_json()["effective_dilation"].items():
+        for name, entry in row.items():
+            other = batched.to_json()["effective_dilation"][layer][name]
+            if isinstance(entry, dict):
+                assert other["units"] == entry["units"]
+                assert other["mean"] == pytest.approx(entry["mean"], rel=1e-6), (layer, name)
+                assert other["std"] == pytest.approx(entry["std"], rel=1e-5), (layer, name)
+            else:
+                assert other == entry, (layer, name)
+
+
+def test_batches_group_one_input_size_and_let_failures_through():
+    from deformviz.statistics.loader import FailedImage, batches
+
+    class Item:
+        def __init__(self, shape):
+            self.tensor = torch.zeros(shape)
+
+    a, b, c, d = Item((1, 3, 8, 8)), Item((1, 3, 8, 8)), Item((1, 3, 8, 16)), Item((1, 3, 8, 16))
+    failed = FailedImage(7, "unreadable")
+    grouped = list(batches([a, b, failed, c, d, a, b, c], 2))
+    assert grouped == [[a, b], [failed], [c, d], [a, b], [c]]

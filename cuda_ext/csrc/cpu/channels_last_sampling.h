@@ -12,6 +12,9 @@
 // Terms the shared rules skip (a neighbour outside the plane, a bilinear weight of 0) are never
 // multiplied: their reads come from a vector of zeros and their scatters go to a scratch sink,
 // so Inf and NaN in the input reach exactly the outputs they reach in the other kernels.
+//
+// `sample_run` and `backward_run` run their loop compiled for the vector path chosen at run
+// time (vector_path.h): the same source, as baseline, AVX2 and AVX-512 machine code.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "deformviz/deform_conv.h"
+#include "vector_path.h"
 
 namespace deformviz::cpu {
 
@@ -54,8 +58,9 @@ inline std::vector<std::vector<ChannelRun>> channel_runs(const DeformConvShape& 
 // point and one run. `pixels` is the image's channels-last data offset to the run's first
 // channel; `zeros` holds at least `length` zeros.
 template <typename Acc>
-inline void sample_run(const LocatedPoint<Acc>& point, const Acc* pixels, int64_t channels,
-                       const Acc* zeros, int64_t length, Acc* __restrict__ out) {
+DEFORMVIZ_ALWAYS_INLINE void sample_run_loop(const LocatedPoint<Acc>& point, const Acc* pixels,
+                                             int64_t channels, const Acc* zeros, int64_t length,
+                                             Acc* __restrict__ out) {
   const Acc* src[4];
   Acc w[4];
   for (int n = 0; n < 4; ++n) {
@@ -70,6 +75,45 @@ inline void sample_run(const LocatedPoint<Acc>& point, const Acc* pixels, int64_
     // Summed in the order of `interpolate`, so the result matches the other kernels.
     out[j] = m * (((w[0] * s0[j] + w[1] * s1[j]) + w[2] * s2[j]) + w[3] * s3[j]);
   }
+}
+
+// The loop compiled for each vector path; `sample_run` takes the one chosen at run time.
+template <typename Acc>
+void sample_run_baseline(const LocatedPoint<Acc>& point, const Acc* pixels, int64_t channels,
+                         const Acc* zeros, int64_t length, Acc* __restrict__ out) {
+  sample_run_loop<Acc>(point, pixels, channels, zeros, length, out);
+}
+
+#if DEFORMVIZ_VECTOR_PATHS
+template <typename Acc>
+DEFORMVIZ_TARGET_AVX2 void sample_run_avx2(const LocatedPoint<Acc>& point, const Acc* pixels,
+                                           int64_t channels, const Acc* zeros, int64_t length,
+                                           Acc* __restrict__ out) {
+  sample_run_loop<Acc>(point, pixels, channels, zeros, length, out);
+}
+
+template <typename Acc>
+DEFORMVIZ_TARGET_AVX512 void sample_run_avx512(const LocatedPoint<Acc>& point, const Acc* pixels,
+                                               int64_t channels, const Acc* zeros, int64_t length,
+                                               Acc* __restrict__ out) {
+  sample_run_loop<Acc>(point, pixels, channels, zeros, length, out);
+}
+#endif
+
+template <typename Acc>
+inline void sample_run(const LocatedPoint<Acc>& point, const Acc* pixels, int64_t channels,
+                       const Acc* zeros, int64_t length, Acc* __restrict__ out) {
+#if DEFORMVIZ_VECTOR_PATHS
+  switch (vector_path()) {
+    case VectorPath::kAvx512:
+      return sample_run_avx512<Acc>(point, pixels, channels, zeros, length, out);
+    case VectorPath::kAvx2:
+      return sample_run_avx2<Acc>(point, pixels, channels, zeros, length, out);
+    default:
+      break;
+  }
+#endif
+  sample_run_baseline<Acc>(point, pixels, channels, zeros, length, out);
 }
 
 // What one sampling point's backward pass adds up over its runs: the dot products of the column
@@ -100,10 +144,11 @@ struct PointGradient {
 // kFinite (the input holds no Inf or NaN) a term of weight 0 multiplies a finite value, so value
 // and derivative share their loads; otherwise they read separately, as the shared rules do.
 template <typename Acc, bool kFinite>
-inline void backward_run(const LocatedPoint<Acc>& point, const Acc* pixels,
-                         Acc* grad_pixels, int64_t channels, const Acc* zeros, Acc* sinks,
-                         int64_t length, const Acc* __restrict__ grad_column,
-                         Acc* __restrict__ column, PointGradient<Acc>& gradient) {
+DEFORMVIZ_ALWAYS_INLINE void backward_run_loop(const LocatedPoint<Acc>& point, const Acc* pixels,
+                                               Acc* grad_pixels, int64_t channels, const Acc* zeros,
+                                               Acc* sinks, int64_t length,
+                                               const Acc* __restrict__ grad_column,
+                                               Acc* __restrict__ column, PointGradient<Acc>& gradient) {
   const Acc* value_src[4];
   const Acc* slope_src[4];
   Acc* target[4];
@@ -150,5 +195,47 @@ inline void backward_run(const LocatedPoint<Acc>& point, const Acc* pixels,
   gradient.dot[3] += d3;
   gradient.mask += dm;
 }
+
+#define DEFORMVIZ_BACKWARD_RUN_PARAMETERS                                                     \
+  const LocatedPoint<Acc>&point, const Acc *pixels, Acc *grad_pixels, int64_t channels,       \
+      const Acc *zeros, Acc *sinks, int64_t length, const Acc *__restrict__ grad_column,      \
+      Acc *__restrict__ column, PointGradient<Acc> &gradient
+#define DEFORMVIZ_BACKWARD_RUN_ARGUMENTS \
+  point, pixels, grad_pixels, channels, zeros, sinks, length, grad_column, column, gradient
+
+template <typename Acc, bool kFinite>
+void backward_run_baseline(DEFORMVIZ_BACKWARD_RUN_PARAMETERS) {
+  backward_run_loop<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+}
+
+#if DEFORMVIZ_VECTOR_PATHS
+template <typename Acc, bool kFinite>
+DEFORMVIZ_TARGET_AVX2 void backward_run_avx2(DEFORMVIZ_BACKWARD_RUN_PARAMETERS) {
+  backward_run_loop<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+}
+
+template <typename Acc, bool kFinite>
+DEFORMVIZ_TARGET_AVX512 void backward_run_avx512(DEFORMVIZ_BACKWARD_RUN_PARAMETERS) {
+  backward_run_loop<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+}
+#endif
+
+template <typename Acc, bool kFinite>
+inline void backward_run(DEFORMVIZ_BACKWARD_RUN_PARAMETERS) {
+#if DEFORMVIZ_VECTOR_PATHS
+  switch (vector_path()) {
+    case VectorPath::kAvx512:
+      return backward_run_avx512<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+    case VectorPath::kAvx2:
+      return backward_run_avx2<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+    default:
+      break;
+  }
+#endif
+  backward_run_baseline<Acc, kFinite>(DEFORMVIZ_BACKWARD_RUN_ARGUMENTS);
+}
+
+#undef DEFORMVIZ_BACKWARD_RUN_PARAMETERS
+#undef DEFORMVIZ_BACKWARD_RUN_ARGUMENTS
 
 }  // namespace deformviz::cpu

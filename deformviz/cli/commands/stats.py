@@ -28,6 +28,10 @@ Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists i
 \b
 A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
 the same command again continues where it stopped (--restart starts over).
+\b
+On several processes, GPUs or machines (torch.distributed; the same table, byte for byte):
+  torchrun --nproc_per_node 4 -m deformviz stats val2017/ -a instances_val2017.json -o table.json
+Rank 0 writes the outputs and the state; a stopped run resumes on any number of processes.
 """
 
 
@@ -80,10 +84,17 @@ def command(
         help="Run only shard I of N (every N-th image by id); merge the parts with --merge.")] = None,
     workers: Annotated[int, typer.Option(
         "--workers", metavar="N", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", metavar="N", min=1, max=256,
+        help="Images of one input size through the network at once (for GPUs; the numbers "
+             "agree with one at a time up to rounding).")] = 1,
     checkpoint_every: Annotated[int, typer.Option(
         "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
         "--restart", help="Ignore a saved state and start over.")] = False,
+    rank_timeout: Annotated[float, typer.Option(
+        "--rank-timeout", metavar="SECONDS", min=1.0,
+        help="Under torchrun: how long a rank waits for the others before the run stops.")] = 600.0,
 ) -> None:
     """Effective dilation of each deformable layer for units on small, medium and large objects
     and on background (mean, std, units), and the share of each unit's deepest sampling points
@@ -104,6 +115,11 @@ def command(
     if merge:
         if annotations is not None or shard is not None or limit is not None:
             raise InputError("--merge combines finished results: no --annotations, --shard or --limit")
+        from deformviz.statistics.ranks import Ranks
+
+        ranks = Ranks.from_environment()
+        if ranks is not None and not ranks.is_root:  # under torchrun rank 0 alone merges
+            return
         result = _merge(inputs, output or Path("stats.json"), figure, read)
     else:
         if annotations is None:
@@ -119,7 +135,10 @@ def command(
         result = _run(inputs[0], annotations, output or Path(default), figure, read,
                       options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
-                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart)
+                      size, device.value, limit, shard_pair, workers, checkpoint_every, restart,
+                      rank_timeout, batch_size)
+        if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+            return
     from rich.console import Console
 
     console = Console()
@@ -171,36 +190,78 @@ def _merge(parts: list[Path], output: Path, figure: Path | None, read: list[Path
 def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, read: list[Path],
          thresholds, use_mask: bool, model: str | None,
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
-         workers: int, checkpoint_every: int, restart: bool):
+         workers: int, checkpoint_every: int, restart: bool, rank_timeout: float,
+         batch_size: int):
+    from deformviz.models.detector import DeformableDetector
+    from deformviz.output_paths import writable_path
+    from deformviz.statistics.coco import read_coco
+    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
+    from deformviz.statistics.ranks import Ranks, join, leave
+    from deformviz.statistics.run import StatsOptions, write_result
+
+    from ..runtime import load_cli_network, resolve_device
+
+    # Under torchrun every rank checks the input; rank 0 alone touches the outputs.
+    ranks = Ranks.from_environment()
+    root = ranks is None or ranks.is_root
+    # Everything that can be wrong with the input is found here, before the long run.
+    dataset = read_coco(annotations, folder)
+    state = _state_path(output)
+    if root:
+        _check_outputs([("-o", output), ("the state file of -o", state)]
+                       + ([("--figure", figure)] if figure else []),
+                       [annotations, *read, *(image.path for image in dataset.images)])
+    state_file = writable_path(state)  # `new/../x.json` never creates `new/`
+    if restart and root:
+        state_file.unlink(missing_ok=True)
+    torch_device = resolve_device(device)
+    if ranks is not None:
+        torch_device = join(ranks, torch_device, rank_timeout)
+    try:
+        network, name = load_cli_network(model, torch_device, network_options)
+        if isinstance(network, DeformableDetector):
+            chain_network = BundledNetwork(network, name, size, torch_device, layers)
+        else:
+            chain_network = ProbedNetwork(network, name, torch_device, layers)
+        options = StatsOptions(thresholds, use_mask)
+
+        def measure(progress=None, on_failure=None):
+            settings = dict(shard=shard, limit=limit, state_path=state_file if root else None,
+                            checkpoint_every=checkpoint_every, workers=workers,
+                            batch_size=batch_size, progress=progress,
+                            on_failure=on_failure)
+            if ranks is None:
+                from deformviz.statistics.run import run_statistics
+
+                return run_statistics(chain_network, dataset, options, **settings)
+            from deformviz.statistics.distributed import run_statistics_on_ranks
+
+            return run_statistics_on_ranks(chain_network, dataset, ranks, options, **settings)
+
+        if not root:
+            return measure()
+        started = time.perf_counter()
+        result = _measure_with_progress(measure, state_file, state)
+    finally:
+        if ranks is not None:
+            leave()
+    write_result(result, writable_path(output))
+    state_file.unlink(missing_ok=True)
+    elapsed = time.perf_counter() - started
+    on = "" if ranks is None else f" on {ranks.world} processes"
+    print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s{on} -> {output}")
+    return result
+
+
+def _measure_with_progress(measure, state_file: Path, state: Path):
+    """`measure(progress, on_failure)` under a progress bar on stderr, failures as warnings;
+    `state` is the state file as the user spelled it, `state_file` where it is written."""
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
     from rich.text import Text
 
-    from deformviz.models.detector import DeformableDetector
-    from deformviz.output_paths import writable_path
-    from deformviz.statistics.coco import read_coco
-    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
-    from deformviz.statistics.run import StatsOptions, run_statistics, write_result
-
-    from ..runtime import load_cli_network, resolve_device
-
-    # Everything that can be wrong with the input is found here, before the long run.
-    dataset = read_coco(annotations, folder)
-    state = _state_path(output)
-    _check_outputs([("-o", output), ("the state file of -o", state)]
-                   + ([("--figure", figure)] if figure else []),
-                   [annotations, *read, *(image.path for image in dataset.images)])
-    state_file = writable_path(state)  # `new/../x.json` never creates `new/`
-    if restart:
-        state_file.unlink(missing_ok=True)
-    torch_device = resolve_device(device)
-    network, name = load_cli_network(model, torch_device, network_options)
-    if isinstance(network, DeformableDetector):
-        chain_network = BundledNetwork(network, name, size, torch_device, layers)
-    else:
-        chain_network = ProbedNetwork(network, name, torch_device, layers)
-    options = StatsOptions(thresholds, use_mask)
+    from deformviz.statistics.ranks import RankLost
 
     class Rate(ProgressColumn):
         def render(self, task) -> Text:
@@ -209,7 +270,6 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
 
     errors = Console(stderr=True)
     failures = []
-    started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   console=errors, transient=True) as progress:
@@ -223,19 +283,12 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
             progress.update(task, completed=done, total=total)
 
         try:
-            result = run_statistics(chain_network, dataset, options, shard=shard, limit=limit,
-                                    state_path=state_file, checkpoint_every=checkpoint_every,
-                                    workers=workers, progress=on_progress, on_failure=on_failure)
-        except KeyboardInterrupt:
+            return measure(on_progress, on_failure)
+        except (KeyboardInterrupt, RankLost):
             if state_file.exists():
-                errors.print(f"interrupted: the finished images are saved in {state}; run the "
+                errors.print(f"stopped: the finished images are saved in {state}; run the "
                              "same command again to continue", markup=False, highlight=False)
             raise
-    write_result(result, writable_path(output))
-    state_file.unlink(missing_ok=True)
-    elapsed = time.perf_counter() - started
-    print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s -> {output}")
-    return result
 
 
 def render(document: dict) -> list:
