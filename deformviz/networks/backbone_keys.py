@@ -4,13 +4,13 @@ conv's kind from its offset conv, loading strictly, and describing what was rebu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from deformviz.errors import CheckpointError
+from deformviz.errors import CheckpointError, InputError
 
 from .loaded_network import LoadedNetwork, default_chain
 from .preprocessing import Preprocessing
@@ -20,6 +20,8 @@ __all__ = ["find_prefix", "deform_spec_from_offset_conv", "load_strictly", "load
            "BackboneKeys"]
 
 _COUNTERS = ("num_batches_tracked",)
+_NORM_NAMES = {"BN": "BatchNorm (statistics of training)", "FrozenBN": "FrozenBN",
+               "GN": "GroupNorm", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,48 @@ def block_counts(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...], s
                                   f"{prefix}{name}.{missing[0]} is missing")
         counts.append(max(found) + 1)
     return tuple(counts)
+
+
+STANDARD_STRIDES = (1, 2, 2, 2)
+
+
+def _stage_tuple(value: object) -> tuple[int, ...] | None:
+    if isinstance(value, (tuple, list)) and len(value) == 4 and all(
+            isinstance(v, int) and 1 <= v <= 8 for v in value):
+        return tuple(value)  # type: ignore[arg-type]
+    return None
+
+
+def stage_strides(config_strides: object, config_dilations: object,
+                  chosen_dilations: Sequence[int] | None, source: str
+                  ) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """(strides, dilations, how they were decided) of the four stages c2..c5.
+
+    The config's `strides=` / `dilations=` win; else `chosen_dilations` (a stage dilated by
+    more than 1 then does not stride, as detectron2's DC5 and mmdetection's dilated configs
+    do); else the standard strides (1, 2, 2, 2) without dilation, which the weights cannot
+    prove (dilation does not change a weight's shape)."""
+    strides, dilations = _stage_tuple(config_strides), _stage_tuple(config_dilations)
+    if chosen_dilations is not None:
+        chosen = _stage_tuple(tuple(chosen_dilations))
+        if chosen is None:
+            raise InputError(f"dilations must be four whole numbers in 1..8 (c2..c5), got "
+                             f"{tuple(chosen_dilations)}")
+        if dilations is not None and dilations != chosen:
+            raise CheckpointError(f"{source}: dilations {chosen} contradict the checkpoint's "
+                                  f"config ({dilations})")
+    if dilations is not None:
+        strides = strides or STANDARD_STRIDES
+        origin = "the checkpoint's config"
+    elif chosen_dilations is not None:
+        dilations = chosen
+        strides = strides or tuple(1 if d > 1 else s for d, s in zip(dilations, STANDARD_STRIDES))
+        origin = "chosen (--dilations; a dilated stage does not stride)"
+    else:
+        dilations, strides = (1, 1, 1, 1), strides or STANDARD_STRIDES
+        origin = "the standard ones (no config says otherwise; the weights do not say)"
+    return strides, dilations, (f"strides {', '.join(map(str, strides))}, dilations "
+                                f"{', '.join(map(str, dilations))} ({origin})")
 
 
 def key_shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
@@ -219,12 +263,18 @@ def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str,
              else "pytorch style (stride on the 3x3)")
     kinds = sorted({d.version for stage in spec.deform for d in stage if d is not None})
     stages = [i for i, stage in enumerate(spec.deform) if any(stage)]
-    architecture = f"{spec.name}, {style}, {'/'.join(kinds)} in {_stage_list(stages)}"
+    variant = " V1d" if spec.avg_down else (" V1c" if spec.deep_stem else "")
+    extras = "".join([", GroupNorm" if spec.norm == "GN" else "",
+                      ", no norm" if spec.norm == "none" else ""]
+                     + [f", {STAGE_OUTPUTS[i]} dilated {d}" for i, d in enumerate(spec.dilations)
+                        if d > 1])
+    architecture = (f"{spec.name}{variant}, {style}, {'/'.join(kinds)} in "
+                    f"{_stage_list(stages)}{extras}")
     details = {"format": format, **facts, "architecture": architecture,
                "blocks per stage": ", ".join(map(str, spec.blocks)),
                "bottleneck widths": ", ".join(map(str, spec.widths)),
                "groups": str(spec.groups),
-               "norm": "FrozenBN" if spec.frozen_norm else "BatchNorm (statistics of training)",
+               "norm": facts.get("norm") or _NORM_NAMES[spec.norm],
                "deformable layers": f"{len(layers)}, default chain {', '.join(default_chain(layers))}"}
     for name, text in _layer_details(spec).items():
         details[name] = text
