@@ -254,6 +254,15 @@ def _stage_list(stages: list[int]) -> str:
 def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str, format: str,
                   checkpoint_key, preprocessing: Preprocessing, facts: dict[str, str]) -> LoadedNetwork:
     """Build the ResNet for `spec`, load `state` strictly, and describe it."""
+    if spec.norm == "GN":
+        channels = {spec.stem_channels, *spec.widths, *spec.out_channels}
+        if spec.deep_stem:
+            channels.add(spec.stem_channels // 2)
+        odd = sorted(c for c in channels if c % spec.norm_groups)
+        if odd:
+            raise CheckpointError(f"{source}: GroupNorm with {spec.norm_groups} groups cannot "
+                                  f"normalise {odd[0]} channels; the groups were "
+                                  f"{facts.get('norm', 'assumed')}")
     with torch.device("meta"):  # shapes only: every value comes from the checkpoint
         module = ResNet(spec)
     load_strictly(module, state, source, checkpoint_key)

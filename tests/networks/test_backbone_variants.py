@@ -1,0 +1,169 @@
+"""Backbones beyond the plain BN ResNet: detectron2's stride convention and config, GroupNorm,
+no norm, dilated stages, ResNetV1c/V1d. Each is checked against a reference forward pass
+written from the published layout (`published_layouts.reference_backbone`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deformviz.errors import CheckpointError, InputError
+from deformviz.networks import load_network
+from deformviz.networks.embedded_config import mmdetection_backbone, read_simple_yaml
+
+from .published_layouts import (Layout, backbone_state, dcn_c3_c5, reference_backbone,
+                                write_detectron2_pkl, write_detectron2_pth)
+
+
+def _zero_offsets(network) -> None:
+    modules = dict(network.module.named_modules())
+    with torch.no_grad():
+        for name in network.deformable_layers:
+            modules[name].conv_offset.weight.zero_()
+            modules[name].conv_offset.bias.zero_()
+
+
+def _assert_matches_reference(network, state, layout, **reference) -> None:
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _zero_offsets(network)
+        rebuilt = network.module(x)
+    expected = reference_backbone(state, layout, x, **reference)
+    for name in ("c2", "c3", "c4", "c5"):
+        torch.testing.assert_close(rebuilt[name], expected[name], rtol=1e-4, atol=1e-4)
+
+
+# --- detectron2: where the stride is --------------------------------------------------------
+
+X_LAYOUT = Layout(naming="detectron2", widths=(8, 16, 16, 32), outs=(16, 32, 32, 64), groups=4,
+                  dcn=dcn_c3_c5(), batch_counters=False)
+R_LAYOUT = Layout(naming="detectron2", dcn=dcn_c3_c5(), batch_counters=False)
+
+
+def test_detectron2_x_models_stride_in_the_3x3_by_the_zoo_convention(tmp_path):
+    state = write_detectron2_pkl(tmp_path / "X-101-32x8d.pkl", X_LAYOUT)
+    network = load_network(tmp_path / "X-101-32x8d.pkl")
+    assert network.module.res3[0].conv2.stride == (2, 2)
+    assert network.module.res3[0].conv1.stride == (1, 1)
+    assert "the model zoo's convention for X models" in network.details["style"]
+    _assert_matches_reference(network, state, X_LAYOUT, stride_in_1x1=False)
+    r = load_network(write_detectron2_pkl(tmp_path / "R.pkl", R_LAYOUT) and tmp_path / "R.pkl")
+    assert r.module.res3[0].conv1.stride == (2, 2)
+    assert "the model zoo's convention for R models" in r.details["style"]
+    chosen = load_network(tmp_path / "X-101-32x8d.pkl", stride_in_1x1=True)
+    assert chosen.module.res3[0].conv1.stride == (2, 2)
+    assert chosen.details["style"] == "stride on the 1x1 conv1 (chosen; the weights do not say)"
+
+
+def test_detectron2_config_yaml_beside_the_file_is_read(tmp_path):
+    state = write_detectron2_pth(tmp_path / "model_final.pth", R_LAYOUT)
+    (tmp_path / "config.yaml").write_text(
+        "INPUT:\n  FORMAT: RGB\nMODEL:\n  PIXEL_MEAN:\n  - 123.675\n  - 116.28\n  - 103.53\n"
+        "  PIXEL_STD: [58.395, 57.12, 57.375]\n  RESNETS:\n    DEPTH: 50\n"
+        "    STRIDE_IN_1X1: false  # torchvision-initialised\n    RES5_DILATION: 2\n")
+    network = load_network(tmp_path / "model_final.pth")
+    assert network.module.res3[0].conv2.stride == (2, 2)
+    assert "(the config's MODEL.RESNETS.STRIDE_IN_1X1" in network.details["style"]
+    assert network.details["config"] == f"{tmp_path / 'config.yaml'} beside the file"
+    assert network.preprocessing.channel_order == "RGB"
+    assert network.preprocessing.std == (58.395, 57.12, 57.375)
+    assert network.module.res5[0].conv2.dilation == (2, 2)
+    assert network.module.res5[0].conv2.stride == (1, 1)
+    assert network.module.res5[0].conv2.conv_offset.dilation == (2, 2)
+    assert "dilations 1, 1, 1, 2 (the checkpoint's config)" in network.details["strides, dilations"]
+    assert network.details["res5.0.conv2"].endswith("dilation 2, groups 1, 16 channels, "
+                                                    "input stride 16 px")
+    _assert_matches_reference(network, state, R_LAYOUT, stride_in_1x1=False,
+                              dilations=(1, 1, 1, 2), strides=(1, 2, 2, 1))
+    with torch.no_grad():
+        assert network.module(torch.zeros(1, 3, 64, 96))["c5"].shape[-2:] == (4, 6)
+
+
+def test_simple_yaml_reader():
+    flat = read_simple_yaml("A:\n  B:\n    C: 3\n  D: [1, 2]\nE: text # comment\nF:\n- x\n- y\n")
+    assert flat == {"A.B.C": 3, "A.D": [1, 2], "E": "text", "F": ["x", "y"]}
+
+
+# --- norms ------------------------------------------------------------------------------------
+
+def test_mmdetection_groupnorm_groups_from_the_config(tmp_path):
+    layout = Layout(norm="GN", gn_groups=4, dcn=dcn_c3_c5())
+    state = backbone_state(layout)
+    config = ("model = dict(backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='GN', "
+              "num_groups=4, requires_grad=True), style='pytorch'))")
+    torch.save({"meta": {"config": config}, "state_dict": state}, tmp_path / "gn.pth")
+    network = load_network(tmp_path / "gn.pth")
+    assert network.details["norm"] == "GroupNorm, 4 groups (the checkpoint's config)"
+    assert "GroupNorm" in network.architecture
+    _assert_matches_reference(network, state, layout, stride_in_1x1=False)
+    torch.save({"state_dict": state}, tmp_path / "gn32.pth")  # no config: 32 groups, said so
+    with pytest.raises(CheckpointError, match=r"GroupNorm with 32 groups cannot normalise 4 "
+                       r"channels; the groups were GroupNorm, 32 groups \(mmdetection's usual"):
+        load_network(tmp_path / "gn32.pth")
+
+
+def test_detectron2_groupnorm_and_no_norm(tmp_path):
+    layout = Layout(naming="detectron2", norm="GN", widths=(32, 32, 32, 64), outs=(64, 64, 64, 128),
+                    stem=32, dcn=dcn_c3_c5(), batch_counters=False)
+    state = write_detectron2_pth(tmp_path / "gn.pth", layout)
+    network = load_network(tmp_path / "gn.pth")
+    assert network.details["norm"].startswith("GroupNorm, 32 groups (detectron2's get_norm")
+    _assert_matches_reference(network, state, layout, stride_in_1x1=True)
+    bare = Layout(naming="detectron2", norm="none", dcn=dcn_c3_c5(), batch_counters=False)
+    state = write_detectron2_pth(tmp_path / "none.pth", bare)
+    network = load_network(tmp_path / "none.pth")
+    assert network.details["norm"] == "none (no norm keys)"
+    assert "no norm" in network.architecture
+    _assert_matches_reference(network, state, bare, stride_in_1x1=True)
+
+
+# --- dilation, deep stem ----------------------------------------------------------------------
+
+def test_mmdetection_dilated_last_stage_from_config_and_option(tmp_path):
+    layout = Layout(dcn=dcn_c3_c5())
+    state = backbone_state(layout)
+    config = ("model = dict(backbone=dict(type='ResNet', strides=(1, 2, 2, 1), "
+              "dilations=(1, 1, 1, 2), style='pytorch'))")
+    torch.save({"meta": {"config": config}, "state_dict": state}, tmp_path / "dc5.pth")
+    network = load_network(tmp_path / "dc5.pth")
+    assert network.module.layer4[0].conv2.dilation == (2, 2)
+    assert network.details["strides, dilations"] == (
+        "strides 1, 2, 2, 1, dilations 1, 1, 1, 2 (the checkpoint's config)")
+    assert network.architecture.endswith("c5 dilated 2")
+    _assert_matches_reference(network, state, layout, stride_in_1x1=False,
+                              dilations=(1, 1, 1, 2), strides=(1, 2, 2, 1))
+    torch.save({"state_dict": state}, tmp_path / "plain.pth")
+    plain = load_network(tmp_path / "plain.pth")
+    assert "(the standard ones (no config says otherwise; the weights do not say)" in \
+        plain.details["strides, dilations"]
+    chosen = load_network(tmp_path / "plain.pth", dilations=(1, 1, 1, 2))
+    assert chosen.module.layer4[0].conv2.dilation == (2, 2)
+    assert chosen.module.layer4[0].conv2.stride == (1, 1)
+    assert "chosen (--dilations; a dilated stage does not stride)" in \
+        chosen.details["strides, dilations"]
+    with pytest.raises(CheckpointError, match=r"contradict the checkpoint's config"):
+        load_network(tmp_path / "dc5.pth", dilations=(1, 1, 2, 4))
+    with pytest.raises(InputError, match="dilations must be four whole numbers"):
+        load_network(tmp_path / "plain.pth", dilations=(1, 2))
+
+
+@pytest.mark.parametrize("avg_down", [False, True])
+def test_mmdetection_resnet_v1c_v1d(tmp_path, avg_down):
+    layout = Layout(deep_stem=True, avg_down=avg_down, dcn=dcn_c3_c5(modulated=True))
+    state = backbone_state(layout)
+    torch.save({"state_dict": state}, tmp_path / "v1d.pth")
+    network = load_network(tmp_path / "v1d.pth")
+    assert network.architecture.startswith("ResNet-50 V1d" if avg_down else "ResNet-50 V1c")
+    assert network.details["stem"].startswith("deep stem")
+    assert network.details["projection"].startswith(
+        "average pool" if avg_down else "strided 1x1 conv")
+    _assert_matches_reference(network, state, layout, stride_in_1x1=False, conv2_scale=0.5)
+
+
+def test_mmdetection_config_text_is_read_not_run():
+    text = ("model = dict(backbone=dict(type='ResNetV1d', depth=50, strides=(1, 2, 2, 1),\n"
+            "    dilations=(1, 1, 1, 2), norm_cfg=dict(type='GN', num_groups=32), "
+            "style=__import__('os').system('x')), neck=dict(norm_cfg=dict(type='BN')))")
+    assert mmdetection_backbone(text) == {"type": "ResNetV1d", "strides": (1, 2, 2, 1),
+                                          "dilations": (1, 1, 1, 2), "norm_type": "GN",
+                                          "norm_groups": 32}
