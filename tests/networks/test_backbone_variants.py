@@ -4,15 +4,17 @@ written from the published layout (`published_layouts.reference_backbone`)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from deformviz.errors import CheckpointError, InputError
+from deformviz.imaging import LoadedImage
 from deformviz.networks import load_network
 from deformviz.networks.embedded_config import mmdetection_backbone, read_simple_yaml
 
-from .published_layouts import (Layout, backbone_state, dcn_c3_c5, reference_backbone,
-                                write_detectron2_pkl, write_detectron2_pth)
+from .published_layouts import (Layout, backbone_state, dcn_c3_c5, mmdetection_checkpoint,
+                                reference_backbone, write_detectron2_pkl, write_detectron2_pth)
 
 
 def _zero_offsets(network) -> None:
@@ -167,3 +169,46 @@ def test_mmdetection_config_text_is_read_not_run():
     assert mmdetection_backbone(text) == {"type": "ResNetV1d", "strides": (1, 2, 2, 1),
                                           "dilations": (1, 1, 1, 2), "norm_type": "GN",
                                           "norm_groups": 32}
+
+
+# --- what the weights cannot prove, asserted against the frameworks' published values ---------
+
+RED = np.zeros((32, 32, 3), np.uint8)
+RED[..., 0] = 255  # pure red, RGB
+
+
+@pytest.mark.parametrize("kind, order, mean, std", [
+    # mmdetection's pytorch-style configs: img_norm_cfg / data_preprocessor, to_rgb=True
+    ("mmdetection-pytorch", "RGB", (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
+    # mmdetection's caffe-style configs: mean [103.53, 116.28, 123.675], std 1, BGR
+    ("mmdetection-caffe", "BGR", (103.53, 116.28, 123.675), (1.0, 1.0, 1.0)),
+    # detectron2's defaults: PIXEL_MEAN [103.53, 116.28, 123.675], PIXEL_STD 1, INPUT.FORMAT BGR
+    ("detectron2", "BGR", (103.53, 116.28, 123.675), (1.0, 1.0, 1.0)),
+])
+def test_each_format_normalises_as_its_framework_publishes(tmp_path, kind, order, mean, std):
+    path = tmp_path / "model.pth"
+    if kind == "detectron2":
+        write_detectron2_pth(path, R_LAYOUT)
+    else:
+        style = kind.split("-")[1]
+        torch.save(mmdetection_checkpoint(Layout(dcn=dcn_c3_c5()), style=style), path)
+    preprocessing = load_network(path).preprocessing
+    assert (preprocessing.channel_order, preprocessing.mean, preprocessing.std) == (order, mean, std)
+    assert (preprocessing.short_side, preprocessing.max_long_side) == (800, 1333)
+    pixel = preprocessing.prepare(LoadedImage(RED, "red")).tensor[0, :, 0, 0]
+    red_channel = 0 if order == "RGB" else 2
+    expected = [(0.0 - m) / s for m, s in zip(mean, std)]
+    expected[red_channel] = (255.0 - mean[red_channel]) / std[red_channel]
+    torch.testing.assert_close(pixel, torch.tensor(expected), rtol=1e-5, atol=1e-4)
+
+
+def test_offset_channels_that_fit_dcnv1_and_dcnv2_are_refused(tmp_path):
+    """54 = 3 x 18 (DCNv1, 3 offset groups) = 2 x 27 (DCNv2, 2 offset groups)."""
+    layout = Layout(widths=(12, 12, 12, 24), outs=(24, 24, 48, 48),
+                    dcn={(3, 0): (True, 2)})
+    torch.save({"state_dict": backbone_state(layout)}, tmp_path / "m.pth")
+    with pytest.raises(CheckpointError) as caught:
+        load_network(tmp_path / "m.pth")
+    assert str(caught.value).endswith(
+        "backbone.layer4.0.conv2.conv_offset.weight: 54 channels fit both DCNv1 with 3 offset "
+        "groups and DCNv2 with 2; deformviz cannot tell which")
