@@ -148,7 +148,7 @@ def stage_strides(config_strides: object, config_dilations: object,
         origin = "chosen (--dilations; a dilated stage does not stride)"
     else:
         dilations, strides = (1, 1, 1, 1), strides or STANDARD_STRIDES
-        origin = "the standard ones (no config says otherwise; the weights do not say)"
+        origin = "standard: no config says otherwise; the weights do not say"
     return strides, dilations, (f"strides {', '.join(map(str, strides))}, dilations "
                                 f"{', '.join(map(str, dilations))} ({origin})")
 

@@ -136,7 +136,7 @@ def test_mmdetection_dilated_last_stage_from_config_and_option(tmp_path):
                               dilations=(1, 1, 1, 2), strides=(1, 2, 2, 1))
     torch.save({"state_dict": state}, tmp_path / "plain.pth")
     plain = load_network(tmp_path / "plain.pth")
-    assert "(the standard ones (no config says otherwise; the weights do not say)" in \
+    assert "(standard: no config says otherwise; the weights do not say)" in \
         plain.details["strides, dilations"]
     chosen = load_network(tmp_path / "plain.pth", dilations=(1, 1, 1, 2))
     assert chosen.module.layer4[0].conv2.dilation == (2, 2)
