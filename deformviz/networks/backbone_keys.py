@@ -20,6 +20,10 @@ __all__ = ["find_prefix", "deform_spec_from_offset_conv", "load_strictly", "load
            "BackboneKeys"]
 
 _COUNTERS = ("num_batches_tracked",)
+#: Top-level names of necks and heads in mmdetection and detectron2 detectors.
+_NECKS = ("neck", "fpn")
+_FPN = ("fpn", "top_block")  # detectron2's FPN modules inside its `backbone`
+_HEADS = ("proposal_generator", "roi_heads", "sem_seg_head", "panoptic_head")
 _NORM_NAMES = {"BN": "BatchNorm (statistics of training)", "FrozenBN": "FrozenBN",
                "GN": "GroupNorm", "none": "none"}
 
@@ -33,12 +37,34 @@ class BackboneKeys:
     ignored: tuple[str, ...]
 
     def ignored_summary(self) -> str:
-        """E.g. "312 keys outside the backbone (neck, roi_head, rpn_head)"."""
+        """What the keys outside the backbone are, by part: e.g. "312 keys outside the
+        backbone: neck 40 (neck.*), heads 272 (roi_head, rpn_head)", or for detectron2
+        "... neck 24 (FPN under backbone.: backbone.fpn_*), heads 40 (proposal_generator,
+        roi_heads)"."""
         if not self.ignored:
             return "none"
-        tops = sorted({key.split(".")[0] for key in self.ignored})
-        shown = ", ".join(tops[:6]) + (", ..." if len(tops) > 6 else "")
-        return f"{len(self.ignored)} keys outside the backbone ({shown})"
+        # The backbone's own parent (detectron2's "backbone." above "backbone.bottom_up.")
+        # holds the FPN built on it.
+        parent = self.prefix.split(".")[0] + "." if "." in self.prefix.rstrip(".") else None
+        parts: dict[str, set[str]] = {"neck": set(), "heads": set(), "other": set()}
+        counts = dict.fromkeys(parts, 0)
+        for key in self.ignored:
+            top = key.split(".")[0]
+            under = next((p for p in (parent, self.prefix) if p and key.startswith(p)), None)
+            if under is not None and (under == parent or key[len(under):].startswith(_FPN)):
+                second = key[len(under):].split(".")[0]
+                part, name = "neck", f"FPN under {under}: {under}{second.split('_')[0]}*"
+            elif top in _NECKS:
+                part, name = "neck", f"{top}.*"
+            elif "head" in top or top in _HEADS:
+                part, name = "heads", top
+            else:
+                part, name = "other", top
+            parts[part].add(name)
+            counts[part] += 1
+        shown = [f"{part} {counts[part]} ({', '.join(sorted(names)[:4])}"
+                 f"{', ...' if len(names) > 4 else ''})" for part, names in parts.items() if names]
+        return f"{len(self.ignored)} keys outside the backbone: " + ", ".join(shown)
 
 
 def find_prefix(keys: Iterable[str], anchor: str, source: str) -> str | None:

@@ -74,13 +74,18 @@ def paper_name(name: str) -> str | None:
     "layer4.0.conv2" (torchvision / mmdetection) and "res5.0.conv2" (detectron2) are "res5a":
     stage, then the block as a letter (past the 26th block, "b" and its number). The deep
     stages of MSRA's ResNet-101 are named differently (res4b1 ... res4b22); the qualified name
-    is always shown beside this one where it matters.
+    is always shown beside this one where it matters. A layer wrapped inside conv2 (such as
+    "layer4.0.conv2.dcn") gets the block's name.
 
     Example:
         >>> paper_name("backbone.layer4.2.conv2"), paper_name("res4.5.conv2"), paper_name("head")
         ('res5c', 'res4f', None)
+        >>> paper_name("layer4.0.conv2.dcn"), paper_name("res3.1.conv2.0")
+        ('res5a', 'res3b')
     """
-    found = re.search(r"(?:^|\.)(?:layer(\d)|res(\d))\.(\d+)\.conv2$", name)
+    # A deformable layer wrapped in a submodule of conv2 ("layer4.0.conv2.dcn", a common way
+    # to add torchvision's DeformConv2d) is still that block's 3x3.
+    found = re.search(r"(?:^|\.)(?:layer(\d)|res(\d))\.(\d+)\.conv2(?:\.\w+)*$", name)
     if found is None:
         return None
     stage = int(found.group(1)) + 1 if found.group(1) else int(found.group(2))

@@ -212,3 +212,14 @@ def test_offset_channels_that_fit_dcnv1_and_dcnv2_are_refused(tmp_path):
     assert str(caught.value).endswith(
         "backbone.layer4.0.conv2.conv_offset.weight: 54 channels fit both DCNv1 with 3 offset "
         "groups and DCNv2 with 2; deformviz cannot tell which")
+
+
+def test_key_summary_names_neck_and_heads(tmp_path):
+    """detectron2 keeps its FPN inside `backbone.` (the ResNet is `backbone.bottom_up.`)."""
+    write_detectron2_pth(tmp_path / "fpn.pth", R_LAYOUT)
+    assert load_network(tmp_path / "fpn.pth").details["ignored keys"] == (
+        "3 keys outside the backbone: neck 1 (FPN under backbone.: backbone.fpn*), "
+        "heads 2 (proposal_generator, roi_heads)")
+    torch.save(mmdetection_checkpoint(Layout(dcn=dcn_c3_c5())), tmp_path / "mm.pth")
+    assert load_network(tmp_path / "mm.pth").details["ignored keys"] == (
+        "3 keys outside the backbone: neck 1 (neck.*), heads 2 (roi_head, rpn_head)")
