@@ -21,7 +21,8 @@ class Style(str, Enum):
 LayersOpt = Annotated[Optional[list[str]], typer.Option(
     "--layers", metavar="NAMES", show_default=False,
     help="The chain of deformable layers to trace, comma-separated or repeated, bottom to top "
-         "(qualified names, unique suffixes such as layer4.0.conv2, or res5a/b/c; see "
+         "(qualified names, unique suffixes such as layer4.0.conv2, or res5a/b/c; a head layer "
+         "run once per pyramid level with its level, e.g. bbox_head.cls_convs.0.conv@p4; see "
          "'deformviz inspect'). Default: the last three deformable layers.")]
 ModelFactoryOpt = Annotated[Optional[str], typer.Option(
     "--model-factory", metavar="PKG.MODULE:FUNCTION", show_default=False,

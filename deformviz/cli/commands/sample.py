@@ -31,7 +31,8 @@ Your own network (see 'deformviz inspect FILE' for its layers):
   deformviz sample photo.jpg --model model_final.pkl --layers res4f,res5a,res5b --levels 2
   deformviz sample photo.jpg --model-factory mypkg.nets:build --weights best.pth
   deformviz sample photo.jpg --model work_dirs/epoch_12.pth --group all --levels 1
-  deformviz sample photo.jpg --model bbox_head_dcn.pth --layers bbox_head.cls_convs.0.conv@p4
+  deformviz sample photo.jpg --model-factory mypkg.nets:fcos_dcn \\
+      --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
 """
 
 
