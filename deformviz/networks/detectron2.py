@@ -83,13 +83,15 @@ def _norm_kind(backbone: Mapping[str, Tensor], settings: dict) -> tuple[str, str
                                               if configured is not None else ")"))
 
 
-def _preprocessing(settings: dict, short_side: int | None,
-                   max_long_side: int | None) -> tuple[Preprocessing, str]:
+def _preprocessing(settings: dict, short_side: int | None, max_long_side: int | None,
+                   config_found: bool) -> tuple[Preprocessing, str]:
     mean, std, order = settings.get("pixel_mean"), settings.get("pixel_std"), \
         settings.get("input_format")
     if mean is None and std is None and order is None:
         return (Preprocessing(CAFFE_BGR.channel_order, CAFFE_BGR.mean, CAFFE_BGR.std, short_side,
-                              max_long_side), "detectron2's defaults; no config found")
+                              max_long_side),
+                "detectron2's defaults; " + ("the config does not set PIXEL_MEAN, PIXEL_STD or "
+                                             "INPUT.FORMAT" if config_found else "no config found"))
     try:
         return (Preprocessing(str(order or "BGR"), tuple(mean or CAFFE_BGR.mean),
                               tuple(std or CAFFE_BGR.std), short_side, max_long_side),
@@ -164,7 +166,8 @@ def load_detectron2(state: Mapping[str, Tensor], *, source: str, structure: str 
                       stride_in_1x1=stride_in_1x1, naming="detectron2", norm=norm,
                       stem_channels=key_shape(backbone, "stem.conv1.weight", source, prefix)[0],
                       strides=strides, dilations=stage_dilations)
-    preprocessing, preprocessing_origin = _preprocessing(settings, short_side, max_long_side)
+    preprocessing, preprocessing_origin = _preprocessing(settings, short_side, max_long_side,
+                                                         config is not None)
     where = "the 1x1 conv1" if stride_in_1x1 else "the 3x3 conv2"
     facts = {"file": f"{structure or 'state dict'}, backbone under {prefix or '(no prefix)'}",
              "style": f"stride on {where} ({stride_origin}; the weights do not say)",
