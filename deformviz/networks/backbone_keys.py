@@ -46,7 +46,8 @@ class BackboneKeys:
         # The backbone's own parent (detectron2's "backbone." above "backbone.bottom_up.")
         # holds the FPN built on it.
         parent = self.prefix.split(".")[0] + "." if "." in self.prefix.rstrip(".") else None
-        parts: dict[str, set[str]] = {"neck": set(), "heads": set(), "other": set()}
+        parts: dict[str, set[str]] = {"neck": set(), "heads": set(), "classifier": set(),
+                                      "other": set()}
         counts = dict.fromkeys(parts, 0)
         for key in self.ignored:
             top = key.split(".")[0]
@@ -58,6 +59,8 @@ class BackboneKeys:
                 part, name = "neck", f"{top}.*"
             elif "head" in top or top in _HEADS:
                 part, name = "heads", top
+            elif top in ("fc", "classifier"):
+                part, name = "classifier", top
             else:
                 part, name = "other", top
             parts[part].add(name)

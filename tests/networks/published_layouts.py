@@ -252,5 +252,14 @@ def reference_backbone(state: dict[str, Tensor], layout: Layout, x: Tensor,
     return features
 
 
+def zero_offsets(network) -> None:
+    """Zero every offset conv of a loaded network: its deformable convs become regular ones."""
+    modules = dict(network.module.named_modules())
+    with torch.no_grad():
+        for name in network.deformable_layers:
+            modules[name].conv_offset.weight.zero_()
+            modules[name].conv_offset.bias.zero_()
+
+
 def as_numpy(state: dict[str, Tensor]) -> dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in state.items()}

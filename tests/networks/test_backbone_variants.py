@@ -14,21 +14,14 @@ from deformviz.networks import load_network
 from deformviz.networks.embedded_config import mmdetection_backbone, read_simple_yaml
 
 from .published_layouts import (Layout, backbone_state, dcn_c3_c5, mmdetection_checkpoint,
-                                reference_backbone, write_detectron2_pkl, write_detectron2_pth)
-
-
-def _zero_offsets(network) -> None:
-    modules = dict(network.module.named_modules())
-    with torch.no_grad():
-        for name in network.deformable_layers:
-            modules[name].conv_offset.weight.zero_()
-            modules[name].conv_offset.bias.zero_()
+                                reference_backbone, write_detectron2_pkl, write_detectron2_pth,
+                                zero_offsets)
 
 
 def _assert_matches_reference(network, state, layout, **reference) -> None:
     x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        _zero_offsets(network)
+        zero_offsets(network)
         rebuilt = network.module(x)
     expected = reference_backbone(state, layout, x, **reference)
     for name in ("c2", "c3", "c4", "c5"):
