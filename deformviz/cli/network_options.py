@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "BackboneStyleOpt", "Stride1x1Opt",
-           "ShortSideOpt", "MaxLongSideOpt", "parse_layers"]
+           "ShortSideOpt", "MaxLongSideOpt", "WeightsFromOpt", "DilationsOpt", "GroupOpt", "parse_layers",
+           "parse_dilations", "parse_group"]
 
 
 class Style(str, Enum):
@@ -20,7 +21,8 @@ class Style(str, Enum):
 LayersOpt = Annotated[Optional[list[str]], typer.Option(
     "--layers", metavar="NAMES", show_default=False,
     help="The chain of deformable layers to trace, comma-separated or repeated, bottom to top "
-         "(qualified names, unique suffixes such as layer4.0.conv2, or res5a/b/c; see "
+         "(qualified names, unique suffixes such as layer4.0.conv2, or res5a/b/c; a head layer "
+         "run once per pyramid level with its level, e.g. bbox_head.cls_convs.0.conv@p4; see "
          "'deformviz inspect'). Default: the last three deformable layers.")]
 ModelFactoryOpt = Annotated[Optional[str], typer.Option(
     "--model-factory", metavar="PKG.MODULE:FUNCTION", show_default=False,
@@ -35,14 +37,63 @@ BackboneStyleOpt = Annotated[Optional[Style], typer.Option(
          "default; caffe: on the first 1x1). Weights cannot tell.")]
 Stride1x1Opt = Annotated[Optional[bool], typer.Option(
     "--stride-in-1x1/--no-stride-in-1x1", show_default=False,
-    help="detectron2 ResNets: stride on the first 1x1 (detectron2's STRIDE_IN_1X1, the default "
-         "for its models) or on the 3x3.")]
+    help="detectron2 ResNets: stride on the first 1x1 or on the 3x3. Default: the config's "
+         "STRIDE_IN_1X1 (in or beside the file), else the model zoo's convention (R models on "
+         "the 1x1, X models on the 3x3).")]
 ShortSideOpt = Annotated[Optional[int], typer.Option(
     "--short-side", metavar="PIXELS", min=16, max=8192, show_default=False,
     help="Loaded networks: resize so the shorter image side is this (default 800).")]
 MaxLongSideOpt = Annotated[Optional[int], typer.Option(
     "--max-long-side", metavar="PIXELS", min=16, max=8192, show_default=False,
     help="Loaded networks: ... unless the longer side would exceed this (default 1333).")]
+
+
+class WeightsFrom(str, Enum):
+    ema = "ema"
+    model = "model"
+
+
+WeightsFromOpt = Annotated[Optional[WeightsFrom], typer.Option(
+    "--weights-from", case_sensitive=False, show_default=False,
+    help="Training checkpoints with an EMA copy: draw the averaged weights (ema, the default: "
+         "what mmdetection evaluates with) or the model's own (model).")]
+DilationsOpt = Annotated[Optional[str], typer.Option(
+    "--dilations", metavar="D2,D3,D4,D5", show_default=False,
+    help="Checkpoints: dilation of each stage c2..c5, e.g. 1,1,1,2 for a dilated last stage "
+         "(DC5), where no config in or beside the file says; a dilated stage does not stride. "
+         "Weights cannot tell.")]
+
+
+GroupOpt = Annotated[str, typer.Option(
+    "--group", metavar="G|all",
+    help="Layers with several offset groups: follow group G (0..G-1) through the chain, or "
+         "'all': every group's points in each unit's panel, one marker per group. The figure's "
+         "legend and --save-data say which.")]
+
+
+def parse_group(value: str) -> int | str:
+    """"all" -> "all"; "2" -> 2. Raises InputError for anything else."""
+    from deformviz.errors import InputError
+
+    text = value.strip().lower()
+    if text == "all":
+        return "all"
+    if not text.isdigit():
+        raise InputError(f"--group {value!r}: expected a group number (0, 1, ...) or 'all'")
+    return int(text)
+
+
+def parse_dilations(value: str | None) -> tuple[int, ...] | None:
+    """"1,1,1,2" -> (1, 1, 1, 2); None -> None. Raises InputError for anything else."""
+    if value is None:
+        return None
+    from deformviz.errors import InputError
+
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) != 4 or not all(part.isdigit() and 1 <= int(part) <= 8 for part in parts):
+        raise InputError(f"--dilations {value!r}: expected four whole numbers in 1..8 "
+                         "(c2..c5), e.g. 1,1,1,2")
+    return tuple(int(part) for part in parts)
 
 
 def parse_layers(values: list[str] | None) -> list[str] | None:

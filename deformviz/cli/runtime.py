@@ -75,13 +75,16 @@ class NetworkOptions:
     stride_in_1x1: bool | None = None
     short_side: int | None = None
     max_long_side: int | None = None
+    weights_from: str | None = None
+    dilations: tuple[int, ...] | None = None
 
     @property
     def given(self) -> list[str]:
         """The options that only a loaded (not bundled) network takes, as typed."""
         names = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
                  "stride_in_1x1": "--stride-in-1x1", "short_side": "--short-side",
-                 "max_long_side": "--max-long-side"}
+                 "max_long_side": "--max-long-side", "weights_from": "--weights-from",
+                 "dilations": "--dilations"}
         return [flag for field, flag in names.items() if getattr(self, field) is not None]
 
 
@@ -116,7 +119,8 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
         network = load_network(options.factory, style=options.style,
                                stride_in_1x1=options.stride_in_1x1, weights=options.weights,
                                short_side=options.short_side,
-                               max_long_side=options.max_long_side)
+                               max_long_side=options.max_long_side,
+                               weights_from=options.weights_from, dilations=options.dilations)
         network.module.to(device)
         return network, options.factory
     path = Path(spec).expanduser() if spec else None
@@ -133,6 +137,7 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
 
     network = load_network(path, style=options.style, stride_in_1x1=options.stride_in_1x1,
                            weights=options.weights, short_side=options.short_side,
-                           max_long_side=options.max_long_side)
+                           max_long_side=options.max_long_side,
+                           weights_from=options.weights_from, dilations=options.dilations)
     network.module.to(device)
     return network, str(path)

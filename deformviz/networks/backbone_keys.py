@@ -4,13 +4,13 @@ conv's kind from its offset conv, loading strictly, and describing what was rebu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from deformviz.errors import CheckpointError
+from deformviz.errors import CheckpointError, InputError
 
 from .loaded_network import LoadedNetwork, default_chain
 from .preprocessing import Preprocessing
@@ -20,6 +20,12 @@ __all__ = ["find_prefix", "deform_spec_from_offset_conv", "load_strictly", "load
            "BackboneKeys"]
 
 _COUNTERS = ("num_batches_tracked",)
+#: Top-level names of necks and heads in mmdetection and detectron2 detectors.
+_NECKS = ("neck", "fpn")
+_FPN = ("fpn", "top_block")  # detectron2's FPN modules inside its `backbone`
+_HEADS = ("proposal_generator", "roi_heads", "sem_seg_head", "panoptic_head")
+_NORM_NAMES = {"BN": "BatchNorm (statistics of training)", "FrozenBN": "FrozenBN",
+               "GN": "GroupNorm", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,37 @@ class BackboneKeys:
     ignored: tuple[str, ...]
 
     def ignored_summary(self) -> str:
-        """E.g. "312 keys outside the backbone (neck, roi_head, rpn_head)"."""
+        """What the keys outside the backbone are, by part: e.g. "312 keys outside the
+        backbone: neck 40 (neck.*), heads 272 (roi_head, rpn_head)", or for detectron2
+        "... neck 24 (FPN under backbone.: backbone.fpn_*), heads 40 (proposal_generator,
+        roi_heads)"."""
         if not self.ignored:
             return "none"
-        tops = sorted({key.split(".")[0] for key in self.ignored})
-        shown = ", ".join(tops[:6]) + (", ..." if len(tops) > 6 else "")
-        return f"{len(self.ignored)} keys outside the backbone ({shown})"
+        # The backbone's own parent (detectron2's "backbone." above "backbone.bottom_up.")
+        # holds the FPN built on it.
+        parent = self.prefix.split(".")[0] + "." if "." in self.prefix.rstrip(".") else None
+        parts: dict[str, set[str]] = {"neck": set(), "heads": set(), "classifier": set(),
+                                      "other": set()}
+        counts = dict.fromkeys(parts, 0)
+        for key in self.ignored:
+            top = key.split(".")[0]
+            under = next((p for p in (parent, self.prefix) if p and key.startswith(p)), None)
+            if under is not None and (under == parent or key[len(under):].startswith(_FPN)):
+                second = key[len(under):].split(".")[0]
+                part, name = "neck", f"FPN under {under}: {under}{second.split('_')[0]}*"
+            elif top in _NECKS:
+                part, name = "neck", f"{top}.*"
+            elif "head" in top or top in _HEADS:
+                part, name = "heads", top
+            elif top in ("fc", "classifier"):
+                part, name = "classifier", top
+            else:
+                part, name = "other", top
+            parts[part].add(name)
+            counts[part] += 1
+        shown = [f"{part} {counts[part]} ({', '.join(sorted(names)[:4])}"
+                 f"{', ...' if len(names) > 4 else ''})" for part, names in parts.items() if names]
+        return f"{len(self.ignored)} keys outside the backbone: " + ", ".join(shown)
 
 
 def find_prefix(keys: Iterable[str], anchor: str, source: str) -> str | None:
@@ -107,6 +138,48 @@ def block_counts(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...], s
                                   f"{prefix}{name}.{missing[0]} is missing")
         counts.append(max(found) + 1)
     return tuple(counts)
+
+
+STANDARD_STRIDES = (1, 2, 2, 2)
+
+
+def _stage_tuple(value: object) -> tuple[int, ...] | None:
+    if isinstance(value, (tuple, list)) and len(value) == 4 and all(
+            isinstance(v, int) and 1 <= v <= 8 for v in value):
+        return tuple(value)  # type: ignore[arg-type]
+    return None
+
+
+def stage_strides(config_strides: object, config_dilations: object,
+                  chosen_dilations: Sequence[int] | None, source: str
+                  ) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+    """(strides, dilations, how they were decided) of the four stages c2..c5.
+
+    The config's `strides=` / `dilations=` win; else `chosen_dilations` (a stage dilated by
+    more than 1 then does not stride, as detectron2's DC5 and mmdetection's dilated configs
+    do); else the standard strides (1, 2, 2, 2) without dilation, which the weights cannot
+    prove (dilation does not change a weight's shape)."""
+    strides, dilations = _stage_tuple(config_strides), _stage_tuple(config_dilations)
+    if chosen_dilations is not None:
+        chosen = _stage_tuple(tuple(chosen_dilations))
+        if chosen is None:
+            raise InputError(f"dilations must be four whole numbers in 1..8 (c2..c5), got "
+                             f"{tuple(chosen_dilations)}")
+        if dilations is not None and dilations != chosen:
+            raise CheckpointError(f"{source}: dilations {chosen} contradict the checkpoint's "
+                                  f"config ({dilations})")
+    if dilations is not None:
+        strides = strides or STANDARD_STRIDES
+        origin = "the checkpoint's config"
+    elif chosen_dilations is not None:
+        dilations = chosen
+        strides = strides or tuple(1 if d > 1 else s for d, s in zip(dilations, STANDARD_STRIDES))
+        origin = "chosen (--dilations; a dilated stage does not stride)"
+    else:
+        dilations, strides = (1, 1, 1, 1), strides or STANDARD_STRIDES
+        origin = "standard: no config says otherwise; the weights do not say"
+    return strides, dilations, (f"strides {', '.join(map(str, strides))}, dilations "
+                                f"{', '.join(map(str, dilations))} ({origin})")
 
 
 def key_shape(backbone: Mapping[str, Tensor], key: str, source: str, prefix: str) -> tuple[int, ...]:
@@ -210,6 +283,15 @@ def _stage_list(stages: list[int]) -> str:
 def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str, format: str,
                   checkpoint_key, preprocessing: Preprocessing, facts: dict[str, str]) -> LoadedNetwork:
     """Build the ResNet for `spec`, load `state` strictly, and describe it."""
+    if spec.norm == "GN":
+        channels = {spec.stem_channels, *spec.widths, *spec.out_channels}
+        if spec.deep_stem:
+            channels.add(spec.stem_channels // 2)
+        odd = sorted(c for c in channels if c % spec.norm_groups)
+        if odd:
+            raise CheckpointError(f"{source}: GroupNorm with {spec.norm_groups} groups cannot "
+                                  f"normalise {odd[0]} channels; the groups were "
+                                  f"{facts.get('norm', 'assumed')}")
     with torch.device("meta"):  # shapes only: every value comes from the checkpoint
         module = ResNet(spec)
     load_strictly(module, state, source, checkpoint_key)
@@ -219,12 +301,18 @@ def loaded_resnet(spec: ResNetSpec, state: Mapping[str, Tensor], *, source: str,
              else "pytorch style (stride on the 3x3)")
     kinds = sorted({d.version for stage in spec.deform for d in stage if d is not None})
     stages = [i for i, stage in enumerate(spec.deform) if any(stage)]
-    architecture = f"{spec.name}, {style}, {'/'.join(kinds)} in {_stage_list(stages)}"
+    variant = " V1d" if spec.avg_down else (" V1c" if spec.deep_stem else "")
+    extras = "".join([", GroupNorm" if spec.norm == "GN" else "",
+                      ", no norm" if spec.norm == "none" else ""]
+                     + [f", {STAGE_OUTPUTS[i]} dilated {d}" for i, d in enumerate(spec.dilations)
+                        if d > 1])
+    architecture = (f"{spec.name}{variant}, {style}, {'/'.join(kinds)} in "
+                    f"{_stage_list(stages)}{extras}")
     details = {"format": format, **facts, "architecture": architecture,
                "blocks per stage": ", ".join(map(str, spec.blocks)),
                "bottleneck widths": ", ".join(map(str, spec.widths)),
                "groups": str(spec.groups),
-               "norm": "FrozenBN" if spec.frozen_norm else "BatchNorm (statistics of training)",
+               "norm": facts.get("norm") or _NORM_NAMES[spec.norm],
                "deformable layers": f"{len(layers)}, default chain {', '.join(default_chain(layers))}"}
     for name, text in _layer_details(spec).items():
         details[name] = text

@@ -20,10 +20,12 @@ from deformviz.errors import CheckpointError, InputError
 
 from .checkpoint_file import read_checkpoint
 from .detectron2 import load_detectron2, looks_like_detectron2
+from .embedded_config import find_config
 from .factory import is_factory_spec, load_factory
 from .loaded_network import LoadedNetwork
 from .mmdetection import STYLES, load_mmdetection, looks_like_mmdetection
 from .preprocessing import Preprocessing
+from .training_state import choose_weights, training_facts
 
 __all__ = ["load_network", "LoadedNetwork"]
 
@@ -43,7 +45,8 @@ def _stride_choice(style: str | None, stride_in_1x1: bool | None) -> bool | None
 def load_network(spec: str | Path, *, style: str | None = None,
                  stride_in_1x1: bool | None = None, weights: str | Path | None = None,
                  short_side: int | None = None, max_long_side: int | None = None,
-                 preprocessing: Preprocessing | None = None) -> LoadedNetwork:
+                 preprocessing: Preprocessing | None = None, weights_from: str | None = None,
+                 dilations: tuple[int, ...] | None = None) -> LoadedNetwork:
     """Load a user's deformable network.
 
     Args:
@@ -56,6 +59,10 @@ def load_network(spec: str | Path, *, style: str | None = None,
         weights: a state dict for a factory's module (factories only).
         short_side, max_long_side: the resize (default 800, at most 1333 for checkpoints).
         preprocessing: replaces the whole preprocessing (resize, channel order, mean, std).
+        weights_from: "ema" or "model" for a training checkpoint with an EMA copy (default:
+            what mmdetection evaluates with, the EMA); see `training_state`.
+        dilations: per stage (c2..c5) where no config in or beside the file says, e.g.
+            (1, 1, 1, 2) for a dilated last stage; the weights cannot tell.
     Returns:
         LoadedNetwork with the module in eval mode on the CPU.
     Raises:
@@ -65,9 +72,11 @@ def load_network(spec: str | Path, *, style: str | None = None,
     text = str(spec)
     path = Path(spec)
     if not path.exists() and is_factory_spec(text):
-        if style is not None or stride_in_1x1 is not None:
-            raise InputError("style / stride_in_1x1 describe checkpoints deformviz rebuilds; a "
-                             "model factory builds its own network")
+        if style is not None or stride_in_1x1 is not None or dilations is not None \
+                or weights_from is not None:
+            raise InputError("style / stride_in_1x1 / dilations / weights_from describe "
+                             "checkpoints deformviz rebuilds; a model factory builds its own "
+                             "network")
         return load_factory(text, weights=weights, preprocessing=preprocessing,
                             short_side=short_side, max_long_side=max_long_side)
     if weights is not None:
@@ -75,22 +84,29 @@ def load_network(spec: str | Path, *, style: str | None = None,
                          "its own")
     stride_1x1 = _stride_choice(style, stride_in_1x1)
     contents = read_checkpoint(path)
+    chosen = choose_weights(contents.state, contents.extras, text, weights_from)
+    config = find_config(contents.extras, path)
     sizes = {"short_side": short_side if short_side is not None else 800,
              "max_long_side": max_long_side if max_long_side is not None else 1333}
-    if looks_like_detectron2(contents.state, text):
-        network = load_detectron2(contents.state, source=text, structure=contents.structure,
-                                  stride_in_1x1=stride_1x1, **sizes)
-    elif looks_like_mmdetection(contents.state, text):
-        network = load_mmdetection(contents.state, source=text, structure=contents.structure,
+    if looks_like_detectron2(chosen.state, text):
+        network = load_detectron2(chosen.state, source=text, structure=contents.structure,
+                                  stride_in_1x1=stride_1x1, dilations=dilations,
+                                  config=config, **sizes)
+    elif looks_like_mmdetection(chosen.state, text):
+        network = load_mmdetection(chosen.state, source=text, structure=contents.structure,
                                    extras=contents.extras,
                                    style=None if stride_1x1 is None else
                                    ("caffe" if stride_1x1 else "pytorch"),
-                                   **sizes)
+                                   dilations=dilations, config=config, **sizes)
     else:
         first = next(iter(contents.state))
         raise CheckpointError(
             f"{text}: unknown layout: no mmdetection or detectron2 ResNet backbone (first key "
             f"{first!r}); for other networks use a model factory")
+    facts = training_facts(contents.extras, config.origin if config else None)
+    facts["EMA"] = chosen.ema or "none in the file"
+    facts["weights from"] = chosen.chosen
+    network.details.update(facts)
     if contents.skipped:
         network.details["not read"] = ("objects besides the weights, of classes "
                                         + ", ".join(contents.skipped))

@@ -18,6 +18,13 @@ two, sigmoid the third", since the first two chunks concatenated are the first t
 
 `stride_in_1x1` puts a block's stride on its first 1x1 conv (mmdetection's "caffe" style,
 detectron2's STRIDE_IN_1X1, MSRA's models) instead of the 3x3 (mmdetection's "pytorch" style).
+
+Variants: `norm` "BN", "FrozenBN", "GN" (`norm_groups` groups; mmcv names these norms `gn1`..
+instead of `bn1`..) or "none"; per-stage `strides` and `dilations` (a dilated last stage:
+mmdetection's `dilations=(1, 1, 1, 2)`, detectron2's DC5); mmdetection's ResNetV1c/V1d
+`deep_stem` (`stem.0..8`: three 3x3 convs with norms and ReLUs instead of the 7x7) and
+`avg_down` (a projection that average-pools, then convs at stride 1: `downsample.0` the pool,
+`downsample.1` the conv, `downsample.2` the norm).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = ["DeformSpec", "ResNetSpec", "ResNet", "Bottleneck", "FrozenBatchNorm2
            "ConvWithNorm", "DeformConvWithNorm", "count_weights", "STAGE_OUTPUTS"]
 
 NAMINGS = ("mmdetection", "detectron2")
+NORMS = ("BN", "FrozenBN", "GN", "none")
 #: Keys of the feature maps `ResNet.forward` returns, one per stage (strides 4, 8, 16, 32).
 STAGE_OUTPUTS = ("c2", "c3", "c4", "c5")
 #: Stage module names per naming.
@@ -77,8 +85,11 @@ class ResNetSpec:
         naming: "mmdetection" or "detectron2" (module names, see the module docstring).
         frozen_norm: FrozenBatchNorm2d (detectron2's FrozenBN, no num_batches_tracked) instead
             of nn.BatchNorm2d (always run in eval mode).
-        stem_channels: output channels of the 7x7 stem conv.
+        stem_channels: output channels of the 7x7 stem conv (or of the deep stem).
         strides, dilations: per stage (the standard 1, 2, 2, 2 and no dilation).
+        norm: "BN", "FrozenBN" (also set by `frozen_norm`), "GN" or "none".
+        norm_groups: GroupNorm's groups (norm "GN").
+        deep_stem, avg_down: mmdetection's ResNetV1c (deep stem) / ResNetV1d (both).
     """
 
     blocks: tuple[int, ...]
@@ -93,10 +104,20 @@ class ResNetSpec:
     strides: tuple[int, ...] = (1, 2, 2, 2)
     dilations: tuple[int, ...] = (1, 1, 1, 1)
     norm_eps: float = field(default=1e-5)
+    norm: str = "BN"
+    norm_groups: int = 32
+    deep_stem: bool = False
+    avg_down: bool = False
 
     def __post_init__(self) -> None:
         if self.naming not in NAMINGS:
             raise ValueError(f"naming must be one of {NAMINGS}, got {self.naming!r}")
+        if self.frozen_norm:
+            object.__setattr__(self, "norm", "FrozenBN")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if (self.deep_stem or self.avg_down) and self.naming != "mmdetection":
+            raise ValueError("deep_stem and avg_down are mmdetection's ResNetV1c/V1d variants")
         stages = len(STAGE_OUTPUTS)
         for name in ("blocks", "widths", "out_channels", "strides", "dilations"):
             if len(getattr(self, name)) != stages:
@@ -193,9 +214,30 @@ class DeformConvWithNorm(DeformConv2d):
 
 
 def _norm(spec: ResNetSpec, channels: int) -> nn.Module:
-    if spec.frozen_norm:
+    if spec.norm == "FrozenBN":
         return FrozenBatchNorm2d(channels, spec.norm_eps)
+    if spec.norm == "GN":
+        return nn.GroupNorm(spec.norm_groups, channels, eps=spec.norm_eps)
+    if spec.norm == "none":
+        return nn.Identity()
     return nn.BatchNorm2d(channels, eps=spec.norm_eps)
+
+
+def norm_name(spec: ResNetSpec, index: int) -> str:
+    """mmcv's attribute name of norm `index` (1..3) of a block or the stem: "bn1", "gn1"."""
+    return f"{'gn' if spec.norm == 'GN' else 'bn'}{index}"
+
+
+def _projection(spec: ResNetSpec, in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+    """mmdetection's `downsample`: conv 1x1 (strided) + norm, or with `avg_down` an average
+    pool over stride x stride cells (ceil mode, padding not counted), then the conv at stride 1."""
+    conv_stride, layers = stride, []
+    if spec.avg_down:
+        conv_stride = 1
+        layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
+    layers += [nn.Conv2d(in_channels, out_channels, 1, conv_stride, bias=False),
+               _norm(spec, out_channels)]
+    return nn.Sequential(*layers)
 
 
 class Bottleneck(nn.Module):
@@ -225,8 +267,9 @@ class Bottleneck(nn.Module):
             self.shortcut = (ConvWithNorm(in_channels, out_channels, 1, _norm(spec, out_channels),
                                           stride) if needs_projection else None)
         else:
+            self.norm_names = tuple(norm_name(spec, i) for i in (1, 2, 3))
             self.conv1 = nn.Conv2d(in_channels, width, 1, stride_1x1, bias=False)
-            self.bn1 = _norm(spec, width)
+            self.add_module(self.norm_names[0], _norm(spec, width))
             if deform is None:
                 self.conv2 = nn.Conv2d(width, width, 3, stride_3x3, dilation, dilation, spec.groups,
                                        bias=False)
@@ -234,11 +277,10 @@ class Bottleneck(nn.Module):
                 self.conv2 = DeformConv2d(width, width, 3, stride_3x3, dilation, dilation,
                                           spec.groups, deform.offset_groups, bias=False,
                                           modulated=deform.modulated)
-            self.bn2 = _norm(spec, width)
+            self.add_module(self.norm_names[1], _norm(spec, width))
             self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
-            self.bn3 = _norm(spec, out_channels)
-            self.downsample = (nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride,
-                                                       bias=False), _norm(spec, out_channels))
+            self.add_module(self.norm_names[2], _norm(spec, out_channels))
+            self.downsample = (_projection(spec, in_channels, out_channels, stride)
                                if needs_projection else None)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -248,9 +290,10 @@ class Bottleneck(nn.Module):
             out = self.conv3(out)
             identity = x if self.shortcut is None else self.shortcut(x)
         else:
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = F.relu(self.bn2(self.conv2(out)))
-            out = self.bn3(self.conv3(out))
+            norm1, norm2, norm3 = (getattr(self, name) for name in self.norm_names)
+            out = F.relu(norm1(self.conv1(x)))
+            out = F.relu(norm2(self.conv2(out)))
+            out = norm3(self.conv3(out))
             identity = x if self.downsample is None else self.downsample(x)
         return F.relu(out + identity)
 
@@ -264,6 +307,17 @@ class _Stem(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.conv1(x))
+
+
+def _deep_stem(spec: ResNetSpec) -> nn.Sequential:
+    """mmdetection's deep stem (ResNetV1c/V1d): 3x3 convs to C/2 (stride 2), C/2, C, each with
+    its norm and a ReLU, as `stem.0`..`stem.8`."""
+    half, layers, channels = spec.stem_channels // 2, [], 3
+    for out, stride in ((half, 2), (half, 1), (spec.stem_channels, 1)):
+        layers += [nn.Conv2d(channels, out, 3, stride, 1, bias=False), _norm(spec, out),
+                   nn.ReLU()]
+        channels = out
+    return nn.Sequential(*layers)
 
 
 class ResNet(nn.Module):
@@ -285,9 +339,11 @@ class ResNet(nn.Module):
         self.spec = spec
         if spec.naming == "detectron2":
             self.stem = _Stem(spec)
+        elif spec.deep_stem:
+            self.stem = _deep_stem(spec)
         else:
             self.conv1 = nn.Conv2d(3, spec.stem_channels, 7, 2, 3, bias=False)
-            self.bn1 = _norm(spec, spec.stem_channels)
+            self.add_module(norm_name(spec, 1), _norm(spec, spec.stem_channels))
         channels = spec.stem_channels
         for stage, name in enumerate(spec.stage_names):
             blocks = []
@@ -303,10 +359,10 @@ class ResNet(nn.Module):
                      if isinstance(module, DeformConv2d))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        if self.spec.naming == "detectron2":
+        if self.spec.naming == "detectron2" or self.spec.deep_stem:
             x = self.stem(x)
         else:
-            x = F.relu(self.bn1(self.conv1(x)))
+            x = F.relu(getattr(self, norm_name(self.spec, 1))(self.conv1(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
         features = {}
         for name, output in zip(self.spec.stage_names, STAGE_OUTPUTS):

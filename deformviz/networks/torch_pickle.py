@@ -9,7 +9,11 @@ with torch's own storage loading but an unpickler that resolves only
 - numpy arrays, dtypes and scalars and plain containers (as for `.pkl` files),
 - any other CLASS as an inert stand-in: a fresh empty class that accepts and drops its
   arguments and state, so no method or constructor of the real class ever runs;
-and refuses any other function (os.system, builtins.eval, getattr, ...) before it is called.
+- `getattr` on those stand-ins only (protocol 2 writes a reference to a class's method, such
+  as the `HistoryBuffer.min` in mmengine's message hub, as `getattr(HistoryBuffer, 'min')`):
+  the answer is another stand-in, and no real attribute is ever looked up;
+and refuses any other function (os.system, builtins.eval, getattr on a real object, ...)
+before it is called, naming it.
 Names of the stood-in classes are reported, so the user learns what was not read.
 """
 
@@ -25,7 +29,7 @@ import torch
 
 from .safe_pickle import UnsafePickleError, allowed_names
 
-__all__ = ["load_torch_file_skipping_objects"]
+__all__ = ["load_torch_file_skipping_objects", "resolved_globals"]
 
 _TENSOR_FUNCTIONS = ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter")
 
@@ -56,12 +60,40 @@ class _StandIn:
         return f"<{type(self).__qualname__}, not read>"
 
 
-def _unpickler_module(skipped: set[str]) -> types.ModuleType:
-    """A stand-in for the `pickle` module, for torch.load's `pickle_module`."""
+def _is_stand_in(value: Any) -> bool:
+    return isinstance(value, _StandIn) or (isinstance(value, type) and issubclass(value, _StandIn))
+
+
+def _inert_getattr(owner: Any, name: Any) -> type:
+    """`getattr` as the restricted unpickler resolves it: on a stand-in, a new stand-in named
+    after the attribute (nothing is looked up); on anything else, refused with the name."""
+    if not isinstance(name, str):
+        raise UnsafePickleError(f"builtins.getattr with a {type(name).__name__} as the name")
+    if not _is_stand_in(owner):
+        what = owner if isinstance(owner, type) else type(owner)
+        raise UnsafePickleError(f"builtins.getattr({what.__module__}.{what.__qualname__}, "
+                                f"{name!r})")
+    owner_name = (owner if isinstance(owner, type) else type(owner)).__qualname__
+    return type(name, (_StandIn,), {"__qualname__": f"{owner_name}.{name}"})
+
+
+def resolved_globals() -> dict[tuple[str, str], Any]:
+    """(module, name) -> what the restricted unpickler resolves it to, besides torch's dtypes
+    (`torch.float32`, ...) and the stand-ins for classes: numpy's and the containers of
+    `safe_pickle.allowed_names`, torch's tensor and parameter rebuilders, `torch.device`, and
+    the inert `getattr`."""
     allowed = allowed_names()
     for name in _TENSOR_FUNCTIONS:
         allowed[("torch._utils", name)] = getattr(torch._utils, name)
     allowed[("torch", "device")] = torch.device
+    for module in ("builtins", "__builtin__"):
+        allowed[(module, "getattr")] = _inert_getattr
+    return allowed
+
+
+def _unpickler_module(skipped: set[str]) -> types.ModuleType:
+    """A stand-in for the `pickle` module, for torch.load's `pickle_module`."""
+    allowed = resolved_globals()
     stand_ins: dict[str, type] = {}
 
     class Unpickler(pickle.Unpickler):

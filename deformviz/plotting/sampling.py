@@ -9,6 +9,8 @@ Three styles:
   (weighted by modulation), with the top level's points over it.
 With DCNv2 modulation (weights not all 1) the opacity of each point, or its weight in the
 density, follows its weight (the product of masks along its path); the legend says so.
+With several offset groups the legend names the group drawn; all groups at once (`points`
+style) share each unit's panel, one marker shape per group (`GROUP_MARKERS`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ _MIN_ALPHA = 0.15  # opacity of a point whose modulation weight is 0
 # The overview's taps and spokes are the top layer's: its colour (blue, which also keeps
 # apart from warm photos: skin, orange suits).
 GRID_COLOR = LAYER_COLORS[0]
+#: Marker of offset group g when several groups share a panel (the unit is the circle).
+GROUP_MARKERS = ("s", "^", "D", "v", "P", "X", "*", "h")
 
 
 def is_modulated(result: SamplingResult) -> bool:
@@ -108,7 +112,8 @@ def _convex_hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
-def _draw_points(ax: Axes, sampling: UnitSampling, colors: Sequence[str], modulated: bool) -> None:
+def _draw_points(ax: Axes, sampling: UnitSampling, colors: Sequence[str], modulated: bool,
+                 marker: str = "s") -> None:
     levels = [_level(sampling, level) for level in range(1, sampling.levels + 1)]
     scale = points_per_pixel(ax)
     sizes = level_marker_sizes([p for p, _ in levels], scale)
@@ -121,7 +126,7 @@ def _draw_points(ax: Axes, sampling: UnitSampling, colors: Sequence[str], modula
             # An edge on a dot under a point across would be all the dot shows: colour only.
             edge = 0.18 if sizes[level - 1] >= 1.2 else 0.0
             _scatter(ax, points, colors[level - 1], sizes[level - 1], alphas,
-                     10 - level / MAX_LEVELS, edge_scale=edge, gid=f"level{level}")
+                     10 - level / MAX_LEVELS, marker, edge_scale=edge, gid=f"level{level}")
     _draw_unit_marker(ax, sampling, _unit_size(sizes))
 
 
@@ -246,23 +251,47 @@ def _draw_grid(ax: Axes, result: SamplingResult) -> None:
     """Every unit with its 9 top-level taps and thin spokes from the unit to each tap."""
     color = GRID_COLOR
     spokes, taps, units = [], [], []
+    markers = []
     for sampling in result.samplings:
         points, _ = _level(sampling, 1)
         spokes += [[sampling.unit.pixel, tuple(p)] for p in points]
         taps.append(points)
         units.append(sampling.unit.pixel)
-    all_taps = np.concatenate(taps) if taps else np.zeros((0, 2))
+        markers.append(_group_marker(result, sampling))
     distances = [np.hypot(*(tap - np.asarray(unit))) for unit, points in zip(units, taps)
                  for tap in points]
     size = overview_marker_size(float(np.median(distances)) if distances else 1.0,
                                 points_per_pixel(ax))
     ax.add_collection(LineCollection(spokes, colors=color, linewidths=max(size * 0.15, 0.2),
                                      zorder=2))
-    if len(all_taps):
-        _scatter(ax, all_taps, color, size, np.ones(len(all_taps)), 3, gid="level1")
+    for marker in dict.fromkeys(markers):
+        mine = [points for points, m in zip(taps, markers) if m == marker]
+        chosen = np.concatenate(mine) if mine else np.zeros((0, 2))
+        if len(chosen):
+            _scatter(ax, chosen, color, size, np.ones(len(chosen)), 3, marker, gid="level1")
     if units:
         _scatter(ax, np.array(units, dtype=np.float64), UNIT_COLOR, size * 1.3,
                  np.ones(len(units)), 4, marker="o", edge_scale=0.15, gid="unit")
+
+
+def _group_marker(result: SamplingResult, sampling: UnitSampling) -> str:
+    """The marker of a sampling's offset group when several share a panel, else squares."""
+    if len(result.offset_groups) == 1:
+        return "s"
+    return GROUP_MARKERS[sampling.offset_group % len(GROUP_MARKERS)]
+
+
+def _group_entries(result: SamplingResult) -> list:
+    """Legend entries saying which offset group is drawn (only for layers with several)."""
+    total = max((layer.offset_groups for layer in result.layers), default=1)
+    if total == 1:
+        return []
+    if len(result.offset_groups) == 1:
+        return [Line2D([], [], linestyle="none", marker="none",
+                       label=f"offset group {result.offset_groups[0]} of {total}")]
+    return [Line2D([], [], linestyle="none", marker=GROUP_MARKERS[g % len(GROUP_MARKERS)],
+                   markersize=4.5, color="0.35", label=f"offset group {g}")
+            for g in result.offset_groups]
 
 
 def _legend(result: SamplingResult, style: str, levels: int, colors: Sequence[str],
@@ -302,7 +331,7 @@ def _legend(result: SamplingResult, style: str, levels: int, colors: Sequence[st
         entries.append(square(colors[0] if style != "points" else colors[-1],
                               "faint: low DCNv2 modulation", 4.5))
         entries[-1].set_alpha(0.35)
-    return entries
+    return entries + _group_entries(result)
 
 
 def plot_sampling(result: SamplingResult, width: float | str = 6.875, titles: bool = True,
@@ -345,6 +374,12 @@ def plot_sampling(result: SamplingResult, width: float | str = 6.875, titles: bo
     if not 1 <= result.levels <= MAX_LEVELS:
         raise InputError(f"result has {result.levels} levels; figures draw 1..{MAX_LEVELS}")
     inches = as_width(width)
+    if len(result.offset_groups) > len(GROUP_MARKERS):
+        raise InputError(f"{len(result.offset_groups)} offset groups in one panel: at most "
+                         f"{len(GROUP_MARKERS)} markers tell them apart; draw one group at a time")
+    if len(result.offset_groups) > 1 and style != "points":
+        raise InputError(f"style={style!r}: all offset groups in one panel are drawn as points "
+                         "(one marker per group); choose one group for hull or density")
     modulated = is_modulated(result)
     colors = level_colors(result.levels)
     with paper_style():
@@ -357,18 +392,24 @@ def plot_sampling(result: SamplingResult, width: float | str = 6.875, titles: bo
             figure, (panel,) = _panels(result, [None], inches, entries, fig, ax)
             _draw_grid(panel, result)
             return figure
-        count = len(result.samplings)
+        panels = result.panels
+        count = len(panels)
         if panel_titles is not None:
             names = list(panel_titles)
             if len(names) != count:
                 raise InputError(f"panel_titles: {count} unit(s), got {len(names)} titles")
         else:
-            names = unit_titles([s.unit for s in result.samplings], result.image.size)
+            names = unit_titles([samplings[0].unit for samplings in panels], result.image.size)
         shown = [n if titles else None for n in names] or [None]
         entries = _legend(result, style, result.levels, colors, modulated) if legend else None
         figure, axes = _panels(result, shown, inches, entries, fig, ax)
-        for panel, sampling in zip(axes, result.samplings):
-            _DRAW[style](panel, sampling, colors, modulated)
+        for panel, samplings in zip(axes, panels):
+            for sampling in samplings:
+                if style == "points":
+                    _draw_points(panel, sampling, colors, modulated,
+                                 _group_marker(result, sampling))
+                else:
+                    _DRAW[style](panel, sampling, colors, modulated)
         return figure
 
 

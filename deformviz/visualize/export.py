@@ -74,13 +74,16 @@ def result_to_dict(result: SamplingResult | RoIResult, arrays: bool = True) -> d
         data.update(layers=list(result.layer_names), levels=result.levels, mode=result.mode,
                     chain=[_layer(layer) for layer in result.layers],
                     preprocessing=result.preprocessing,
+                    offset_groups=list(result.offset_groups),
+                    network=result.network,
                     detections=[_detection(d) for d in result.detections], units=[])
         data["conventions"]["grids"] = ("cell p of a map is centred at model-input pixel "
                                         "p * stride + origin, (y, x)")
         data["conventions"]["model_input"] = ("model-input pixel q is original pixel "
                                               "(q + 0.5) * original / resized - 0.5")
         for sampling in result.samplings:
-            entry = {**_unit(sampling.unit), "effective_dilation": sampling.effective_dilation}
+            entry = {**_unit(sampling.unit), "offset_group": sampling.offset_group,
+                     "effective_dilation": sampling.effective_dilation}
             if arrays:
                 entry["levels"] = [
                     {"level": level + 1, "layer": result.layer_names[-(level + 1)],

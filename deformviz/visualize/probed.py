@@ -50,6 +50,8 @@ class ProbedImage:
         heatmap: [classes, h, w] object-centre probabilities on the top layer's output map
             (bundled detector only); with it `auto` picks units from detections.
         preprocessing: how the image was prepared, as plain values (saved with the data).
+        network: what the loader found and assumed of the network (a loaded network's
+            `details`), saved with the data.
     """
 
     image: LoadedImage
@@ -60,6 +62,7 @@ class ProbedImage:
     detections: tuple[Detection, ...] = ()
     heatmap: torch.Tensor | None = None
     preprocessing: dict | None = None
+    network: dict | None = None
 
     def chain(self, layers: Sequence[str] | None = None) -> tuple[DeformLayerRecord, ...]:
         """The layers to trace, bottom to top: `layers` (any names `ProbeResult.find` takes),
@@ -68,7 +71,7 @@ class ProbedImage:
 
     def sample(self, *, at: Sequence[tuple[float, float]] = (), auto: int | None = None,
                grid_step: int | None = None, levels: int | None = None,
-               layers: Sequence[str] | None = None) -> SamplingResult:
+               layers: Sequence[str] | None = None, group: int | str = 0) -> SamplingResult:
         """Sampling points of units of the chain's top layer, in original-image pixels.
 
         Args:
@@ -78,11 +81,12 @@ class ProbedImage:
             grid_step: a regular grid of units every `grid_step` cells instead.
             levels: layers to descend, 1..len(chain) (K, K^2, ... points); default all.
             layers: the chain (see `chain`).
+            group: the offset group followed (0..G-1), or "all" (one sampling per group).
         """
         from .sampling import sample_units
 
         return sample_units(self, at=at, auto=auto, grid_step=grid_step, levels=levels,
-                            layers=layers)
+                            layers=layers, group=group)
 
 
 def _plain(value: object) -> object:
@@ -151,7 +155,7 @@ def probe_image(network: object, image: object, *, preprocessing: object | None 
     if isinstance(network, DeformableDetector):
         return _bundled(network, loaded, long_side, score_threshold, model_name)
     if isinstance(network, nn.Module):
-        module, chain, source = network, (), None
+        module, chain, source, facts = network, (), None, None
         if preprocessing is None:
             raise InputError("probe_image needs `preprocessing` for a plain module (how to "
                              "resize and normalise the image)")
@@ -160,6 +164,7 @@ def probe_image(network: object, image: object, *, preprocessing: object | None 
         preprocessing = preprocessing or network.preprocessing  # type: ignore[attr-defined]
         chain = tuple(getattr(network, "default_chain", ()))
         source = getattr(network, "source", None)
+        facts = getattr(network, "details", None)
     else:
         raise InputError(f"cannot probe a {type(network).__name__}: expected the bundled "
                          "detector, a loaded network or an nn.Module")
@@ -171,4 +176,5 @@ def probe_image(network: object, image: object, *, preprocessing: object | None 
                          "with deformviz.probe.register_layer_adapter)")
     return ProbedImage(loaded, result, tuple(prepared.resized_size),  # type: ignore[arg-type]
                        model_name or (str(source) if source else "model"), chain,
-                       preprocessing=_describe(preprocessing))
+                       preprocessing=_describe(preprocessing),
+                       network=dict(facts) if isinstance(facts, dict) else None)

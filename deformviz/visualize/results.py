@@ -119,6 +119,7 @@ class UnitSampling:
         weights: per level, [P_l] product of DCNv2 masks along the path (1 for DCNv1).
         effective_dilation: the top-layer filter's effective dilation (paper Table 2), in
             input cells of the top layer (2.0 for the rigid dilation-2 filter).
+        offset_group: the offset group followed in every layer of the chain.
     """
 
     unit: Unit
@@ -127,6 +128,7 @@ class UnitSampling:
     active: tuple[np.ndarray, ...]
     weights: tuple[np.ndarray, ...]
     effective_dilation: float
+    offset_group: int = 0
 
     @property
     def levels(self) -> int:
@@ -143,12 +145,14 @@ class SamplingResult:
         layer_names: the chain's deformable layers (short names), bottom to top; level l
             follows layer [-l].
         levels: levels traced per unit (1..len(layer_names)).
-        samplings: one per unit.
+        samplings: one per unit and drawn offset group (unit by unit, its groups in order).
         detections: the network's detections on the image (original pixels).
         mode: "units" (one panel per unit) or "grid" (an overview of many units' taps).
         input_size: (h, w) of the model input the image was resized to.
         layers: the chain's layers with their geometry, bottom to top (as `layer_names`).
         preprocessing: how the image was prepared for the network (plain values), if known.
+        offset_groups: the offset groups drawn (each unit has one sampling per group).
+        network: what the loader found and assumed of the network (`inspect`'s facts), if any.
     """
 
     image: LoadedImage
@@ -161,6 +165,15 @@ class SamplingResult:
     input_size: tuple[int, int]
     layers: tuple[LayerInfo, ...] = ()
     preprocessing: dict | None = None
+    offset_groups: tuple[int, ...] = (0,)
+    network: dict | None = None
+
+    @property
+    def panels(self) -> tuple[tuple[UnitSampling, ...], ...]:
+        """The samplings unit by unit: one tuple per unit, one sampling per drawn group."""
+        per_unit = len(self.offset_groups)
+        return tuple(self.samplings[i:i + per_unit]
+                     for i in range(0, len(self.samplings), per_unit))
 
     @property
     def modulated(self) -> bool:

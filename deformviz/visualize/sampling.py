@@ -37,7 +37,7 @@ def layer_info(record: DeformLayerRecord, label: str) -> LayerInfo:
 
 
 def trace_unit(chain: Sequence[ChainLayer], unit: Unit, levels: int,
-               mappings: Sequence[FeatureToImage]) -> UnitSampling:
+               mappings: Sequence[FeatureToImage], offset_group: int = 0) -> UnitSampling:
     """One unit's points through the top `levels` layers of `chain`, in original pixels.
 
     Args:
@@ -45,8 +45,9 @@ def trace_unit(chain: Sequence[ChainLayer], unit: Unit, levels: int,
         unit: a cell of the top layer's output map.
         levels: 1..len(chain).
         mappings: per level (level 1 first), its layer's input cells -> original pixels.
+        offset_group: the group followed in every layer.
     """
-    traced = trace_chain(chain, unit.cell, levels)
+    traced = trace_chain(chain, unit.cell, levels, offset_group)
     pixels = traced.to_image(list(mappings[:levels]))  # per level [P, 2] (y, x)
     dilation = filter_effective_dilation(traced.points[0], chain[-1].geometry.kernel_size)
     return UnitSampling(
@@ -56,16 +57,32 @@ def trace_unit(chain: Sequence[ChainLayer], unit: Unit, levels: int,
         active=tuple(a.numpy() for a in traced.active),
         weights=tuple(w.numpy() for w in traced.weights),
         effective_dilation=float(dilation),
+        offset_group=offset_group,
     )
+
+
+def offset_groups_to_draw(records: Sequence[DeformLayerRecord], group: int | str) -> tuple[int, ...]:
+    """The groups `group` names (an index or "all") for a chain, checked against every layer."""
+    counts = sorted({r.geometry.offset_groups for r in records})
+    if group == "all":
+        if len(counts) > 1:
+            raise InputError(f"--group all: the chain's layers have different offset groups "
+                             f"({', '.join(map(str, counts))}); choose one group with --group G")
+        return tuple(range(counts[0]))
+    if not isinstance(group, int) or not 0 <= group < counts[0]:
+        raise InputError(f"--group {group}: the chain's layers have {counts[0]} offset "
+                         f"group{'s' if counts[0] > 1 else ''} (0..{counts[0] - 1}) ")
+    return (group,)
 
 
 def sample_units(probed: ProbedImage, *, at: Sequence[tuple[float, float]] = (),
                  auto: int | None = None, grid_step: int | None = None,
-                 levels: int | None = None, layers: Sequence[str] | None = None
-                 ) -> SamplingResult:
+                 levels: int | None = None, layers: Sequence[str] | None = None,
+                 group: int | str = 0) -> SamplingResult:
     """`ProbedImage.sample`: units of one probed forward pass, traced and mapped (no model
     run). See `sample_locations` for the arguments."""
     records = probed.chain(layers)
+    groups = offset_groups_to_draw(records, group)
     levels = len(records) if levels is None else levels
     if not 1 <= levels <= len(records):
         raise InputError(f"levels must be in 1..{len(records)} (the chain's layers), got {levels}")
@@ -108,11 +125,11 @@ def sample_units(probed: ProbedImage, *, at: Sequence[tuple[float, float]] = (),
     labels = tuple(probed.probe.label(r.name) for r in records)
     return SamplingResult(
         image=image, model_name=probed.model_name, layer_names=labels, levels=levels,
-        samplings=tuple(trace_unit(chain, u, levels, mappings) for u in units),
+        samplings=tuple(trace_unit(chain, u, levels, mappings, g) for u in units for g in groups),
         detections=probed.detections, mode="grid" if grid_step is not None else "units",
         input_size=probed.resized_size,
         layers=tuple(layer_info(r, label) for r, label in zip(records, labels)),
-        preprocessing=probed.preprocessing)
+        preprocessing=probed.preprocessing, offset_groups=groups, network=probed.network)
 
 
 def sample_locations(model: object, image: object, *,
@@ -120,7 +137,8 @@ def sample_locations(model: object, image: object, *,
                      grid_step: int | None = None, levels: int | None = None,
                      layers: Sequence[str] | None = None, long_side: int = 512,
                      score_threshold: float = 0.3, model_name: str | None = None,
-                     preprocessing: object | None = None) -> SamplingResult:
+                     preprocessing: object | None = None, group: int | str = 0
+                     ) -> SamplingResult:
     """Sampling points of activation units of the top deformable layer, over the image.
 
     Args:
@@ -142,6 +160,8 @@ def sample_locations(model: object, image: object, *,
         score_threshold: bundled detector: detections used by `auto` need this score.
         model_name: recorded in the result (default: the network's source, or "model").
         preprocessing: for a plain nn.Module, how to prepare the image.
+        group: the offset group followed in every layer (0..G-1), or "all": one set of
+            points per group for every unit.
     Returns:
         SamplingResult with every point in original-image pixels, (x, y) index coordinates.
 
@@ -162,4 +182,5 @@ def sample_locations(model: object, image: object, *,
     check_unit_pixels([(float(x), float(y)) for x, y in at], loaded.size)  # fail fast
     probed = probe_image(model, loaded, preprocessing=preprocessing, long_side=long_side,
                          score_threshold=score_threshold, model_name=model_name)
-    return probed.sample(at=at, auto=auto, grid_step=grid_step, levels=levels, layers=layers)
+    return probed.sample(at=at, auto=auto, grid_step=grid_step, levels=levels, layers=layers,
+                         group=group)

@@ -161,3 +161,41 @@ def test_inspect_and_sample_refuse_unusable_files(run, samples: Path, checkpoint
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_inspect_a_training_checkpoint_and_its_options(run, tmp_path: Path) -> None:
+    from tests.networks.test_training_checkpoints import _mmengine_training_checkpoint
+
+    path = tmp_path / "epoch_12.pth"
+    _mmengine_training_checkpoint(path)
+    result = run("inspect", path, "--weights-from", "model", "--dilations", "1,1,1,2",
+                 model=False)
+    assert result.exit_code == 0, result.output
+    for line in ("training state:     epoch 12, iteration 3000",
+                 "EMA:                mmengine EMAHook (ema_state_dict)",
+                 "weights from:       model (chosen; mmengine's EMAHook swaps",
+                 "config:             embedded, meta['cfg']",
+                 "strides, dilations: strides 1, 2, 2, 1, dilations 1, 1, 1, 2 (chosen"):
+        assert line in result.stdout, line
+    bad = run("inspect", path, "--dilations", "1,1,2", model=False)
+    assert bad.exit_code == 2 and "--dilations '1,1,2': expected four whole numbers" in bad.stderr
+
+
+def test_sample_records_every_assumption_and_the_group(run, samples: Path, tmp_path: Path) -> None:
+    path = tmp_path / "g4.pth"
+    torch.save({"state_dict": backbone_state(Layout(dcn=dcn_c3_c5(modulated=True, groups=4)))},
+               path)
+    result = run("sample", samples / "chelsea.jpg", "--model", path, *SMALL, "--group", "all",
+                 "--levels", "1", "--at", "100", "100", "-o", "g.png", "--save-data", "g.json",
+                 model=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(Path("g.json").read_text())
+    assert data["offset_groups"] == [0, 1, 2, 3]
+    assert [unit["offset_group"] for unit in data["units"]] == [0, 1, 2, 3]
+    assert data["network"]["style"] == "pytorch (mmdetection's default; the weights do not say)"
+    assert "the weights do not say" in data["network"]["strides, dilations"]
+    assert data["network"]["weights from"] == "the file's only weights"
+    bad = run("sample", samples / "chelsea.jpg", "--model", path, *SMALL, "--group", "all",
+              "--style", "hull", "-o", "h.png", model=False)
+    assert bad.exit_code == 2 and "--group all draws points" in bad.stderr
+    assert not Path("h.png").exists()

@@ -158,7 +158,8 @@ def test_unknown_layout_names_a_key(tmp_path):
             "or 27 G (DCNv2)") in one_line_error(tmp_path / "odd.pth")
     deep = {**backbone_state(Layout(dcn=dcn_c3_c5())), "backbone.stem.0.weight": torch.zeros(1)}
     torch.save(deep, tmp_path / "v1d.pth")
-    assert "backbone.stem.* is a deep stem" in one_line_error(tmp_path / "v1d.pth")
+    assert ("both a deep stem (backbone.stem.0) and a 7x7 stem conv (backbone.conv1)"
+            in one_line_error(tmp_path / "v1d.pth"))
 
 
 def test_option_errors(tmp_path):

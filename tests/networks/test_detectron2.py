@@ -66,13 +66,25 @@ def test_highest_protocol_pickle_loads_too(tmp_path):
     assert_every_backbone_key_used(load_network(path), model)
 
 
-def test_c4_model_and_plain_model_are_explained(tmp_path):
-    model = detectron2_model(Layout(naming="detectron2", dcn=dcn_c3_c5(), prefix="backbone.",
-                                    batch_counters=False))
+def test_c4_model_res5_from_the_roi_head(tmp_path):
+    layout = Layout(naming="detectron2", dcn=dcn_c3_c5(), prefix="backbone.", batch_counters=False)
+    model = detectron2_model(layout)
     c4 = {(k.replace("backbone.res5", "roi_heads.res5")): v for k, v in model.items()}
     torch.save({"model": c4}, tmp_path / "c4.pth")
-    with pytest.raises(CheckpointError, match="a C4 model"):
-        load_network(tmp_path / "c4.pth")
+    network = load_network(tmp_path / "c4.pth")
+    state = network.module.state_dict()
+    assert torch.equal(state["res5.0.conv2.conv_offset.weight"],
+                       c4["roi_heads.res5.0.conv2_offset.weight"])
+    assert torch.equal(state["res4.0.conv1.weight"], c4["backbone.res4.0.conv1.weight"])
+    assert "run on the whole res4 map" in network.details["C4 model"]
+    assert "about 224 px" in network.details["C4 model"]
+    broken = {k: v for k, v in c4.items() if k != "roi_heads.res5.1.conv3.weight"}
+    torch.save({"model": broken}, tmp_path / "broken.pth")
+    with pytest.raises(CheckpointError, match="roi_heads.res5.1.conv3.weight is missing"):
+        load_network(tmp_path / "broken.pth")
+
+
+def test_plain_model_is_explained(tmp_path):
     plain = write_detectron2_pth(tmp_path / "plain.pth", Layout(naming="detectron2",
                                                                  batch_counters=False))
     assert plain

@@ -50,7 +50,8 @@ def test_meta_state_dict_file_loads_strictly(tmp_path):
     modules = dict(network.module.named_modules())
     assert all(isinstance(modules[name], DeformConv2d) for name in network.deformable_layers)
     assert network.preprocessing == MMDETECTION_PYTORCH
-    assert network.details["ignored keys"] == "3 keys outside the backbone (neck, roi_head, rpn_head)"
+    assert network.details["ignored keys"] == (
+        "3 keys outside the backbone: neck 1 (neck.*), heads 2 (roi_head, rpn_head)")
     assert network.details["layer2.0.conv2"] == (
         "DCNv1, 1 offset group, stride 2, dilation 1, groups 1, 8 channels, input stride 4 px")
     assert "{'meta', 'state_dict'}" in network.details["file"]
@@ -74,7 +75,7 @@ def test_torchvision_named_state_dict_ignores_classifier(tmp_path):
     network = load_network(tmp_path / "tv.pth")
     assert network.deformable_layers == ("layer4.2.conv2",)
     assert network.details["layer4.2.conv2"].startswith("DCNv2, 2 offset groups")
-    assert network.details["ignored keys"] == "2 keys outside the backbone (fc)"
+    assert network.details["ignored keys"] == "2 keys outside the backbone: classifier 2 (fc)"
 
 
 def test_style_from_option_and_from_embedded_config(tmp_path):

@@ -12,7 +12,7 @@ from deformviz.networks.resnet import DeformSpec, ResNet, ResNetSpec, count_weig
 from deformviz.ops import deform_conv2d
 
 from .published_layouts import (Layout, backbone_state, dcn_c3_c5, reference_backbone,
-                                write_detectron2_pkl)
+                                write_detectron2_pkl, zero_offsets)
 
 PLAIN = (False, False, False, False)
 
@@ -49,14 +49,6 @@ def test_resnext_shapes():
     assert net.layer4[2].conv3.weight.shape == (2048, 1024, 1, 1)
 
 
-def _zero_offsets(network) -> None:
-    modules = dict(network.module.named_modules())
-    with torch.no_grad():
-        for name in network.deformable_layers:
-            modules[name].conv_offset.weight.zero_()
-            modules[name].conv_offset.bias.zero_()
-
-
 @pytest.mark.parametrize("modulated", [False, True])
 def test_zero_offsets_equal_a_plain_resnet_mmdetection(tmp_path, modulated):
     layout = Layout(dcn=dcn_c3_c5(modulated=modulated, groups=2))
@@ -66,7 +58,7 @@ def test_zero_offsets_equal_a_plain_resnet_mmdetection(tmp_path, modulated):
     x = torch.randn(1, 3, 67, 93, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         deformed = network.module(x)
-        _zero_offsets(network)
+        zero_offsets(network)
         rebuilt = network.module(x)
     expected = reference_backbone(state, layout, x, stride_in_1x1=False,
                                   conv2_scale=0.5 if modulated else 1.0)
@@ -83,7 +75,7 @@ def test_zero_offsets_equal_a_plain_resnet_detectron2_caffe_style(tmp_path):
     network = load_network(tmp_path / "d2.pkl")
     x = torch.randn(2, 3, 64, 80, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        _zero_offsets(network)
+        zero_offsets(network)
         rebuilt = network.module(x)
     expected = reference_backbone(state, layout, x, stride_in_1x1=True)
     for name in ("c2", "c3", "c4", "c5"):

@@ -215,3 +215,33 @@ def test_hooks_are_removed_when_an_adapter_fails_to_attach() -> None:
     with pytest.raises(AttributeError):
         probe(net, torch.randn(1, 2, 4, 4), adapters=[broken])
     assert _hook_count(net) == 0
+
+
+def test_layers_wrapped_inside_conv2_get_the_paper_name() -> None:
+    """`layer4.0.conv2.dcn`: torchvision's DeformConv2d added inside a block's conv2."""
+    from deformviz.probe import paper_name
+
+    class Wrapped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dcn = DeformConv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.dcn(x)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv2 = Wrapped()
+
+        def forward(self, x):
+            return self.conv2(x)
+
+    net = nn.Module()
+    net.layer4 = nn.Sequential(Block())
+    net.forward = lambda x: net.layer4(x)
+    result = probe(net.eval(), torch.rand(1, 4, 8, 8))
+    assert result.names == ("layer4.0.conv2.dcn",)
+    assert result.label("layer4.0.conv2.dcn") == "res5a"
+    assert result.find("res5a").name == "layer4.0.conv2.dcn"
+    assert paper_name("layer4.0.conv2.dcn") == "res5a" and paper_name("layer4.0.conv3") is None

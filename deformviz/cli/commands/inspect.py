@@ -6,14 +6,16 @@ from typing import Annotated
 
 import typer
 
-from ..network_options import (MaxLongSideOpt, ShortSideOpt, Stride1x1Opt, BackboneStyleOpt,
-                               WeightsOpt)
+from ..network_options import (BackboneStyleOpt, DilationsOpt, MaxLongSideOpt, ShortSideOpt,
+                               Stride1x1Opt, WeightsFromOpt, WeightsOpt, parse_dilations)
 
 SUMMARY = "What deformviz recognises in a checkpoint: format, architecture, deformable layers."
 EPILOG = """\b
 Examples:
   deformviz inspect faster_rcnn_r50_fpn_dconv_c3-c5_1x_coco.pth
   deformviz inspect model_final.pkl --no-stride-in-1x1
+  deformviz inspect work_dirs/epoch_12.pth --weights-from model
+  deformviz inspect model_final.pth --dilations 1,1,1,2
   deformviz inspect mypkg.nets:build --weights best.pth
 """
 
@@ -67,6 +69,8 @@ def command(
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
+    weights_from: WeightsFromOpt = None,
+    dilations: DilationsOpt = None,
 ) -> None:
     """Print what was recognised: the format, the architecture (depth, width, style), every
     deformable layer with its stride, dilation, offset groups, DCN version and the stride of
@@ -77,7 +81,9 @@ def command(
 
     network = load_network(checkpoint, style=style.value if style else None,
                            stride_in_1x1=stride_in_1x1, weights=weights,
-                           short_side=short_side, max_long_side=max_long_side)
+                           short_side=short_side, max_long_side=max_long_side,
+                           weights_from=weights_from.value if weights_from else None,
+                           dilations=parse_dilations(dilations))
     layer_names = set(network.deformable_layers)
     skip = layer_names | {"deformable layers", "preprocessing", "architecture", "format"}
     rows = [("source", network.source), ("format", network.format),

@@ -11,8 +11,10 @@ from ..numbers import parse_numbers
 from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
                        LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
                        SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
-from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
+from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
+                               MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
+                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
+                               parse_layers)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
 EPILOG = """\b
@@ -28,6 +30,9 @@ Your own network (see 'deformviz inspect FILE' for its layers):
   deformviz sample photo.jpg --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
   deformviz sample photo.jpg --model model_final.pkl --layers res4f,res5a,res5b --levels 2
   deformviz sample photo.jpg --model-factory mypkg.nets:build --weights best.pth
+  deformviz sample photo.jpg --model work_dirs/epoch_12.pth --group all --levels 1
+  deformviz sample photo.jpg --model-factory mypkg.nets:fcos_dcn \\
+      --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
 """
 
 
@@ -65,6 +70,9 @@ def command(
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
+    weights_from: WeightsFromOpt = None,
+    dilations: DilationsOpt = None,
+    group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
     score_threshold: ScoreOpt = 0.3,
@@ -109,8 +117,14 @@ def command(
     model_file = [Path(p) for p in (model, weights) if p and Path(p).is_file()]
     jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data, model_file)
     chain = parse_layers(layers)
+    offset_group = parse_group(group)
+    if offset_group == "all" and style != "points":
+        raise InputError("--group all draws points (one marker per group); --style hull or "
+                         "density needs one group")
     options = NetworkOptions(model_factory, weights, backbone_style.value if backbone_style else None,
-                             stride_in_1x1, short_side, max_long_side)
+                             stride_in_1x1, short_side, max_long_side,
+                             weights_from.value if weights_from else None,
+                             parse_dilations(dilations))
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options)
     levels_used = levels or (1 if grid else None)
@@ -134,8 +148,9 @@ def command(
         result = sample_locations(network, image, at=units, auto=auto,
                                   grid_step=grid_step if grid else None, levels=levels_used,
                                   layers=chain, long_side=size,
-                                  score_threshold=score_threshold, model_name=model_name)
-        panels = len(result.samplings) if result.mode == "units" else 1
+                                  score_threshold=score_threshold, model_name=model_name,
+                                  group=offset_group)
+        panels = len(result.panels) if result.mode == "units" else 1
         if title and len(title) != panels:
             raise InputError(f"--title given {len(title)} times for {panels} unit(s)")
         figure_width = width_in or (6.875 if panels > 1 else parse_width("cvpr-column"))

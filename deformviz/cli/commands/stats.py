@@ -99,7 +99,9 @@ def command(
     """Effective dilation of each deformable layer for units on small, medium and large objects
     and on background (mean, std, units), and the share of each unit's deepest sampling points
     inside its object next to the rigid filter's, over a folder of images with COCO
-    annotations. Prints the tables and writes JSON (and a figure)."""
+    annotations. Prints the tables and writes JSON (and a figure). Layers with several offset
+    groups: the effective dilation is the mean over the groups of each group's own, and the
+    deepest points follow group 0 through the chain."""
     from deformviz.errors import InputError
     from deformviz.plotting.output import figure_format
     from deformviz.plotting.size import parse_width
