@@ -1,0 +1,215 @@
+// dcnv3 on the CPU, for float64, float32, float16 and bfloat16 (the half types computed in
+// float32, stored rounded).
+//
+// The input is already channels last, so a point's four bilinear neighbours are four contiguous
+// vectors of a group's channels: one stencil (deformviz/dcnv3.h, bilinear.h) serves the whole
+// group in a loop the compiler vectorises. Output positions are shared out over the threads;
+// each position's row of channels is accumulated in a small buffer over the group's points.
+// The backward pass is deform_conv2d's fused per-point pass (channels_last_sampling.h) with the
+// upstream gradient of the output row in place of a column gradient: d out / d sample_p = m_p.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "../dcnv3.h"
+#include "channels_last_sampling.h"
+#include "deformviz/dcnv3.h"
+
+namespace deformviz::cpu {
+namespace {
+
+// Output positions per parallel task: a few rows of work, small enough to balance the threads.
+constexpr int64_t kPositionsPerTask = 16;
+
+// out[j] += m * sum over the stencil's terms of weight * pixel[channel j], for one point of a
+// group. `pixels` is the image's channels-last data offset to the group's first channel; terms
+// the shared rules skip read from `zeros` (at least `length` zeros) instead.
+template <typename Acc>
+inline void accumulate_point(const LocatedPoint<Acc>& point, const Acc* pixels, int64_t channels,
+                             const Acc* zeros, int64_t length, Acc* __restrict__ out) {
+  const Acc* src[4];
+  Acc w[4];
+  for (int n = 0; n < 4; ++n) {
+    const bool used = point.stencil.weight[n] != Acc(0);
+    src[n] = used ? pixels + point.stencil.index[n] * channels : zeros;
+    w[n] = used ? point.stencil.weight[n] : Acc(0);
+  }
+  const Acc m = point.modulation;
+  const Acc *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3];
+#pragma omp simd
+  for (int64_t j = 0; j < length; ++j) {
+    // Summed in the order of `interpolate`, so the result matches the other kernels.
+    out[j] += m * (((w[0] * s0[j] + w[1] * s1[j]) + w[2] * s2[j]) + w[3] * s3[j]);
+  }
+}
+
+// The input in the accumulation type: the tensor itself for float and double.
+template <typename Acc>
+at::Tensor accumulation_pixels(const at::Tensor& input) {
+  return input.to(c10::CppTypeToScalarType<Acc>::value).contiguous();
+}
+
+template <typename scalar_t>
+at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at::Tensor& offset,
+                         const at::Tensor& mask) {
+  using Acc = typename AccumulateType<scalar_t>::type;
+  const at::Tensor pixels = accumulation_pixels<Acc>(input);
+  at::Tensor output = at::empty({s.batch, s.out_h, s.out_w, s.channels}, input.options());
+  const int64_t per_group = s.channels_per_group();
+  const at::Tensor zeros = at::zeros({std::max<int64_t>(per_group, 1)}, pixels.options());
+  const Acc* image_data = pixels.const_data_ptr<Acc>();
+  const Acc* zero_data = zeros.const_data_ptr<Acc>();
+  const scalar_t* off = offset.const_data_ptr<scalar_t>();
+  const scalar_t* msk = mask.const_data_ptr<scalar_t>();
+  scalar_t* out = output.data_ptr<scalar_t>();
+
+  at::parallel_for(0, s.output_count(), kPositionsPerTask, [&](int64_t begin, int64_t end) {
+    std::vector<Acc> row(s.channels);
+    for (int64_t q = begin; q < end; ++q) {
+      const Acc* image = dcnv3_image(s, image_data, q / s.positions());
+      std::fill(row.begin(), row.end(), Acc(0));
+      for (int64_t g = 0; g < s.groups; ++g) {
+        for (int64_t p = 0; p < s.taps(); ++p) {
+          const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, q, g, p);
+          accumulate_point<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
+                                row.data() + g * per_group);
+        }
+      }
+      scalar_t* dst = out + q * s.channels;
+      for (int64_t c = 0; c < s.channels; ++c) dst[c] = static_cast<scalar_t>(row[c]);
+    }
+  });
+  return output;
+}
+
+at::Tensor dcnv3_forward_cpu(const at::Tensor& input, const at::Tensor& offset_,
+                             const at::Tensor& mask_, int64_t kernel_h, int64_t kernel_w,
+                             int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                             int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                             double offset_scale) {
+  const Dcnv3Shape s = detail::check_dcnv3(input, offset_, mask_, kernel_h, kernel_w, stride_h,
+                                           stride_w, pad_h, pad_w, dilation_h, dilation_w, groups,
+                                           offset_scale);
+  const at::Tensor offset = offset_.contiguous();
+  const at::Tensor mask = mask_.contiguous();
+  at::Tensor output;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "dcnv3_cpu", [&] {
+    output = forward_typed<scalar_t>(s, input, offset, mask);
+  });
+  return output;
+}
+
+template <typename scalar_t>
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& s,
+                                                              const at::Tensor& grad_output,
+                                                              const at::Tensor& input,
+                                                              const at::Tensor& offset,
+                                                              const at::Tensor& mask) {
+  using Acc = typename AccumulateType<scalar_t>::type;
+  const at::Tensor pixels = accumulation_pixels<Acc>(input);
+  const auto acc = pixels.options();
+  const int64_t per_group = s.channels_per_group();
+  const int64_t image_size = s.height * s.width * s.channels;
+  // A sum that is finite proves every element finite (Inf or NaN anywhere makes it non-finite);
+  // an overflowing sum of finite values only costs the slower exact path.
+  const bool finite = pixels.numel() == 0 || std::isfinite(pixels.sum().item<double>());
+
+  // Scatters into the input gradient collide when two threads work on one image, so when there
+  // are fewer images than threads an image's positions are cut into `parts`, each scattering
+  // into its own buffer; the buffers are summed in a fixed order at the end.
+  const int64_t threads = at::get_num_threads();
+  const int64_t parts = s.batch >= threads ? 1 : (threads + s.batch - 1) / std::max<int64_t>(s.batch, 1);
+  at::Tensor grad_pixels = at::zeros({s.batch, parts, image_size}, acc);
+  at::Tensor grad_offset = at::empty(offset.sizes(), offset.options());
+  at::Tensor grad_mask = at::empty(mask.sizes(), mask.options());
+  const Acc* image_data = pixels.const_data_ptr<Acc>();
+  Acc* grad_image_data = grad_pixels.data_ptr<Acc>();
+  const scalar_t* gout = grad_output.const_data_ptr<scalar_t>();
+  const scalar_t* off = offset.const_data_ptr<scalar_t>();
+  const scalar_t* msk = mask.const_data_ptr<scalar_t>();
+  scalar_t* goff = grad_offset.data_ptr<scalar_t>();
+  scalar_t* gmask = grad_mask.data_ptr<scalar_t>();
+  const Acc scale = Acc(s.offset_scale);
+
+  at::parallel_for(0, s.batch * parts, 1, [&](int64_t begin, int64_t end) {
+    const int64_t run_max = std::max<int64_t>(per_group, 1);
+    std::vector<Acc> zeros(run_max, Acc(0));
+    std::vector<Acc> sinks(4 * run_max);
+    std::vector<Acc> column(run_max);  // the forward sample, not needed here
+    std::vector<Acc> upstream(std::max<int64_t>(s.channels, 1));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t b = task / parts;
+      const int64_t part = task % parts;
+      const Acc* image = dcnv3_image(s, image_data, b);
+      Acc* grad_image = grad_image_data + task * image_size;
+      const int64_t first = b * s.positions() + part * s.positions() / parts;
+      const int64_t last = b * s.positions() + (part + 1) * s.positions() / parts;
+      const auto pass = [&](auto finite_tag) {
+        constexpr bool kFinite = decltype(finite_tag)::value;
+        for (int64_t q = first; q < last; ++q) {
+          for (int64_t c = 0; c < s.channels; ++c) upstream[c] = static_cast<Acc>(gout[q * s.channels + c]);
+          for (int64_t g = 0; g < s.groups; ++g) {
+            for (int64_t p = 0; p < s.taps(); ++p) {
+              const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, q, g, p);
+              PointGradient<Acc> gradient;
+              backward_run<Acc, kFinite>(point, image + g * per_group, grad_image + g * per_group,
+                                         s.channels, zeros.data(), sinks.data(), per_group,
+                                         upstream.data() + g * per_group, column.data(), gradient);
+              Acc grad_dy, grad_dx;
+              gradient.position_gradient(point, grad_dy, grad_dx);
+              const int64_t index = s.point_index(q, g, p);
+              // The position moves by offset_scale cells per unit of offset.
+              goff[2 * index] = static_cast<scalar_t>(scale * grad_dx);
+              goff[2 * index + 1] = static_cast<scalar_t>(scale * grad_dy);
+              gmask[index] = static_cast<scalar_t>(gradient.mask);
+            }
+          }
+        }
+      };
+      if (finite) {
+        pass(std::true_type{});
+      } else {
+        pass(std::false_type{});
+      }
+    }
+  });
+  const at::Tensor summed = parts == 1 ? grad_pixels.select(1, 0) : grad_pixels.sum(1);
+  at::Tensor grad_input = summed.view(input.sizes()).to(input.scalar_type());
+  return {grad_input, grad_offset, grad_mask};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> dcnv3_backward_cpu(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& offset_,
+    const at::Tensor& mask_, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
+    int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+    int64_t groups, double offset_scale) {
+  const Dcnv3Shape s = detail::check_dcnv3(input, offset_, mask_, kernel_h, kernel_w, stride_h,
+                                           stride_w, pad_h, pad_w, dilation_h, dilation_w, groups,
+                                           offset_scale);
+  detail::check_dcnv3_grad_output(s, grad_output);
+  const at::Tensor upstream = grad_output.to(input.scalar_type()).contiguous();
+  const at::Tensor offset = offset_.contiguous();
+  const at::Tensor mask = mask_.contiguous();
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> grads;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "dcnv3_backward_cpu", [&] {
+    grads = backward_typed<scalar_t>(s, upstream, input, offset, mask);
+  });
+  return grads;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(deformviz, CPU, m) {
+  m.impl("dcnv3", &dcnv3_forward_cpu);
+  m.impl("_dcnv3_backward", &dcnv3_backward_cpu);
+}
+
+}  // namespace deformviz::cpu
