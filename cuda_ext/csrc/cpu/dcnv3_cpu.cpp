@@ -5,8 +5,8 @@
 // vectors of a group's channels: one stencil (deformviz/dcnv3.h, bilinear.h) serves the whole
 // group in a loop the compiler vectorises. Output positions are shared out over the threads;
 // each position's row of channels is accumulated in a small buffer over the group's points.
-// The backward pass is deform_conv2d's fused per-point pass (channels_last_sampling.h) with the
-// upstream gradient of the output row in place of a column gradient: d out / d sample_p = m_p.
+// The backward pass is one fused pass per point, like deform_conv2d's, with the upstream gradient
+// of the output row in place of a column gradient (d out / d sample_p = m_p).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
-#include <type_traits>
 #include <vector>
 
 #include "../dcnv3.h"
@@ -50,6 +49,57 @@ inline void accumulate_point(const LocatedPoint<Acc>& point, const Acc* pixels, 
   }
 }
 
+// The backward work of one point of a group, in one pass over the group's channels:
+//   grad_pixels[n][j] += w_n * m * upstream[j]    (the input gradient)
+//   gradient.dot[n]   += upstream[j] * pixel_n[j] (for the position gradient)
+// and the mask gradient sum_j upstream[j] * sample[j], which is sum_n w_n * dot[n] over the
+// used terms: no per-channel sample is formed (unlike deform_conv2d's backward_run, which also
+// writes the sample into its column). Terms the shared rules skip read `zeros` and scatter into
+// `sinks` (4 * length scratch values); a term of weight 0 but a non-zero derivative (a
+// neighbour on the border) still reads its pixel for the position gradient.
+template <typename Acc>
+inline void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
+                           int64_t channels, const Acc* zeros, Acc* sinks, int64_t length,
+                           const Acc* __restrict__ upstream, PointGradient<Acc>& gradient) {
+  const Acc* src[4];
+  Acc* target[4];
+  Acc w[4];
+  for (int n = 0; n < 4; ++n) {
+    const BilinearStencil<Acc>& st = point.stencil;
+    const bool used = st.weight[n] != Acc(0);
+    const bool sloped = st.weight_dy[n] != Acc(0) || st.weight_dx[n] != Acc(0);
+    const int64_t at = st.index[n] * channels;
+    src[n] = (used || sloped) ? pixels + at : zeros;
+    target[n] = used ? grad_pixels + at : sinks + n * length;
+    w[n] = used ? st.weight[n] : Acc(0);
+  }
+  const Acc m = point.modulation;
+  const Acc *a0 = src[0], *a1 = src[1], *a2 = src[2], *a3 = src[3];
+  Acc* __restrict__ t0 = target[0];
+  Acc* __restrict__ t1 = target[1];
+  Acc* __restrict__ t2 = target[2];
+  Acc* __restrict__ t3 = target[3];
+  Acc d0 = Acc(0), d1 = Acc(0), d2 = Acc(0), d3 = Acc(0);
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+  for (int64_t j = 0; j < length; ++j) {
+    const Acc g = upstream[j];
+    d0 += g * a0[j];
+    d1 += g * a1[j];
+    d2 += g * a2[j];
+    d3 += g * a3[j];
+    const Acc spread = g * m;
+    t0[j] += w[0] * spread;
+    t1[j] += w[1] * spread;
+    t2[j] += w[2] * spread;
+    t3[j] += w[3] * spread;
+  }
+  const Acc dots[4] = {d0, d1, d2, d3};
+  for (int n = 0; n < 4; ++n) {
+    gradient.dot[n] = dots[n];
+    if (w[n] != Acc(0)) gradient.mask += w[n] * dots[n];
+  }
+}
+
 // The input in the accumulation type: the tensor itself for float and double.
 template <typename Acc>
 at::Tensor accumulation_pixels(const at::Tensor& input) {
@@ -75,11 +125,14 @@ at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at:
     for (int64_t q = begin; q < end; ++q) {
       const Acc* image = dcnv3_image(s, image_data, q / s.positions());
       std::fill(row.begin(), row.end(), Acc(0));
+      const Dcnv3Output o = dcnv3_output(s, q);
       for (int64_t g = 0; g < s.groups; ++g) {
-        for (int64_t p = 0; p < s.taps(); ++p) {
-          const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, q, g, p);
-          accumulate_point<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
-                                row.data() + g * per_group);
+        for (int64_t i = 0; i < s.kernel_w; ++i) {
+          for (int64_t j = 0; j < s.kernel_h; ++j) {
+            const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, o, g, i, j);
+            accumulate_point<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
+                                  row.data() + g * per_group);
+          }
         }
       }
       scalar_t* dst = out + q * s.channels;
@@ -117,10 +170,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& 
   const auto acc = pixels.options();
   const int64_t per_group = s.channels_per_group();
   const int64_t image_size = s.height * s.width * s.channels;
-  // A sum that is finite proves every element finite (Inf or NaN anywhere makes it non-finite);
-  // an overflowing sum of finite values only costs the slower exact path.
-  const bool finite = pixels.numel() == 0 || std::isfinite(pixels.sum().item<double>());
-
   // Scatters into the input gradient collide when two threads work on one image, so when there
   // are fewer images than threads an image's positions are cut into `parts`, each scattering
   // into its own buffer; the buffers are summed in a fixed order at the end.
@@ -142,7 +191,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& 
     const int64_t run_max = std::max<int64_t>(per_group, 1);
     std::vector<Acc> zeros(run_max, Acc(0));
     std::vector<Acc> sinks(4 * run_max);
-    std::vector<Acc> column(run_max);  // the forward sample, not needed here
     std::vector<Acc> upstream(std::max<int64_t>(s.channels, 1));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / parts;
@@ -151,20 +199,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& 
       Acc* grad_image = grad_image_data + task * image_size;
       const int64_t first = b * s.positions() + part * s.positions() / parts;
       const int64_t last = b * s.positions() + (part + 1) * s.positions() / parts;
-      const auto pass = [&](auto finite_tag) {
-        constexpr bool kFinite = decltype(finite_tag)::value;
-        for (int64_t q = first; q < last; ++q) {
-          for (int64_t c = 0; c < s.channels; ++c) upstream[c] = static_cast<Acc>(gout[q * s.channels + c]);
-          for (int64_t g = 0; g < s.groups; ++g) {
-            for (int64_t p = 0; p < s.taps(); ++p) {
-              const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, q, g, p);
+      for (int64_t q = first; q < last; ++q) {
+        for (int64_t c = 0; c < s.channels; ++c) upstream[c] = static_cast<Acc>(gout[q * s.channels + c]);
+        const Dcnv3Output o = dcnv3_output(s, q);
+        for (int64_t g = 0; g < s.groups; ++g) {
+          for (int64_t i = 0; i < s.kernel_w; ++i) {
+            for (int64_t j = 0; j < s.kernel_h; ++j) {
+              const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, o, g, i, j);
               PointGradient<Acc> gradient;
-              backward_run<Acc, kFinite>(point, image + g * per_group, grad_image + g * per_group,
-                                         s.channels, zeros.data(), sinks.data(), per_group,
-                                         upstream.data() + g * per_group, column.data(), gradient);
+              backward_point<Acc>(point, image + g * per_group, grad_image + g * per_group,
+                                  s.channels, zeros.data(), sinks.data(), per_group,
+                                  upstream.data() + g * per_group, gradient);
               Acc grad_dy, grad_dx;
               gradient.position_gradient(point, grad_dy, grad_dx);
-              const int64_t index = s.point_index(q, g, p);
+              const int64_t index = s.point_index(q, g, i * s.kernel_h + j);
               // The position moves by offset_scale cells per unit of offset.
               goff[2 * index] = static_cast<scalar_t>(scale * grad_dx);
               goff[2 * index + 1] = static_cast<scalar_t>(scale * grad_dy);
@@ -172,11 +220,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& 
             }
           }
         }
-      };
-      if (finite) {
-        pass(std::true_type{});
-      } else {
-        pass(std::false_type{});
       }
     }
   });

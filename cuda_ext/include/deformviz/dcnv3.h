@@ -54,31 +54,39 @@ struct Dcnv3Shape {
   }
 };
 
-// Where point p of group g samples for output position q (over the whole batch), in input cells.
+// Output position q (over the whole batch) and its row and column, split once per position:
+// integer division is slow, and every point of the position shares them.
+struct Dcnv3Output {
+  int64_t q, oy, ox;
+};
+DV_HOST_DEVICE Dcnv3Output dcnv3_output(const Dcnv3Shape& s, int64_t q) {
+  const int64_t row = q / s.out_w;
+  return {q, row % s.out_h, q - row * s.out_w};
+}
+
+// Where point p = i * kernel_h + j of group g samples for output o, in input cells.
 template <typename Acc, typename T>
-DV_HOST_DEVICE void dcnv3_sampling_position(const Dcnv3Shape& s, const T* offset, int64_t q,
-                                            int64_t g, int64_t p, Acc& y, Acc& x) {
-  const int64_t ox = q % s.out_w;
-  const int64_t oy = (q / s.out_w) % s.out_h;
-  const int64_t i = p / s.kernel_h;  // x index: the outer loop of InternImage's grid
-  const int64_t j = p - i * s.kernel_h;
+DV_HOST_DEVICE void dcnv3_sampling_position(const Dcnv3Shape& s, const T* offset,
+                                            const Dcnv3Output& o, int64_t g, int64_t i, int64_t j,
+                                            Acc& y, Acc& x) {
   const int64_t cx = s.dilation_w * (s.kernel_w - 1) / 2;
   const int64_t cy = s.dilation_h * (s.kernel_h - 1) / 2;
-  const int64_t at = 2 * s.point_index(q, g, p);
+  const int64_t at = 2 * s.point_index(o.q, g, i * s.kernel_h + j);
   const Acc scale = Acc(s.offset_scale);
-  x = Acc(ox * s.stride_w - s.pad_w + cx) + scale * (Acc(i * s.dilation_w - cx) + to_acc<Acc>(offset[at]));
-  y = Acc(oy * s.stride_h - s.pad_h + cy) + scale * (Acc(j * s.dilation_h - cy) + to_acc<Acc>(offset[at + 1]));
+  x = Acc(o.ox * s.stride_w - s.pad_w + cx) + scale * (Acc(i * s.dilation_w - cx) + to_acc<Acc>(offset[at]));
+  y = Acc(o.oy * s.stride_h - s.pad_h + cy) + scale * (Acc(j * s.dilation_h - cy) + to_acc<Acc>(offset[at + 1]));
 }
 
 // A point's stencil and modulation. Stencil indices are pixel indices (y * width + x); in the
 // channels-last layout a neighbour's channel vector starts at index * channels.
 template <typename Acc, typename T>
 DV_HOST_DEVICE LocatedPoint<Acc> dcnv3_locate(const Dcnv3Shape& s, const T* offset, const T* mask,
-                                              int64_t q, int64_t g, int64_t p) {
+                                              const Dcnv3Output& o, int64_t g, int64_t i,
+                                              int64_t j) {
   Acc y, x;
-  dcnv3_sampling_position<Acc>(s, offset, q, g, p, y, x);
+  dcnv3_sampling_position<Acc>(s, offset, o, g, i, j, y, x);
   return {zero_padded_stencil<Acc>(s.height, s.width, y, x),
-          to_acc<Acc>(mask[s.point_index(q, g, p)])};
+          to_acc<Acc>(mask[s.point_index(o.q, g, i * s.kernel_h + j)])};
 }
 
 // The same stencil addressing channel c of a channels-last image directly: each index becomes
