@@ -52,6 +52,7 @@ def dcnv3(input: Tensor, offset: Tensor, mask: Tensor, kernel_size: int | tuple[
     (a variant of InternImage's module) is not supported.
 
     Example:
+        >>> import torch
         >>> x = torch.randn(1, 8, 8, 16)
         >>> offset = torch.zeros(1, 8, 8, 4 * 9 * 2)
         >>> mask = torch.full((1, 8, 8, 4 * 9), 1 / 9)
