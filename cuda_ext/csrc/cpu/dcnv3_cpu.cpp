@@ -3,8 +3,8 @@
 //
 // The input is already channels last, so a point's four bilinear neighbours are four contiguous
 // vectors of a group's channels: one stencil (deformviz/dcnv3.h, bilinear.h) serves the whole
-// group in a loop the compiler vectorises. Output positions are shared out over the threads;
-// each position's row of channels is accumulated in a small buffer over the group's points.
+// group in deform_conv2d's channel loop (channels_last_sampling.h). Output positions are shared
+// out over the threads; each position's row of channels is summed over the group's points.
 // The backward pass is one fused pass per point, like deform_conv2d's, with the upstream gradient
 // of the output row in place of a column gradient (d out / d sample_p = m_p).
 #include <ATen/ATen.h>
@@ -26,28 +26,6 @@ namespace {
 
 // Output positions per parallel task: a few rows of work, small enough to balance the threads.
 constexpr int64_t kPositionsPerTask = 16;
-
-// out[j] += m * sum over the stencil's terms of weight * pixel[channel j], for one point of a
-// group. `pixels` is the image's channels-last data offset to the group's first channel; terms
-// the shared rules skip read from `zeros` (at least `length` zeros) instead.
-template <typename Acc>
-inline void accumulate_point(const LocatedPoint<Acc>& point, const Acc* pixels, int64_t channels,
-                             const Acc* zeros, int64_t length, Acc* __restrict__ out) {
-  const Acc* src[4];
-  Acc w[4];
-  for (int n = 0; n < 4; ++n) {
-    const bool used = point.stencil.weight[n] != Acc(0);
-    src[n] = used ? pixels + point.stencil.index[n] * channels : zeros;
-    w[n] = used ? point.stencil.weight[n] : Acc(0);
-  }
-  const Acc m = point.modulation;
-  const Acc *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3];
-#pragma omp simd
-  for (int64_t j = 0; j < length; ++j) {
-    // Summed in the order of `interpolate`, so the result matches the other kernels.
-    out[j] += m * (((w[0] * s0[j] + w[1] * s1[j]) + w[2] * s2[j]) + w[3] * s3[j]);
-  }
-}
 
 // The backward work of one point of a group, in one pass over the group's channels:
 //   grad_pixels[n][j] += w_n * m * upstream[j]    (the input gradient)
@@ -122,6 +100,7 @@ at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at:
 
   at::parallel_for(0, s.output_count(), kPositionsPerTask, [&](int64_t begin, int64_t end) {
     std::vector<Acc> row(s.channels);
+    std::vector<Acc> sample(std::max<int64_t>(per_group, 1));
     for (int64_t q = begin; q < end; ++q) {
       const Acc* image = dcnv3_image(s, image_data, q / s.positions());
       std::fill(row.begin(), row.end(), Acc(0));
@@ -130,8 +109,11 @@ at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at:
         for (int64_t i = 0; i < s.kernel_w; ++i) {
           for (int64_t j = 0; j < s.kernel_h; ++j) {
             const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, o, g, i, j);
-            accumulate_point<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
-                                  row.data() + g * per_group);
+            // deform_conv2d's channel loop: m * the bilinear sample of each channel of the group.
+            sample_run<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
+                            sample.data());
+            Acc* sum = row.data() + g * per_group;
+            for (int64_t c = 0; c < per_group; ++c) sum[c] += sample[c];
           }
         }
       }
