@@ -343,3 +343,16 @@ def test_the_compiled_op_checks_its_arguments_too():
                                   1, 1, 2, 1.0)
     with pytest.raises(ValueError, match="groups = 5 must be positive and divide"):
         torch.ops.deformviz.dcnv3(case.input, case.offset, case.mask, 3, 3, 1, 1, 1, 1, 1, 1, 5, 1.0)
+
+
+def test_without_the_compiled_library_the_reference_runs_with_a_warning(monkeypatch):
+    from deformviz.ops import _extension
+
+    case = make_case()
+    compiled_result = run(case)
+    monkeypatch.setattr(_extension, "_compiled", None)
+    monkeypatch.setattr(_extension, "_load_error", "ImportError: simulated")
+    monkeypatch.setattr(_extension, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="simulated"):
+        fallback = run(case)
+    torch.testing.assert_close(fallback, compiled_result, rtol=1e-12, atol=1e-12)
