@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "../dcnv3.h"
@@ -23,6 +24,18 @@
 
 namespace deformviz::cpu {
 namespace {
+
+// GCC on x86-64 compiles the float passes three times, for AVX-512, AVX2 and the
+// baseline, and picks the best the CPU has when the library loads: a group's 16 channels
+// (InternImage) are then one or two vectors instead of four SSE ones. The per-point helpers are
+// forced inline so they are compiled for the clone's instruction set too.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DV_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define DV_CPU_INLINE inline __attribute__((always_inline))
+#else
+#define DV_CPU_CLONES
+#define DV_CPU_INLINE inline
+#endif
 
 // Output positions per parallel task: a few rows of work, small enough to balance the threads.
 constexpr int64_t kPositionsPerTask = 16;
@@ -36,7 +49,7 @@ constexpr int64_t kPositionsPerTask = 16;
 // `sinks` (4 * length scratch values); a term of weight 0 but a non-zero derivative (a
 // neighbour on the border) still reads its pixel for the position gradient.
 template <typename Acc>
-inline void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
+DV_CPU_INLINE void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
                            int64_t channels, const Acc* zeros, Acc* sinks, int64_t length,
                            const Acc* __restrict__ upstream, PointGradient<Acc>& gradient) {
   const Acc* src[4];
@@ -84,41 +97,65 @@ at::Tensor accumulation_pixels(const at::Tensor& input) {
   return input.to(c10::CppTypeToScalarType<Acc>::value).contiguous();
 }
 
+// The forward pass over output positions [begin, end) (over the whole batch).
+template <typename scalar_t, typename Acc>
+struct ForwardPass {
+  Dcnv3Shape s;
+  const Acc* image_data;  // [batch, height, width, channels]
+  const Acc* zeros;       // channels-per-group zeros
+  const scalar_t* offset;
+  const scalar_t* mask;
+  scalar_t* output;
+
+  // Scratch: `row` holds channels values, `sample` channels-per-group.
+  DV_CPU_INLINE void run(int64_t begin, int64_t end, Acc* row, Acc* sample) const {
+    const int64_t per_group = s.channels_per_group();
+    for (int64_t q = begin; q < end; ++q) {
+      const Acc* image = dcnv3_image(s, image_data, q / s.positions());
+      std::fill(row, row + s.channels, Acc(0));
+      const Dcnv3Output o = dcnv3_output(s, q);
+      for (int64_t g = 0; g < s.groups; ++g) {
+        Acc* sum = row + g * per_group;
+        for (int64_t i = 0; i < s.kernel_w; ++i) {
+          for (int64_t j = 0; j < s.kernel_h; ++j) {
+            const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, offset, mask, o, g, i, j);
+            // deform_conv2d's channel loop: m * the bilinear sample of each channel of the group.
+            sample_run<Acc>(point, image + g * per_group, s.channels, zeros, per_group, sample);
+            for (int64_t c = 0; c < per_group; ++c) sum[c] += sample[c];
+          }
+        }
+      }
+      scalar_t* dst = output + q * s.channels;
+      for (int64_t c = 0; c < s.channels; ++c) dst[c] = static_cast<scalar_t>(row[c]);
+    }
+  }
+};
+
+DV_CPU_CLONES void run_float_forward(const ForwardPass<float, float>& pass, int64_t begin,
+                                     int64_t end, float* row, float* sample) {
+  pass.run(begin, end, row, sample);
+}
+
 template <typename scalar_t>
 at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at::Tensor& offset,
                          const at::Tensor& mask) {
   using Acc = typename AccumulateType<scalar_t>::type;
   const at::Tensor pixels = accumulation_pixels<Acc>(input);
   at::Tensor output = at::empty({s.batch, s.out_h, s.out_w, s.channels}, input.options());
-  const int64_t per_group = s.channels_per_group();
-  const at::Tensor zeros = at::zeros({std::max<int64_t>(per_group, 1)}, pixels.options());
-  const Acc* image_data = pixels.const_data_ptr<Acc>();
-  const Acc* zero_data = zeros.const_data_ptr<Acc>();
-  const scalar_t* off = offset.const_data_ptr<scalar_t>();
-  const scalar_t* msk = mask.const_data_ptr<scalar_t>();
-  scalar_t* out = output.data_ptr<scalar_t>();
-
+  const at::Tensor zeros = at::zeros({std::max<int64_t>(s.channels_per_group(), 1)}, pixels.options());
+  const ForwardPass<scalar_t, Acc> pass{s,
+                                        pixels.const_data_ptr<Acc>(),
+                                        zeros.const_data_ptr<Acc>(),
+                                        offset.const_data_ptr<scalar_t>(),
+                                        mask.const_data_ptr<scalar_t>(),
+                                        output.data_ptr<scalar_t>()};
   at::parallel_for(0, s.output_count(), kPositionsPerTask, [&](int64_t begin, int64_t end) {
-    std::vector<Acc> row(s.channels);
-    std::vector<Acc> sample(std::max<int64_t>(per_group, 1));
-    for (int64_t q = begin; q < end; ++q) {
-      const Acc* image = dcnv3_image(s, image_data, q / s.positions());
-      std::fill(row.begin(), row.end(), Acc(0));
-      const Dcnv3Output o = dcnv3_output(s, q);
-      for (int64_t g = 0; g < s.groups; ++g) {
-        for (int64_t i = 0; i < s.kernel_w; ++i) {
-          for (int64_t j = 0; j < s.kernel_h; ++j) {
-            const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, o, g, i, j);
-            // deform_conv2d's channel loop: m * the bilinear sample of each channel of the group.
-            sample_run<Acc>(point, image + g * per_group, s.channels, zero_data, per_group,
-                            sample.data());
-            Acc* sum = row.data() + g * per_group;
-            for (int64_t c = 0; c < per_group; ++c) sum[c] += sample[c];
-          }
-        }
-      }
-      scalar_t* dst = out + q * s.channels;
-      for (int64_t c = 0; c < s.channels; ++c) dst[c] = static_cast<scalar_t>(row[c]);
+    std::vector<Acc> row(std::max<int64_t>(s.channels, 1));
+    std::vector<Acc> sample(std::max<int64_t>(s.channels_per_group(), 1));
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      run_float_forward(pass, begin, end, row.data(), sample.data());
+    } else {
+      pass.run(begin, end, row.data(), sample.data());
     }
   });
   return output;
@@ -141,6 +178,61 @@ at::Tensor dcnv3_forward_cpu(const at::Tensor& input, const at::Tensor& offset_,
   return output;
 }
 
+// The backward pass over the output positions of one task: image b = task / parts, its part
+// task % parts of the positions, scattering into that task's input-gradient buffer.
+template <typename scalar_t, typename Acc>
+struct BackwardPass {
+  Dcnv3Shape s;
+  int64_t parts;
+  const Acc* image_data;   // [batch, height, width, channels]
+  Acc* grad_image_data;    // [batch, parts, height * width * channels]
+  const scalar_t* grad_output;
+  const scalar_t* offset;
+  const scalar_t* mask;
+  scalar_t* grad_offset;
+  scalar_t* grad_mask;
+
+  // Scratch: `zeros` and `upstream` hold channels-per-group and channels values, `sinks` four
+  // times channels-per-group.
+  DV_CPU_INLINE void run(int64_t task, const Acc* zeros, Acc* sinks, Acc* upstream) const {
+    const int64_t per_group = s.channels_per_group();
+    const int64_t b = task / parts;
+    const int64_t part = task % parts;
+    const Acc* image = dcnv3_image(s, image_data, b);
+    Acc* grad_image = grad_image_data + task * s.height * s.width * s.channels;
+    const int64_t first = b * s.positions() + part * s.positions() / parts;
+    const int64_t last = b * s.positions() + (part + 1) * s.positions() / parts;
+    const Acc scale = Acc(s.offset_scale);
+    for (int64_t q = first; q < last; ++q) {
+      for (int64_t c = 0; c < s.channels; ++c) upstream[c] = static_cast<Acc>(grad_output[q * s.channels + c]);
+      const Dcnv3Output o = dcnv3_output(s, q);
+      for (int64_t g = 0; g < s.groups; ++g) {
+        for (int64_t i = 0; i < s.kernel_w; ++i) {
+          for (int64_t j = 0; j < s.kernel_h; ++j) {
+            const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, offset, mask, o, g, i, j);
+            PointGradient<Acc> gradient;
+            backward_point<Acc>(point, image + g * per_group, grad_image + g * per_group,
+                                s.channels, zeros, sinks, per_group, upstream + g * per_group,
+                                gradient);
+            Acc grad_dy, grad_dx;
+            gradient.position_gradient(point, grad_dy, grad_dx);
+            const int64_t index = s.point_index(q, g, i * s.kernel_h + j);
+            // The position moves by offset_scale cells per unit of offset.
+            grad_offset[2 * index] = static_cast<scalar_t>(scale * grad_dx);
+            grad_offset[2 * index + 1] = static_cast<scalar_t>(scale * grad_dy);
+            grad_mask[index] = static_cast<scalar_t>(gradient.mask);
+          }
+        }
+      }
+    }
+  }
+};
+
+DV_CPU_CLONES void run_float_backward(const BackwardPass<float, float>& pass, int64_t task,
+                                      const float* zeros, float* sinks, float* upstream) {
+  pass.run(task, zeros, sinks, upstream);
+}
+
 template <typename scalar_t>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& s,
                                                               const at::Tensor& grad_output,
@@ -149,59 +241,33 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& 
                                                               const at::Tensor& mask) {
   using Acc = typename AccumulateType<scalar_t>::type;
   const at::Tensor pixels = accumulation_pixels<Acc>(input);
-  const auto acc = pixels.options();
-  const int64_t per_group = s.channels_per_group();
-  const int64_t image_size = s.height * s.width * s.channels;
   // Scatters into the input gradient collide when two threads work on one image, so when there
   // are fewer images than threads an image's positions are cut into `parts`, each scattering
   // into its own buffer; the buffers are summed in a fixed order at the end.
   const int64_t threads = at::get_num_threads();
   const int64_t parts = s.batch >= threads ? 1 : (threads + s.batch - 1) / std::max<int64_t>(s.batch, 1);
-  at::Tensor grad_pixels = at::zeros({s.batch, parts, image_size}, acc);
+  at::Tensor grad_pixels = at::zeros({s.batch, parts, s.height * s.width * s.channels}, pixels.options());
   at::Tensor grad_offset = at::empty(offset.sizes(), offset.options());
   at::Tensor grad_mask = at::empty(mask.sizes(), mask.options());
-  const Acc* image_data = pixels.const_data_ptr<Acc>();
-  Acc* grad_image_data = grad_pixels.data_ptr<Acc>();
-  const scalar_t* gout = grad_output.const_data_ptr<scalar_t>();
-  const scalar_t* off = offset.const_data_ptr<scalar_t>();
-  const scalar_t* msk = mask.const_data_ptr<scalar_t>();
-  scalar_t* goff = grad_offset.data_ptr<scalar_t>();
-  scalar_t* gmask = grad_mask.data_ptr<scalar_t>();
-  const Acc scale = Acc(s.offset_scale);
-
+  const BackwardPass<scalar_t, Acc> pass{s,
+                                         parts,
+                                         pixels.const_data_ptr<Acc>(),
+                                         grad_pixels.data_ptr<Acc>(),
+                                         grad_output.const_data_ptr<scalar_t>(),
+                                         offset.const_data_ptr<scalar_t>(),
+                                         mask.const_data_ptr<scalar_t>(),
+                                         grad_offset.data_ptr<scalar_t>(),
+                                         grad_mask.data_ptr<scalar_t>()};
   at::parallel_for(0, s.batch * parts, 1, [&](int64_t begin, int64_t end) {
-    const int64_t run_max = std::max<int64_t>(per_group, 1);
-    std::vector<Acc> zeros(run_max, Acc(0));
+    const int64_t run_max = std::max<int64_t>(s.channels_per_group(), 1);
+    const std::vector<Acc> zeros(run_max, Acc(0));
     std::vector<Acc> sinks(4 * run_max);
     std::vector<Acc> upstream(std::max<int64_t>(s.channels, 1));
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t b = task / parts;
-      const int64_t part = task % parts;
-      const Acc* image = dcnv3_image(s, image_data, b);
-      Acc* grad_image = grad_image_data + task * image_size;
-      const int64_t first = b * s.positions() + part * s.positions() / parts;
-      const int64_t last = b * s.positions() + (part + 1) * s.positions() / parts;
-      for (int64_t q = first; q < last; ++q) {
-        for (int64_t c = 0; c < s.channels; ++c) upstream[c] = static_cast<Acc>(gout[q * s.channels + c]);
-        const Dcnv3Output o = dcnv3_output(s, q);
-        for (int64_t g = 0; g < s.groups; ++g) {
-          for (int64_t i = 0; i < s.kernel_w; ++i) {
-            for (int64_t j = 0; j < s.kernel_h; ++j) {
-              const LocatedPoint<Acc> point = dcnv3_locate<Acc>(s, off, msk, o, g, i, j);
-              PointGradient<Acc> gradient;
-              backward_point<Acc>(point, image + g * per_group, grad_image + g * per_group,
-                                  s.channels, zeros.data(), sinks.data(), per_group,
-                                  upstream.data() + g * per_group, gradient);
-              Acc grad_dy, grad_dx;
-              gradient.position_gradient(point, grad_dy, grad_dx);
-              const int64_t index = s.point_index(q, g, i * s.kernel_h + j);
-              // The position moves by offset_scale cells per unit of offset.
-              goff[2 * index] = static_cast<scalar_t>(scale * grad_dx);
-              goff[2 * index + 1] = static_cast<scalar_t>(scale * grad_dy);
-              gmask[index] = static_cast<scalar_t>(gradient.mask);
-            }
-          }
-        }
+      if constexpr (std::is_same_v<scalar_t, float>) {
+        run_float_backward(pass, task, zeros.data(), sinks.data(), upstream.data());
+      } else {
+        pass.run(task, zeros.data(), sinks.data(), upstream.data());
       }
     }
   });
