@@ -274,6 +274,25 @@ def test_lower_precision_against_float64(dtype, tolerance):
         assert scale > 0 and error <= 4 * tolerance * scale, f"{name}: {error} vs {scale}"
 
 
+@pytest.mark.parametrize("per_group", [16, 5, 37])
+@pytest.mark.parametrize("name", ["internimage", "stride2", "dilation2", "huge_offsets"])
+def test_float32_passes_match_float64(name, per_group):
+    """float32 runs its own code path on the CPU (compiled for the CPU's vector extension):
+    a group of 16 channels is InternImage's, 5 and 37 leave vector remainders."""
+    case = make_case(**{**CONFIGS[name], "per_group": per_group})
+    rounded = [t.float().double() for t in case.tensors()]
+    exact = [t.clone().requires_grad_(True) for t in rounded]
+    single = [t.float().requires_grad_(True) for t in rounded]
+    out_exact = compiled(*exact, *case.geometry())
+    out_single = compiled(*single, *case.geometry())
+    upstream = torch.randn(out_exact.shape, dtype=torch.float64)
+    out_exact.backward(upstream)
+    out_single.backward(upstream.float())
+    torch.testing.assert_close(out_single.double(), out_exact.detach(), rtol=1e-5, atol=1e-5)
+    for a, b in zip(single, exact):
+        torch.testing.assert_close(a.grad.double(), b.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_autocast_accepts_mixed_dtypes_and_computes_in_float32():
     case = make_case(dtype=torch.float32)
     with torch.autocast("cpu", dtype=torch.bfloat16):
