@@ -13,7 +13,8 @@ import pytest
 from tests.fixtures_model import _one_thread, samples, test_model, test_model_path  # noqa: F401
 
 MODULES = ["deformviz", "deformviz.visualize", "deformviz.plotting.sampling",
-           "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois"]
+           "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois",
+           "deformviz.ops.dcnv3", "deformviz.ops.dcnv4_layout"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,4 @@
-// Autocast kernels of both operators, for the CPU and CUDA autocast keys.
+// Autocast kernels of the operators, for the CPU and CUDA autocast keys.
 //
 // Under torch.autocast the layers around a deformable operator run in float16 or bfloat16, so
 // its offsets, mask or input arrive in a lower precision than its weights. Like torchvision's
@@ -67,16 +67,38 @@ at::Tensor deform_roi_pool_autocast(const at::Tensor& input, const at::Tensor& r
       .to(input.scalar_type());
 }
 
+template <c10::DispatchKey AutocastKey>
+at::Tensor dcnv3_autocast(const at::Tensor& input, const at::Tensor& offset,
+                          const at::Tensor& mask, int64_t kernel_h, int64_t kernel_w,
+                          int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                          int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                          double offset_scale) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(AutocastKey);
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("deformviz::dcnv3", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&,
+                                               const at::Tensor&, int64_t, int64_t, int64_t,
+                                               int64_t, int64_t, int64_t, int64_t, int64_t,
+                                               int64_t, double)>();
+  const at::ScalarType type = compute_type(input);
+  return op.call(upcast(input, type), upcast(offset, type), upcast(mask, type), kernel_h,
+                 kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups,
+                 offset_scale)
+      .to(input.scalar_type());
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(deformviz, AutocastCPU, m) {
   m.impl("deform_conv2d", &deform_conv2d_autocast<c10::DispatchKey::AutocastCPU>);
   m.impl("deform_roi_pool", &deform_roi_pool_autocast<c10::DispatchKey::AutocastCPU>);
+  m.impl("dcnv3", &dcnv3_autocast<c10::DispatchKey::AutocastCPU>);
 }
 
 TORCH_LIBRARY_IMPL(deformviz, AutocastCUDA, m) {
   m.impl("deform_conv2d", &deform_conv2d_autocast<c10::DispatchKey::AutocastCUDA>);
   m.impl("deform_roi_pool", &deform_roi_pool_autocast<c10::DispatchKey::AutocastCUDA>);
+  m.impl("dcnv3", &dcnv3_autocast<c10::DispatchKey::AutocastCUDA>);
 }
 
 }  // namespace deformviz

@@ -23,6 +23,14 @@ TORCH_LIBRARY(deformviz, m) {
       "_deform_roi_pool_backward(Tensor grad_output, Tensor input, Tensor rois, Tensor? offset, "
       "int pooled_h, int pooled_w, float spatial_scale, int sampling_ratio, float gamma) "
       "-> (Tensor, Tensor)");
+  m.def(
+      "dcnv3(Tensor input, Tensor offset, Tensor mask, int kernel_h, int kernel_w, int stride_h, "
+      "int stride_w, int pad_h, int pad_w, int dilation_h, int dilation_w, int groups, "
+      "float offset_scale) -> Tensor");
+  m.def(
+      "_dcnv3_backward(Tensor grad_output, Tensor input, Tensor offset, Tensor mask, "
+      "int kernel_h, int kernel_w, int stride_h, int stride_w, int pad_h, int pad_w, "
+      "int dilation_h, int dilation_w, int groups, float offset_scale) -> (Tensor, Tensor, Tensor)");
 }
 
 namespace {

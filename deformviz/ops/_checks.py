@@ -136,3 +136,39 @@ def run_upcast(fn, input: Tensor, *args):
 
     with torch.autocast(input.device.type, enabled=False):
         return fn(up(input), *map(up, args)).to(input.dtype)
+
+
+def check_dcnv3(input: Tensor, offset: Tensor, mask: Tensor, kernel: tuple[int, int],
+                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
+                groups: int, offset_scale: float) -> None:
+    op = "dcnv3"
+    mixed = autocast_active(input)
+    check_tensor(op, "input", input, 4, None)
+    check_tensor(op, "offset", offset, 4, input, mixed)
+    check_tensor(op, "mask", mask, 4, input, mixed)
+    if min(kernel) <= 0 or min(stride) <= 0 or min(dilation) <= 0 or min(padding) < 0:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and padding "
+                         f"non-negative, got kernel_size={kernel}, stride={stride}, "
+                         f"padding={padding}, dilation={dilation}")
+    batch, height, width, channels = input.shape
+    if not isinstance(groups, int) or groups <= 0 or channels % groups:
+        raise ValueError(f"{op}: groups={groups!r} must be a positive int dividing the input's "
+                         f"{channels} channels (input is [N, H, W, C], channels last)")
+    if not isinstance(offset_scale, (int, float)) or not abs(offset_scale) < float("inf"):
+        raise ValueError(f"{op}: offset_scale must be a finite number, got {offset_scale!r}")
+    extent = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    padded = (height + 2 * padding[0], width + 2 * padding[1])
+    if padded[0] < extent[0] or padded[1] < extent[1]:
+        raise ValueError(f"{op}: input of {height}x{width} padded to {padded[0]}x{padded[1]} is "
+                         f"smaller than the kernel's extent {extent[0]}x{extent[1]}")
+    out_h = conv_output_size(height, kernel[0], stride[0], padding[0], dilation[0])
+    out_w = conv_output_size(width, kernel[1], stride[1], padding[1], dilation[1])
+    taps = kernel[0] * kernel[1]
+    expected = (batch, out_h, out_w, groups * taps * 2)
+    if tuple(offset.shape) != expected:
+        raise ValueError(f"{op}: offset must have shape {expected} = [N, Ho, Wo, groups * K * 2], "
+                         f"got {tuple(offset.shape)}")
+    expected = (batch, out_h, out_w, groups * taps)
+    if tuple(mask.shape) != expected:
+        raise ValueError(f"{op}: mask must have shape {expected} = [N, Ho, Wo, groups * K], got "
+                         f"{tuple(mask.shape)}")
