@@ -140,8 +140,8 @@ def _valid_ratios(padding: Tensor | None, shapes: tuple[tuple[int, int], ...],
     ratios, start = [], 0
     for height, width in shapes:
         valid = ~padding[:, start:start + height * width].reshape(-1, height, width)
-        ratios.append(torch.stack([valid[:, 0, :].sum(-1) / width,
-                                   valid[:, :, 0].sum(-1) / height], -1).double())
+        ratios.append(torch.stack([valid[:, 0, :].sum(-1).double() / width,
+                                   valid[:, :, 0].sum(-1).double() / height], -1))
         start += height * width
     return torch.stack(ratios, 1)
 
