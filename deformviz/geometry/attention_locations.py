@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 __all__ = ["LevelGrid", "normalized_to_cells", "cells_to_input", "input_to_original",
-           "QueryPixels", "query_pixels"]
+           "QueryPixels", "query_pixels", "valid_boxes_to_original"]
 
 
 class LevelGrid(Protocol):
@@ -117,3 +117,18 @@ def query_pixels(locations: np.ndarray, weights: np.ndarray, reference: np.ndarr
         box = tuple(float(v) for v in (*(middle - size / 2), *(middle + size / 2)))
     return QueryPixels((float(centre[0]), float(centre[1])), box,  # type: ignore[arg-type]
                        points, np.asarray(weights, dtype=np.float64))
+
+
+def valid_boxes_to_original(boxes: np.ndarray, original_size: tuple[int, int]) -> np.ndarray:
+    """[N, 4] (cx, cy, w, h) boxes normalised to the valid (unpadded) image, as DETR heads
+    predict them -> [N, 4] (x1, y1, x2, y2) continuous original-image pixels (the valid image
+    is the whole original, resized).
+
+    Example:
+        >>> valid_boxes_to_original(np.array([[0.5, 0.5, 0.5, 1.0]]), (300, 400)).tolist()
+        [[100.0, 0.0, 300.0, 300.0]]
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scale = np.array([original_size[1], original_size[0]], dtype=np.float64)
+    centre, size = boxes[:, :2] * scale, boxes[:, 2:] * scale
+    return np.concatenate([centre - size / 2, centre + size / 2], axis=1)
