@@ -88,7 +88,7 @@ def _draw_points(ax: Axes, unit: AttentionUnit, chosen: np.ndarray, norm: Normal
 
 def _draw_reference(ax: Axes, unit: AttentionUnit, show_box: bool) -> None:
     x, y = unit.reference
-    ax.scatter([x], [y], marker="X", s=7.0 ** 2, facecolors=UNIT_COLOR,
+    ax.scatter([x], [y], marker="X", s=5.5 ** 2, facecolors=UNIT_COLOR,
                edgecolors=contrast_edge(UNIT_COLOR), linewidths=0.5, zorder=30, gid="reference")
     if show_box and unit.detection is not None:
         x1, y1, x2, y2 = unit.detection.box  # continuous pixels -> the image's index frame
