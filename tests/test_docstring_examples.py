@@ -13,7 +13,9 @@ import pytest
 from tests.fixtures_model import _one_thread, samples, test_model, test_model_path  # noqa: F401
 
 MODULES = ["deformviz", "deformviz.visualize", "deformviz.plotting.sampling",
-           "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois"]
+           "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois",
+           "deformviz.plotting.attention", "deformviz.visualize.attention_export",
+           "deformviz.geometry.attention_locations", "deformviz.visualize.attention"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -58,7 +58,8 @@ def input_to_original(points: np.ndarray, resized_size: tuple[int, int],
     image resized from original_size to resized_size ((h, w) each) and padded bottom/right.
 
     Example:
-        >>> input_to_original(np.array([[0.0, 0.0], [799.0, 599.0]]), (600, 800), (300, 400)).tolist()
+        >>> corners = np.array([[0.0, 0.0], [799.0, 599.0]])
+        >>> input_to_original(corners, (600, 800), (300, 400)).tolist()
         [[-0.25, -0.25], [399.25, 299.25]]
     """
     scale = np.array([original_size[1] / resized_size[1], original_size[0] / resized_size[0]])

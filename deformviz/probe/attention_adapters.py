@@ -5,17 +5,20 @@ Every library computes the locations and softmaxed weights inside the attention 
 hands them to a core (the pure-PyTorch function or the compiled kernel), so the probe reads
 them at that hand-over, whichever core runs:
 
-| kind          | outer class (module path . qualified name; subclasses too)                       | core seen at |
-|---------------|------------------------------------------------------------------------------------|--------------|
-| transformers  | transformers.models.{deformable_detr, rt_detr, grounding_dino, mm_grounding_dino, omdet_turbo, lw_detr, rf_detr}....MultiscaleDeformableAttention | pre-hook on its `attn` submodule (args 4, 5) |
-| transformers  | rt_detr_v2 `RTDetrV2MultiscaleDeformableAttention`                                 | module function `multi_scale_deformable_attention_v2` |
-| transformers  | d_fine / deimv2 `...MultiscaleDeformableAttention`                                 | instance attribute `ms_deformable_attn_core` |
-| transformers  | mask2former / oneformer `...PixelDecoderEncoderMultiscaleDeformableAttention`      | module function `multi_scale_deformable_attention` |
-| mmcv          | mmcv.ops.multi_scale_deform_attn.MultiScaleDeformableAttention                      | `multi_scale_deformable_attn_pytorch` or `MultiScaleDeformableAttnFunction.apply` |
-| detrex        | detrex.layers.multi_scale_deform_attn.MultiScaleDeformableAttention                 | as mmcv |
-| groundingdino | groundingdino.models.GroundingDINO.ms_deform_attn.MultiScaleDeformableAttention     | as mmcv |
-| ultralytics   | ultralytics.nn.modules.transformer.MSDeformAttn                                     | `multi_scale_deformable_attn_pytorch` |
-| deformable-detr | (any package).ops.modules.ms_deform_attn.MSDeformAttn (the authors' code)         | `MSDeformAttnFunction.apply` |
+- transformers, core module `attn` (forward pre-hook, arguments 4 and 5):
+  `transformers.models.<m>.modeling_<m>.<C>MultiscaleDeformableAttention` for deformable_detr,
+  rt_detr, grounding_dino, mm_grounding_dino, omdet_turbo, lw_detr and rf_detr;
+- transformers, core function: rt_detr_v2 (`multi_scale_deformable_attention_v2`), d_fine and
+  deimv2 (instance attribute `ms_deformable_attn_core`), mask2former and oneformer pixel
+  decoders (`multi_scale_deformable_attention`, mask True at padding);
+- mmcv `mmcv.ops.multi_scale_deform_attn.MultiScaleDeformableAttention`, detrex
+  `detrex.layers.multi_scale_deform_attn.MultiScaleDeformableAttention` and Grounding DINO
+  `groundingdino.models.GroundingDINO.ms_deform_attn.MultiScaleDeformableAttention`:
+  `multi_scale_deformable_attn_pytorch` or `MultiScaleDeformableAttnFunction.apply`;
+- ultralytics `ultralytics.nn.modules.transformer.MSDeformAttn`:
+  `multi_scale_deformable_attn_pytorch`;
+- the authors' `MSDeformAttn` (any package ending in `ops.modules.ms_deform_attn`):
+  `MSDeformAttnFunction.apply`.
 
 Functions are replaced by a recording wrapper in the module's own namespace only while the
 probe runs, and put back when its handles are removed (also after an exception). Classes are
@@ -29,11 +32,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import Tensor, nn
-from torch.utils.hooks import RemovableHandle
 
-__all__ = ["Slot", "CoreCall", "AttentionAdapter", "CoreSink", "OuterSink", "BUILTIN_ATTENTION_ADAPTERS",
-           "find_attention_adapter", "register_attention_adapter",
-           "unregister_attention_adapter"]
+__all__ = ["Slot", "CoreCall", "AttentionAdapter", "CoreSink", "OuterSink", "attach_attention",
+           "read_tensor", "BUILTIN_ATTENTION_ADAPTERS", "find_attention_adapter",
+           "register_attention_adapter", "unregister_attention_adapter"]
 
 
 @dataclass(frozen=True)
@@ -240,17 +242,17 @@ _TORCH_FUNCTION = CoreCall("multi_scale_deformable_attn_pytorch", "function", 1,
 _KERNEL_FUNCTION = CoreCall("MultiScaleDeformableAttnFunction.apply", "function", 1, 3, 4)
 
 BUILTIN_ATTENTION_ADAPTERS: tuple[AttentionAdapter, ...] = (
-    AttentionAdapter("transformers", tuple(f"{_TF}.{m}.modeling_{m}.{c}MultiscaleDeformableAttention"
-                                           for m, c in (("deformable_detr", "DeformableDetr"),
-                                                        ("rt_detr", "RTDetr"),
-                                                        ("grounding_dino", "GroundingDino"),
-                                                        ("mm_grounding_dino", "MMGroundingDino"),
-                                                        ("omdet_turbo", "OmDetTurbo"),
-                                                        ("lw_detr", "LwDetr"),
-                                                        ("rf_detr", "RfDetr"))),
+    AttentionAdapter("transformers",
+                     tuple(f"{_TF}.{m}.modeling_{m}.{c}MultiscaleDeformableAttention"
+                           for m, c in (("deformable_detr", "DeformableDetr"),
+                                        ("rt_detr", "RTDetr"), ("grounding_dino", "GroundingDino"),
+                                        ("mm_grounding_dino", "MMGroundingDino"),
+                                        ("omdet_turbo", "OmDetTurbo"), ("lw_detr", "LwDetr"),
+                                        ("rf_detr", "RfDetr"))),
                      _HF_REFERENCE, _HF_MASK, False, _HF_ATTN),
     AttentionAdapter("transformers",
-                     (f"{_TF}.rt_detr_v2.modeling_rt_detr_v2.RTDetrV2MultiscaleDeformableAttention",),
+                     (f"{_TF}.rt_detr_v2.modeling_rt_detr_v2."
+                      "RTDetrV2MultiscaleDeformableAttention",),
                      _HF_REFERENCE, _HF_MASK, False,
                      (CoreCall("multi_scale_deformable_attention_v2", "function", 1, 2, 3, 4),)),
     AttentionAdapter("transformers",
@@ -268,11 +270,13 @@ BUILTIN_ATTENTION_ADAPTERS: tuple[AttentionAdapter, ...] = (
     AttentionAdapter("mmcv", ("mmcv.ops.multi_scale_deform_attn.MultiScaleDeformableAttention",),
                      Slot(6, "reference_points"), Slot(5, "key_padding_mask"), True,
                      (_TORCH_FUNCTION, _KERNEL_FUNCTION)),
-    AttentionAdapter("detrex", ("detrex.layers.multi_scale_deform_attn.MultiScaleDeformableAttention",),
+    AttentionAdapter("detrex",
+                     ("detrex.layers.multi_scale_deform_attn.MultiScaleDeformableAttention",),
                      Slot(6, "reference_points"), Slot(5, "key_padding_mask"), True,
                      (_TORCH_FUNCTION, _KERNEL_FUNCTION)),
     AttentionAdapter("groundingdino",
-                     ("groundingdino.models.GroundingDINO.ms_deform_attn.MultiScaleDeformableAttention",),
+                     ("groundingdino.models.GroundingDINO.ms_deform_attn."
+                      "MultiScaleDeformableAttention",),
                      Slot(5, "reference_points"), Slot(4, "key_padding_mask"), True,
                      (_TORCH_FUNCTION, _KERNEL_FUNCTION)),
     # ultralytics' docstring calls value_mask "True for non-padding", but its code zeroes the

@@ -90,7 +90,7 @@ def _detached(tensor: Tensor) -> Tensor:
 
 def _shapes(value: object, name: str) -> tuple[tuple[int, int], ...]:
     try:
-        rows = value.tolist() if isinstance(value, Tensor) else list(value)  # type: ignore[arg-type]
+        rows = value.tolist() if isinstance(value, Tensor) else list(value)  # type: ignore
         return tuple((int(h), int(w)) for h, w in rows)
     except (TypeError, ValueError) as error:
         raise ProbeError(f"{name}: unreadable spatial shapes {value!r}") from error

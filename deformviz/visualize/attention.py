@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from deformviz.errors import InputError
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.imaging import LoadedImage
@@ -13,7 +15,23 @@ from deformviz.probe.attention_records import AttentionProbeResult
 from .attention_results import AttentionResult, AttentionUnit
 from .results import Detection
 
-__all__ = ["attention_queries"]
+__all__ = ["attention_queries", "valid_size"]
+
+
+def valid_size(pixel_mask: object) -> tuple[int, int]:
+    """(H, W) of the image inside a padded model input, from its [H, W] pixel mask (nonzero
+    on the image, as Hugging Face processors return it; the image sits top-left).
+
+    Example:
+        >>> import numpy as np
+        >>> mask = np.zeros((4, 6)); mask[:3, :5] = 1
+        >>> valid_size(mask)
+        (3, 5)
+    """
+    mask = np.asarray(pixel_mask) != 0
+    if mask.ndim != 2:
+        raise InputError(f"pixel mask must be [H, W], got shape {mask.shape}")
+    return int(mask.any(1).sum()), int(mask.any(0).sum())
 
 
 def attention_queries(probed: AttentionProbeResult, image: LoadedImage, *, layer: str,
@@ -48,8 +66,8 @@ def attention_queries(probed: AttentionProbeResult, image: LoadedImage, *, layer
         pixels = query_pixels(record.locations[batch_index, query].numpy(),
                               record.weights[batch_index, query].numpy(),
                               record.reference_points[batch_index, query].numpy(),
-                              record.spatial_shapes, record.level_grids, resized,  # type: ignore[arg-type]
-                              image.size)
+                              record.spatial_shapes, record.level_grids,
+                              resized, image.size)  # type: ignore[arg-type]
         units.append(AttentionUnit(record.name, record.stage, record.index, record.role,
                                    int(query), pixels.reference, pixels.reference_box,
                                    pixels.points, pixels.weights,

@@ -58,7 +58,8 @@ def attention_to_dict(result: AttentionResult) -> dict:
         >>> import numpy as np
         >>> from deformviz.imaging import LoadedImage
         >>> unit = AttentionUnit("decoder.layers.0.cross_attn", "decoder", 0, "cross", 3,
-        ...                      (10.0, 20.0), None, np.zeros((1, 1, 2, 2)), np.full((1, 1, 2), 0.5))
+        ...                      (10.0, 20.0), None, np.zeros((1, 1, 2, 2)),
+        ...                      np.full((1, 1, 2), 0.5))
         >>> image = LoadedImage(np.zeros((40, 60, 3), np.uint8), "photo.jpg")
         >>> data = attention_to_dict(AttentionResult(image, "net", (40, 60), (40, 60),
         ...                                          ((5, 8),), ((8.0, 8.0),), (unit,)))

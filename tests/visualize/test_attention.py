@@ -17,7 +17,7 @@ from deformviz.imaging import load_image
 from deformviz.plotting import render_figure
 from deformviz.plotting.attention import plot_attention
 from deformviz.probe.attention_probe import probe_attention
-from deformviz.visualize.attention import attention_queries
+from deformviz.visualize.attention import attention_queries, valid_size
 from deformviz.visualize.attention_export import save_attention_data
 from deformviz.visualize.results import Detection
 
@@ -33,8 +33,7 @@ def probed_chelsea():
     inputs = {"pixel_values": inputs["pixel_values"].double(), "pixel_mask": inputs["pixel_mask"]}
     model = deformable_detr(box_refine=True, two_stage=True)
     probed = probe_attention(model, inputs, keep_outputs=True)
-    mask = inputs["pixel_mask"][0]
-    resized = (int(mask.any(1).sum()), int(mask.any(0).sum()))
+    resized = valid_size(inputs["pixel_mask"][0])
     return image, probed, resized
 
 
