@@ -72,3 +72,20 @@ def padded_batch(height: int = 96, width: int = 128) -> dict[str, torch.Tensor]:
     pixels[1, :, 70:, :] = 0
     pixels[1, :, :, 100:] = 0
     return {"pixel_values": pixels, "pixel_mask": mask}
+
+
+def mask2former(seed: int = 0):
+    """Mask2FormerForUniversalSegmentation with the small ResNet backbone (transformers warns
+    that it expects Swin; the pixel decoder's deformable encoder is the same), 2 encoder
+    layers, 3 levels; float64."""
+    backbone = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64],
+                                         depths=[1, 1, 1, 1], layer_type="basic",
+                                         out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = transformers.Mask2FormerConfig(
+        backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
+        encoder_feedforward_dim=32, encoder_layers=2, decoder_layers=2, num_attention_heads=2,
+        num_queries=10, dim_feedforward=32, num_labels=3)
+    torch.manual_seed(seed)
+    model = transformers.Mask2FormerForUniversalSegmentation(config)
+    _spread_offsets(model)
+    return model.double().eval()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.probe.attention_models import (BACKBONE_STRIDES, deformable_detr, padded_batch,
-                                          rt_detr)
+from tests.probe.attention_models import (BACKBONE_STRIDES, deformable_detr, mask2former,
+                                          padded_batch, rt_detr)
 
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.probe.attention_adapters import _PATCHED
@@ -123,6 +123,26 @@ def test_rt_detr_records_what_the_core_received(monkeypatch, version):
     if version == 2:  # the probe's wrapper is gone, the test's own is back
         assert sys.modules[V2_MODULE].multi_scale_deformable_attention_v2 is core
         assert not _PATCHED
+
+
+def test_mask2former_pixel_decoder_records_what_its_core_function_received(monkeypatch):
+    model = mask2former()  # imports the modeling module (transformers loads lazily)
+    namespace = sys.modules["transformers.models.mask2former.modeling_mask2former"]
+    original = namespace.multi_scale_deformable_attention
+    seen = []
+
+    def core(value, shapes, locations, weights):
+        seen.append((locations.clone(), weights.clone(), list(shapes)))
+        return original(value, shapes, locations, weights)
+
+    monkeypatch.setattr(namespace, "multi_scale_deformable_attention", core)
+    result = probe_attention(model, padded_batch())
+    _compare(result.records, seen)
+    assert [(r.stage, r.index, r.role) for r in result] == [("encoder", 0, "self"),
+                                                           ("encoder", 1, "self")]
+    assert [g.stride for g in result.records[0].level_grids] == [(32.0, 32.0), (16.0, 16.0),
+                                                                 (8.0, 8.0)]
+    assert namespace.multi_scale_deformable_attention is core and not _PATCHED
 
 
 def test_level_grids_follow_the_backbone_strides():
