@@ -24,14 +24,16 @@ from deformviz.visualize.attention_results import AttentionResult, AttentionUnit
 
 from .panels import LEGEND_FONT_SIZE, image_panels
 from .size import as_width
-from .style import BOX_COLOR, UNIT_COLOR, contrast_edge
+from .style import BOX_COLOR, UNIT_COLOR
 
 __all__ = ["plot_attention", "SPLITS", "LEVEL_MARKERS", "COLORMAP"]
 
 SPLITS = ("none", "head", "level")
 LEVEL_MARKERS = ("o", "s", "^", "D", "v", "p")  # level 1 (finest) first
 COLORMAP = "viridis"
-_COLORBAR_BAND = 0.36  # inches below the legend: bar, tick labels and its label
+_COLORBAR_BAND = 0.40  # inches below the legend: bar, tick labels and its label
+_CROSS_SIZE = 8.0  # points across the reference cross
+_CROSS_WIDTH = 1.3  # points, its stroke
 _MIN_SIDE = 1.6  # marker side (points) of the lightest drawn point
 _MAX_SIDE = 4.2  # ... and of the heaviest
 
@@ -87,9 +89,11 @@ def _draw_points(ax: Axes, unit: AttentionUnit, chosen: np.ndarray, norm: Normal
 
 
 def _draw_reference(ax: Axes, unit: AttentionUnit, show_box: bool) -> None:
+    """An open cross (the paper's), green over a white outline: points under it stay visible."""
     x, y = unit.reference
-    ax.scatter([x], [y], marker="X", s=5.5 ** 2, facecolors=UNIT_COLOR,
-               edgecolors=contrast_edge(UNIT_COLOR), linewidths=0.5, zorder=30, gid="reference")
+    for color, width in (("#FFFFFF", _CROSS_WIDTH + 1.0), (UNIT_COLOR, _CROSS_WIDTH)):
+        ax.scatter([x], [y], marker="+", s=_CROSS_SIZE ** 2, c=color, linewidths=width,
+                   zorder=30, gid="reference")
     if show_box and unit.detection is not None:
         x1, y1, x2, y2 = unit.detection.box  # continuous pixels -> the image's index frame
         ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
@@ -98,9 +102,9 @@ def _draw_reference(ax: Axes, unit: AttentionUnit, show_box: bool) -> None:
 
 def _legend_handles(levels: int, strides: Sequence[tuple[float, float]],
                     show_box: bool) -> list[Line2D]:
-    handles = [Line2D([], [], linestyle="none", marker="X", markersize=5,
-                      markerfacecolor=UNIT_COLOR, markeredgecolor=contrast_edge(UNIT_COLOR),
-                      markeredgewidth=0.5, label="reference")]
+    handles = [Line2D([], [], linestyle="none", marker="+", markersize=6,
+                      markeredgecolor=UNIT_COLOR, markeredgewidth=_CROSS_WIDTH,
+                      label="reference")]
     for level in range(levels):
         stride = strides[level][1] if level < len(strides) else None
         label = f"level {level + 1}" + (f" (/{stride:g})" if stride else "")
