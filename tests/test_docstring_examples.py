@@ -14,7 +14,9 @@ from tests.fixtures_model import _one_thread, samples, test_model, test_model_pa
 
 MODULES = ["deformviz", "deformviz.visualize", "deformviz.plotting.sampling",
            "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois",
-           "deformviz.ops.dcnv3", "deformviz.ops.dcnv4_layout"]
+           "deformviz.ops.dcnv3", "deformviz.ops.dcnv4_layout",
+           "deformviz.plotting.attention", "deformviz.visualize.attention_export",
+           "deformviz.geometry.attention_locations", "deformviz.visualize.attention"]
 
 
 @pytest.mark.parametrize("name", MODULES)

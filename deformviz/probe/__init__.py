@@ -10,15 +10,24 @@
   `register_layer_adapter` for other kinds.
 - `grids`: where each map's cells sit on the model input, from the network's conv arithmetic.
 - `probe`: the forward pass with the hooks.
+- `attention_probe` / `attention_adapters` / `attention_records`: the same for multi-scale
+  deformable attention (Deformable DETR family): `probe_attention(model.eval(), inputs)`.
 """
 
 from .adapters import (LayerAdapter, LayerSpec, from_forward_arguments, from_offset_hook,
                        from_submodule_output, register_layer_adapter, spec_from_attributes,
                        split_modulated, unregister_layer_adapter)
+from .attention_adapters import (AttentionAdapter, CoreCall, Slot, register_attention_adapter,
+                                 unregister_attention_adapter)
+from .attention_probe import attention_layers, probe_attention
+from .attention_records import AttentionProbeResult, AttentionRecord
 from .probe import ProbeError, deformable_layers, probe
 from .records import DeformLayerRecord, LayerNameError, MapGrid, ProbeResult, paper_name
 
 __all__ = [
+    "AttentionAdapter", "AttentionProbeResult", "AttentionRecord", "CoreCall", "Slot",
+    "attention_layers", "probe_attention", "register_attention_adapter",
+    "unregister_attention_adapter",
     "DeformLayerRecord", "LayerAdapter", "LayerNameError", "LayerSpec", "MapGrid", "ProbeError",
     "ProbeResult", "deformable_layers", "from_forward_arguments", "from_offset_hook",
     "from_submodule_output", "paper_name", "probe", "register_layer_adapter",

@@ -84,3 +84,32 @@ def roi_result(boxes: list[tuple[float, float, float, float]],
         entries.append(BoxBins(box, "square", 0.91 - index * 0.1, regular, regular + shift,
                                "given"))
     return RoIResult(image, "synthetic", tuple(entries), (3, 3), 0.1, image.size)
+
+
+def attention_result(queries: int = 1, heads: int = 8, levels: int = 4, points: int = 4,
+                     seed: int = 0):
+    """Deformable attention of `queries` decoder queries on `photo()`: per head a direction,
+    points spreading further on coarser levels, softmax weights, a detection box."""
+    from deformviz.visualize.attention_results import AttentionResult, AttentionUnit
+
+    rng = np.random.default_rng(seed)
+    image = photo()
+    units = []
+    for query in range(queries):
+        centre = np.array([150.0 + 120 * query, 140.0])
+        angles = np.arange(heads) * 2 * np.pi / heads
+        direction = np.stack([np.cos(angles), np.sin(angles)], -1)[:, None, None, :]
+        reach = (np.arange(1, points + 1)[None, None, :, None] * 6.0
+                 * 2.0 ** np.arange(levels)[None, :, None, None] ** 0.5)
+        locations = centre + direction * reach + rng.normal(0, 3, (heads, levels, points, 2))
+        logits = rng.normal(0, 1.2, (heads, levels * points))
+        weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+        box = (centre[0] - 60, centre[1] - 45, centre[0] + 60, centre[1] + 45)
+        units.append(AttentionUnit("model.decoder.layers.5.encoder_attn", "decoder", 5, "cross",
+                                   17 + query, (float(centre[0]), float(centre[1])), None,
+                                   locations, weights.reshape(heads, levels, points),
+                                   Detection(box, "cat", 0.91 - 0.1 * query)))
+    shapes = tuple((38 // 2 ** i, 57 // 2 ** i) for i in range(levels))
+    strides = tuple((float(8 * 2 ** i), float(8 * 2 ** i)) for i in range(levels))
+    return AttentionResult(image, "synthetic", (300, 451), (300, 451), shapes, strides,
+                           tuple(units))

@@ -279,6 +279,11 @@ def test_plotting_imports_neither_torch_nor_the_model() -> None:
             "from deformviz.plotting import plot_sampling, plot_rois, render_figure\n"
             "render_figure(plot_sampling(sampling_result(), 3.25), 'png', 50)\n"
             "render_figure(plot_rois(roi_result([(10, 10, 90, 90)])), 'png', 50)\n"
+            "from tests.plotting.synthetic import attention_result\n"
+            "from deformviz.plotting.attention import plot_attention\n"
+            "from deformviz.visualize.attention_export import attention_to_dict\n"
+            "render_figure(plot_attention(attention_result(), 3.25), 'png', 50)\n"
+            "attention_to_dict(attention_result())\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'"
             " or m.startswith(('deformviz.models', 'deformviz.capture')))[:5])\n")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,0 +1,133 @@
+"""What one call of a multi-scale deformable attention did: the typed record and the result.
+
+A record holds, for every query of the call, the reference point (or box), the sampling
+locations and the attention weights exactly as the attention's sampling core received them,
+plus the levels' sizes, the padding and where each level's cells sit on the model input.
+
+Frames (see ../shared/notes/deformable_families.md, A1): locations and reference points are
+normalised to each level's *padded* map, (x, y), 0 and 1 being the map's outer edges (the
+frame of `grid_sample(align_corners=False)`); `deformviz.geometry.attention_locations` turns
+them into feature cells and pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from deformviz.geometry import MapGrid
+
+__all__ = ["AttentionRecord", "AttentionProbeResult"]
+
+
+@dataclass(frozen=True)
+class AttentionRecord:
+    """One call of a multi-scale deformable attention (B images, Q queries, M heads, L levels,
+    K points per level).
+
+    Attributes:
+        name: qualified module name in the probed network ("#2" appended for a second call).
+        kind: the adapter that recognised it ("transformers", "mmcv", ...).
+        stage: "encoder" or "decoder" (from the module name; else queries == value cells).
+        index: the layer's index within its stage (the number after "layers"), or None.
+        role: "self" (the queries are the map's own cells: encoder) or "cross" (decoder).
+        reference_points: [B, Q, L or 1, 2] points or [B, Q, L or 1, 4] boxes (cx, cy, w, h),
+            as the attention received them: normalised to each padded level map.
+        locations: [B, Q, M, L, K, 2] (x, y) sampling locations, normalised to each padded
+            level map, exactly as passed to the sampling core.
+        weights: [B, Q, M, L, K] attention weights as passed to the core (softmax over L*K).
+        spatial_shapes: (H_l, W_l) of each level, feature cells.
+        padding_mask: [B, sum H_l W_l] bool, True where a cell is padding (normalised from the
+            library's own polarity), or None when the call had no mask.
+        valid_ratios: [B, L, 2] (x, y) share of each level's map that is image, computed
+            from the padding mask the way the libraries do (valid rows / columns of the first
+            column / row); all 1 without a mask.
+        level_grids: where each level's cells sit on the model input (`MapGrid`, pixels), from
+            the network's own conv arithmetic (or an even spread, noted in the result).
+    """
+
+    name: str
+    kind: str
+    stage: str
+    index: int | None
+    role: str
+    reference_points: Tensor
+    locations: Tensor
+    weights: Tensor
+    spatial_shapes: tuple[tuple[int, int], ...]
+    padding_mask: Tensor | None
+    valid_ratios: Tensor
+    level_grids: tuple[MapGrid, ...]
+
+    @property
+    def batch(self) -> int:
+        return int(self.locations.shape[0])
+
+    @property
+    def queries(self) -> int:
+        return int(self.locations.shape[1])
+
+    @property
+    def heads(self) -> int:
+        return int(self.locations.shape[2])
+
+    @property
+    def levels(self) -> int:
+        return int(self.locations.shape[3])
+
+    @property
+    def points(self) -> int:
+        """K, sampling points per head and level."""
+        return int(self.locations.shape[4])
+
+    @property
+    def level_start(self) -> tuple[int, ...]:
+        """Index of each level's first cell in the flattened value sequence."""
+        starts, total = [], 0
+        for height, width in self.spatial_shapes:
+            starts.append(total)
+            total += height * width
+        return tuple(starts)
+
+    def describe(self) -> str:
+        """One line for people: name, stage and sizes."""
+        where = self.stage if self.index is None else f"{self.stage} {self.index}"
+        return (f"{self.name} ({self.kind}, {where}, {self.role}): {self.queries} queries, "
+                f"{self.heads} heads, {self.levels} levels x {self.points} points")
+
+
+@dataclass(frozen=True)
+class AttentionProbeResult:
+    """Everything `probe_attention` recorded, in execution order.
+
+    Attributes:
+        records: one AttentionRecord per attention call.
+        input_size: (H, W) of the model input tensor (padded batch), pixels.
+        outputs: what the module returned, when asked to keep it.
+        notes: remarks for people (levels whose grid had to be assumed, ...).
+    """
+
+    records: tuple[AttentionRecord, ...]
+    input_size: tuple[int, int]
+    outputs: object = None
+    notes: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[AttentionRecord]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def stage(self, stage: str) -> tuple[AttentionRecord, ...]:
+        """The records of "encoder" or "decoder" calls, in execution order."""
+        return tuple(r for r in self.records if r.stage == stage)
+
+    def layer(self, name: str) -> AttentionRecord:
+        """The record of the call named `name`; KeyError listing the names otherwise."""
+        for record in self.records:
+            if record.name == name:
+                return record
+        raise KeyError(f"no attention call named {name!r}; recorded: "
+                       f"{', '.join(r.name for r in self.records) or 'none'}")
