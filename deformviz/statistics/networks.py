@@ -23,6 +23,8 @@ from deformviz.geometry import ChainLayer
 from deformviz.imaging import LoadedImage, prepare_for_model
 from deformviz.probe import LayerNameError, paper_name
 
+from .padded_batch import InputPadding
+
 __all__ = ["ChainNetwork", "BundledNetwork", "ProbedNetwork", "ResizeLongSide", "NetworkPreparation",
            "resolve_chain"]
 
@@ -32,6 +34,7 @@ class ChainNetwork(Protocol):
 
     layer_names: tuple[str, ...]  # the chain, bottom to top, as shown in tables
     description: dict[str, Any]  # what identifies it in results (model, input, layers)
+    input_padding: InputPadding  # how its batches are padded (`padded_batch`)
 
     def prepare(self, image: LoadedImage) -> tuple[torch.Tensor, tuple[int, int]]:
         """[1, 3, h, w] input, and the (h', w') the image was resized to before padding."""
@@ -40,7 +43,8 @@ class ChainNetwork(Protocol):
         """Run the network on one prepared input; the chain's layers, bottom to top."""
 
     def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
-        """Run the network once on [B, 3, h, w] prepared inputs of one size; each one's chain."""
+        """Run the network once on a [B, 3, h, w] batch (`padded_batch.pad_batch`); each
+        image's chain on the batch's maps."""
 
 
 def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
@@ -131,6 +135,8 @@ class BundledNetwork:
         self.qualified = resolve_chain(layers, qualified, self.aliases)
         self.layer_names = tuple(_label(n, self.aliases) for n in self.qualified)
         self.prepare = ResizeLongSide(long_side)
+        # The detector normalises inside: its fill is what normalises to 0 (mid-grey).
+        self.input_padding = InputPadding(model.trunk.stride, tuple(model.trunk.input_mean))
         self.device = torch.device(device)
         self.description = {"model": name, "input": f"longer side {long_side} px",
                             "layers": list(self.qualified)}
@@ -173,6 +179,7 @@ class ProbedNetwork:
                                        tuple(network.default_chain))
         self.layer_names = tuple(_label(n, {}) for n in self.qualified)
         self.prepare = NetworkPreparation(network.preprocessing)
+        self.input_padding = InputPadding(network.preprocessing.size_divisor)  # zeros, normalised
         self.device = torch.device(device)
         self.description = {"model": name, "format": network.format,
                             "architecture": network.architecture,
