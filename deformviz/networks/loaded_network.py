@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from deformviz.probe import DEFAULT_CHAIN_LENGTH
+
 from .preprocessing import Preprocessing
 
 __all__ = ["LoadedNetwork", "DEFAULT_CHAIN_LENGTH"]
-
-#: `sample` draws the last this-many deformable layers by default (res5a/b/c in a ResNet-DCN).
-DEFAULT_CHAIN_LENGTH = 3
 
 
 @dataclass(frozen=True, eq=False)

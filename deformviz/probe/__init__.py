@@ -16,10 +16,11 @@ from .adapters import (LayerAdapter, LayerSpec, from_forward_arguments, from_off
                        from_submodule_output, register_layer_adapter, spec_from_attributes,
                        split_modulated, unregister_layer_adapter)
 from .probe import ProbeError, deformable_layers, probe
-from .records import DeformLayerRecord, LayerNameError, MapGrid, ProbeResult, paper_name
+from .layer_index import DEFAULT_CHAIN_LENGTH, LayerIndex, LayerNameError, paper_name
+from .records import DeformLayerRecord, MapGrid, ProbeResult
 
 __all__ = [
-    "DeformLayerRecord", "LayerAdapter", "LayerNameError", "LayerSpec", "MapGrid", "ProbeError",
+    "DEFAULT_CHAIN_LENGTH", "DeformLayerRecord", "LayerAdapter", "LayerIndex", "LayerNameError", "LayerSpec", "MapGrid", "ProbeError",
     "ProbeResult", "deformable_layers", "from_forward_arguments", "from_offset_hook",
     "from_submodule_output", "paper_name", "probe", "register_layer_adapter",
     "spec_from_attributes", "split_modulated", "unregister_layer_adapter",

@@ -8,21 +8,17 @@ all in execution order and finds layers by name (`find`, `chain`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor
 
-from deformviz.errors import InputError
 from deformviz.geometry import ChainLayer, DeformLayerGeometry, MapGrid
 
+from .layer_index import DEFAULT_CHAIN_LENGTH, LayerIndex, LayerNameError, paper_name
+
 __all__ = ["MapGrid", "DeformLayerRecord", "ProbeResult", "LayerNameError", "paper_name"]
-
-
-class LayerNameError(InputError):
-    """A layer name given by the user matches no deformable layer, or several."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,28 +64,6 @@ class DeformLayerRecord:
                           self.input_grid, self.output_grid)
 
 
-def paper_name(name: str) -> str | None:
-    """The paper's name of a ResNet block's deformable 3x3, else None.
-
-    "layer4.0.conv2" (torchvision / mmdetection) and "res5.0.conv2" (detectron2) are "res5a":
-    stage, then the block as a letter (past the 26th block, "b" and its number). The deep
-    stages of MSRA's ResNet-101 are named differently (res4b1 ... res4b22); the qualified name
-    is always shown beside this one where it matters.
-
-    Example:
-        >>> paper_name("backbone.layer4.2.conv2"), paper_name("res4.5.conv2"), paper_name("head")
-        ('res5c', 'res4f', None)
-    """
-    found = re.search(r"(?:^|\.)(?:layer(\d)|res(\d))\.(\d+)\.conv2$", name)
-    if found is None:
-        return None
-    stage = int(found.group(1)) + 1 if found.group(1) else int(found.group(2))
-    block = int(found.group(3))
-    if block < 26:
-        return f"res{stage}{chr(ord('a') + block)}"
-    return f"res{stage}b{block}"
-
-
 @dataclass(frozen=True, eq=False)
 class ProbeResult:
     """Every deformable layer one forward pass ran, in execution order.
@@ -113,12 +87,14 @@ class ProbeResult:
     def names(self) -> tuple[str, ...]:
         return tuple(record.name for record in self.layers)
 
+    @property
+    def index(self) -> LayerIndex:
+        """The layers this pass ran, as a `LayerIndex` (find, chain, label)."""
+        return LayerIndex(self.names, self.aliases)
+
     def label(self, name: str) -> str:
         """A short name for people: an alias, the paper's name, else the qualified name."""
-        for alias, target in self.aliases.items():
-            if target == name:
-                return alias
-        return paper_name(name) or name
+        return self.index.label(name)
 
     def find(self, name: str) -> DeformLayerRecord:
         """The record of layer `name`: a qualified name, an alias, a unique dotted suffix
@@ -127,31 +103,11 @@ class ProbeResult:
         Raises:
             LayerNameError: no layer or several layers match.
         """
-        by_name = {record.name: record for record in self.layers}
-        if name in by_name:
-            return by_name[name]
-        if name in self.aliases and self.aliases[name] in by_name:
-            return by_name[self.aliases[name]]
-        matches = [r for r in self.layers if r.name.endswith("." + name) or paper_name(r.name) == name]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            known = ", ".join(self.label(n) if self.label(n) == n else f"{n} ({self.label(n)})"
-                              for n in self.names) or "none"
-            raise LayerNameError(f"no deformable layer named {name!r} (the network has: {known})")
-        raise LayerNameError(f"layer name {name!r} is ambiguous: "
-                             + ", ".join(r.name for r in matches))
+        return self.layers[self.names.index(self.index.find(name))]
 
-    def chain(self, names: Sequence[str] | None = None, default_length: int = 3
-              ) -> tuple[DeformLayerRecord, ...]:
+    def chain(self, names: Sequence[str] | None = None,
+              default_length: int = DEFAULT_CHAIN_LENGTH) -> tuple[DeformLayerRecord, ...]:
         """The layers to trace, bottom to top: `names` in execution order, or the last
         `default_length` deformable layers (a ResNet-DCN's res5a/b/c)."""
-        if not self.layers:
-            raise LayerNameError("the network ran no deformable layer")
-        if not names:
-            return self.layers[-default_length:]
-        chosen = [self.find(name) for name in names]
-        if len({id(r) for r in chosen}) != len(chosen):
-            raise LayerNameError(f"a layer is named twice in {list(names)}")
-        order = {id(r): i for i, r in enumerate(self.layers)}
-        return tuple(sorted(chosen, key=lambda r: order[id(r)]))
+        index = LayerIndex(self.names, self.aliases, self.names[-default_length:])
+        return tuple(self.layers[self.names.index(name)] for name in index.chain(names))

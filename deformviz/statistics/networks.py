@@ -21,7 +21,7 @@ import torch
 
 from deformviz.geometry import ChainLayer
 from deformviz.imaging import LoadedImage, prepare_for_model
-from deformviz.probe import LayerNameError, paper_name
+from deformviz.probe import LayerIndex, LayerNameError
 
 __all__ = ["ChainNetwork", "BundledNetwork", "ProbedNetwork", "ResizeLongSide", "NetworkPreparation",
            "resolve_chain"]
@@ -42,46 +42,18 @@ class ChainNetwork(Protocol):
 
 def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
                   aliases: Mapping[str, str] | None = None, default: Sequence[str] = ()) -> tuple[str, ...]:
-    """Qualified names of the chain, in `layers` order (the order the input meets them).
+    """Qualified names of the chain, in `layers` order: `deformviz.probe.LayerIndex.chain`.
 
-    Args:
-        requested: the user's names (qualified, alias, unique dotted suffix or paper name),
-            or None for `default` (else the last three layers).
-        layers: qualified names of all deformable layers, in input order.
-        aliases: extra names -> qualified names.
     Raises:
         LayerNameError: a name matches no layer or several, or a layer is named twice.
     """
     if not layers:
         raise LayerNameError("the network has no deformable layer")
-    if not requested:
-        return tuple(default) or tuple(layers[-3:])
-    aliases = dict(aliases or {})
-    chosen = []
-    for name in requested:
-        if name in layers:
-            chosen.append(name)
-            continue
-        if name in aliases and aliases[name] in layers:
-            chosen.append(aliases[name])
-            continue
-        matches = [n for n in layers if n.endswith("." + name) or paper_name(n) == name]
-        if len(matches) != 1:
-            known = ", ".join(layers)
-            raise LayerNameError(f"no deformable layer named {name!r} (the network has: {known})"
-                                 if not matches else
-                                 f"layer name {name!r} is ambiguous: {', '.join(matches)}")
-        chosen.append(matches[0])
-    if len(set(chosen)) != len(chosen):
-        raise LayerNameError(f"a layer is named twice in {list(requested)}")
-    return tuple(sorted(chosen, key=list(layers).index))
+    return LayerIndex(tuple(layers), aliases or {}, tuple(default)).chain(requested)
 
 
 def _label(name: str, aliases: Mapping[str, str]) -> str:
-    for alias, target in aliases.items():
-        if target == name:
-            return alias
-    return paper_name(name) or name
+    return LayerIndex((name,), aliases).label(name)
 
 
 @dataclass(frozen=True)
