@@ -78,13 +78,19 @@ def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu"
     return load_checkpoint(entry.path, device)
 
 
+def detector_from_export(config: dict, state: dict) -> DeformableDetector:
+    """The detector an export describes (its `config` and `state_dict`), in eval mode on the
+    CPU, float16 storage widened to float32."""
+    model = DeformableDetector(DetectorConfig.from_dict(dict(config)))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval()
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> DeformableDetector:
-    """A DeformableDetector from an exported weights file (config + state dict)."""
+    """A DeformableDetector from an exported weights file (config + state dict); see also
+    `deformviz.networks.load_network`, which takes any network file."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = DeformableDetector(DetectorConfig.from_dict(saved["config"]))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()}
-    model.load_state_dict(state)
-    return model.eval().to(device)
+    return detector_from_export(saved["config"], saved["state_dict"]).to(device)
 
 
 def export_weights(model: DeformableDetector, path: Path) -> str:

@@ -41,8 +41,8 @@ _EXPORTS = {
     "sampling_spread": "headless_units", "ProbedImage": "probed", "probe_image": "probed",
     "BoxBins": "results", "Detection": "results", "LayerInfo": "results",
     "RoIResult": "results", "SamplingResult": "results", "Unit": "results",
-    "UnitSampling": "results", "roi_bins": "rois", "rois_from_capture": "rois",
-    "sample_locations": "sampling", "sample_units": "sampling", "auto_units": "units",
+    "UnitSampling": "results", "roi_bins": "rois", "rois_from_pass": "rois",
+    "sample_locations": "sampling", "sample_units": "tracing", "auto_units": "units",
     "grid_units": "units", "unit_at": "units",
 }
 

@@ -90,12 +90,10 @@ def command(
         print(f"{key + ':':<{width}}{value}")
     for line in describe_layers(network):
         print(line)
-    from deformviz.probe import paper_name
-
     chain = ", ".join(network.default_chain)
-    labels = [paper_name(name) for name in network.default_chain]
-    if all(labels):
-        chain += f" ({', '.join(labels)})"  # type: ignore[arg-type]
+    labels = [network.layers.label(name) for name in network.default_chain]
+    if labels != list(network.default_chain):
+        chain += f" ({', '.join(labels)})"
     print(f"{'default chain:':<{width}}{chain}")
     print(f"{'preprocessing:':<{width}}{network.preprocessing.describe()}")
 

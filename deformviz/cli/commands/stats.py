@@ -165,8 +165,7 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
     from rich.text import Text
 
     from deformviz.statistics.coco import read_coco
-    from deformviz.models.detector import DeformableDetector
-    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
+    from deformviz.statistics.networks import NetworkChain
     from deformviz.statistics.run import StatsOptions, run_statistics, write_result
 
     from ..runtime import load_cli_network, resolve_device
@@ -178,11 +177,8 @@ def _run(folder: Path, annotations: Path, output: Path, thresholds, use_mask: bo
     if restart:
         state.unlink(missing_ok=True)
     torch_device = resolve_device(device)
-    network, name = load_cli_network(model, torch_device, network_options)
-    if isinstance(network, DeformableDetector):
-        chain_network = BundledNetwork(network, name, size, torch_device, layers)
-    else:
-        chain_network = ProbedNetwork(network, name, torch_device, layers)
+    network, name = load_cli_network(model, torch_device, network_options, size)
+    chain_network = NetworkChain(network, name, torch_device, layers)
     options = StatsOptions(thresholds, use_mask)
 
     class Rate(ProgressColumn):
