@@ -161,3 +161,20 @@ def test_inspect_and_sample_refuse_unusable_files(run, samples: Path, checkpoint
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_roi_needs_a_network_with_an_roi_head(run, samples: Path, checkpoints) -> None:
+    result = run("roi", samples / "chelsea.jpg", "--model", checkpoints["mmdet"], "--box", "1",
+                 "1", "50", "50", "-o", "x.png", model=False)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --model {checkpoints['mmdet']}: the network has no RoI head; 'deformviz roi' "
+        "draws the bins of a deformable RoI pooling"]
+    assert not Path("x.png").exists()
+
+
+def test_inspect_a_bundled_name(run) -> None:
+    result = run("inspect", "lite0-deform-synth", model=False)
+    assert result.exit_code == 0, result.output
+    assert "format:" in result.stdout and "bundled" in result.stdout
+    assert "stage.layers.0, stage.layers.1, stage.layers.2 (res5a, res5b, res5c)" in result.stdout
