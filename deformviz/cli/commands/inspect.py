@@ -9,7 +9,7 @@ import typer
 from ..network_options import (MaxLongSideOpt, ShortSideOpt, Stride1x1Opt, BackboneStyleOpt,
                                WeightsOpt)
 
-SUMMARY = "What deformviz recognises in a checkpoint: format, architecture, deformable layers."
+SUMMARY = "What deformviz recognises in a network: format, architecture, deformable layers."
 EPILOG = """\b
 Examples:
   deformviz inspect faster_rcnn_r50_fpn_dconv_c3-c5_1x_coco.pth
@@ -35,7 +35,9 @@ def describe_layers(network: object, side: int = DUMMY_SIDE) -> list[str]:
                   if isinstance(m, torch.nn.Conv2d)), None)
     if first is not None:
         channels = first.in_channels
-    result = probe(network.module, torch.zeros(1, channels, side, side))  # type: ignore[attr-defined]
+    result = probe(network.module, torch.zeros(1, channels, side, side),  # type: ignore[attr-defined]
+                   grid_overrides=network.stated_grids((side, side)),  # type: ignore[attr-defined]
+                   aliases=network.layers.aliases)  # type: ignore[attr-defined]
     header = ("layer", "name", "version", "kernel", "stride", "dilation", "offset groups",
               "groups", "input stride")
     rows = [header]
@@ -60,8 +62,8 @@ def _pair(pair: tuple[int, int]) -> str:
 def command(
     checkpoint: Annotated[str, typer.Argument(
         metavar="CHECKPOINT", show_default=False,
-        help="An mmdetection or detectron2 checkpoint (.pth, .pkl), or a model factory "
-             "package.module:function.")],
+        help="An mmdetection or detectron2 checkpoint (.pth, .pkl), a deformviz export, a "
+             "bundled name, or a model factory package.module:function.")],
     weights: WeightsOpt = None,
     style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
