@@ -28,7 +28,7 @@ from torch import Tensor
 from .interpolation import inside_map, read_bilinear
 from .layers import DeformLayerGeometry, FeatureToImage
 from .map_grid import MapGrid
-from .sampling_locations import SamplingLocations
+from .traced_locations import SamplingLocations
 
 __all__ = ["ChainLayer", "trace_chain", "chain_mappings", "unit_mapping", "grid_mapping"]
 
