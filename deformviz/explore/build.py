@@ -118,14 +118,14 @@ def describe_image(network: object, image: object, *, image_argument: str,
                          max_detections=max(max_boxes, 1), model_name=model_name)
     records = probed.chain(layers)
     if levels is not None and not 1 <= levels <= len(records):
-        raise InputError(f"--levels {levels}: the chain has {len(records)} layers "
-                         "(name more with --layers)")
+        raise InputError(f"levels={levels}: the chain has {len(records)} layers (name more "
+                         "with layers)")
     chain = tuple(_layer(r, probed.probe.label(r.name)) for r in records)
     architecture = network.architecture
     detections = _detections(network, probed, max_boxes)
     most = min(len(chain), len(figure_colours()["levels"]))
     if levels is not None and levels > most:
-        raise InputError(f"--levels {levels}: the figures colour at most {most} levels")
+        raise InputError(f"levels={levels}: the figures colour at most {most} levels")
     return ExploreData(
         image_name=loaded.name, image_size=loaded.size, image_uri=image_data_uri(loaded),
         model_name=probed.model_name, architecture=architecture,

@@ -55,7 +55,7 @@ def command(
     the network's detections and deformed RoI bins; pinned units become a 'deformviz sample'
     command line."""
     from deformviz.atomic_files import check_writable_folder
-    from deformviz.errors import OutputError
+    from deformviz.errors import InputError, OutputError
     from deformviz.explore.build import describe_image
     from deformviz.explore.page import check_page_path, write_page
     from deformviz.imaging import load_image
@@ -75,6 +75,10 @@ def command(
                              stride_in_1x1, short_side, max_long_side)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
+    chain_length = network.layers.chain_length(chain)
+    if levels is not None and levels > chain_length:  # as `sample` says it, before the run
+        raise InputError(f"--levels {levels}: the chain has {chain_length} layers "
+                         "(name more with --layers)")
     data = describe_image(network, loaded, image_argument=str(image),
                           command_arguments=_sample_arguments(
                               model=model, model_factory=model_factory, weights=weights,
