@@ -123,13 +123,13 @@ def probe_image(network: object, image: object, *, preprocessing: object | None 
         ProbedImage; `.sample(...)` traces any units of this one forward pass.
 
     Example:
-        >>> from deformviz.ops import DeformConv2d
+        >>> from deformviz.ops import DeformConv2dPack
         >>> from deformviz.imaging import prepare_for_model
         >>> class Resize:  # the bundled resize, for the example
         ...     def prepare(self, image):
         ...         return prepare_for_model(image, 64)
         >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1),
-        ...                     DeformConv2d(8, 8, 3, padding=1)).eval()
+        ...                     DeformConv2dPack(8, 8, 3, padding=1)).eval()
         >>> pixels = np.zeros((48, 64, 3), dtype=np.uint8)
         >>> probed = probe_image(net, pixels, preprocessing=Resize())
         >>> result = probed.sample(at=[(10, 20)])

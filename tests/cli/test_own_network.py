@@ -81,12 +81,12 @@ def test_sample_a_detectron2_pkl_with_the_stride_on_the_3x3(run, samples: Path,
 
 def test_sample_a_model_factory(run, samples: Path, tmp_path: Path) -> None:
     (tmp_path / "my_net.py").write_text(
-        "import torch\nfrom torch import nn\nfrom deformviz.ops import DeformConv2d\n\n"
+        "import torch\nfrom torch import nn\nfrom deformviz.ops import DeformConv2dPack\n\n"
         "def build():\n"
         "    torch.manual_seed(0)\n"
         "    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4, padding=1),\n"
-        "                        DeformConv2d(8, 8, 3, padding=1),\n"
-        "                        DeformConv2d(8, 8, 3, stride=2, padding=1))\n"
+        "                        DeformConv2dPack(8, 8, 3, padding=1),\n"
+        "                        DeformConv2dPack(8, 8, 3, stride=2, padding=1))\n"
         "    for layer in net[1:]:\n"
         "        nn.init.normal_(layer.conv_offset.weight, std=0.3)\n"
         "    return net\n")
