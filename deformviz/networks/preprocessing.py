@@ -22,7 +22,7 @@ from deformviz.imaging import STRIDE, LoadedImage, ModelInput, prepare_for_model
 __all__ = ["Preprocessing", "LongSideResize", "NetworkInput", "MMDETECTION_PYTORCH", "CAFFE_BGR",
            "IMAGENET_RGB", "resized_size", "preprocessing_dict"]
 
-#: The contract's name for what `Preprocessing.prepare` returns.
+#: Deprecated (one release): `deformviz.imaging.ModelInput`, what every preparation returns.
 NetworkInput = ModelInput
 
 

@@ -19,6 +19,7 @@ heat map from the same forward pass.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,18 @@ from deformviz.probe import DeformLayerRecord, ProbeResult
 from .results import Detection, SamplingResult
 from .tracing import sample_units
 
-__all__ = ["ProbedImage", "probe_image", "detections_in_image"]
+__all__ = ["ProbedImage", "probe_image", "detections_in_image", "renamed_argument"]
+
+
+def renamed_argument(network: object, model: object | None) -> object:
+    """`network`, or the deprecated `model=` keyword that named it before (one release)."""
+    if model is None:
+        return network
+    warnings.warn("model= is deprecated: pass the network as the first argument (network=)",
+                  DeprecationWarning, stacklevel=3)
+    if network is not None:
+        raise TypeError("give the network once (network, or the deprecated model=)")
+    return model
 
 
 def detections_in_image(found: DenseDetections, model_input: ModelInput,

@@ -19,7 +19,7 @@ from deformviz.imaging import LoadedImage, ModelInput, as_loaded_image
 from deformviz.networks import Network, NetworkPass, as_network, probe_network, with_resize
 
 from .boxes import check_boxes
-from .probed import detections_in_image
+from .probed import detections_in_image, renamed_argument
 from .results import BoxBins, Detection, RoIResult
 
 __all__ = ["roi_bins", "rois_from_pass"]
@@ -76,10 +76,10 @@ def rois_from_pass(network: Network, run: NetworkPass, image: LoadedImage,
                      model_input.resized_size)
 
 
-def roi_bins(network: object, image: object,
+def roi_bins(network: object = None, image: object = None,
              boxes: Sequence[Sequence[float]] | None = None, *, long_side: int | None = None,
              score_threshold: float = 0.3, max_boxes: int = 10,
-             model_name: str | None = None) -> RoIResult:
+             model_name: str | None = None, model: object | None = None) -> RoIResult:
     """Regular and deformed k x k bins of boxes, with the RoI head's class and score.
 
     Args:
@@ -91,6 +91,7 @@ def roi_bins(network: object, image: object,
         long_side: networks resized by their longer side (the bundled detector): its pixels
             (multiple of 16; default the network's own, 512).
         model_name: recorded in the result (default: the network's source).
+        model: deprecated (one release): the old name of `network`.
     Returns:
         RoIResult with bins [k, k, 4] per box in continuous original pixels.
     Raises:
@@ -102,7 +103,7 @@ def roi_bins(network: object, image: object,
         >>> result.boxes[0].deformed.shape
         (3, 3, 4)
     """
-    network = with_resize(as_network(network), long_side=long_side)
+    network = with_resize(as_network(renamed_argument(network, model)), long_side=long_side)
     if network.roi_head is None:
         raise InputError(f"{network.source}: the network has no RoI head (deformed RoI bins "
                          "need one)")

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .probed import probe_image
+from .probed import probe_image, renamed_argument
 from .results import SamplingResult
 from .tracing import check_unit_request, layer_info, sample_units, trace_unit  # noqa: F401
 
 __all__ = ["sample_locations", "sample_units", "trace_unit", "layer_info"]
 
 
-def sample_locations(model: object, image: object, *,
+def sample_locations(network: object = None, image: object = None, *,
                      at: Sequence[tuple[float, float]] = (), auto: int | None = None,
                      grid_step: int | None = None, levels: int | None = None,
                      layers: Sequence[str] | None = None, long_side: int | None = None,
                      score_threshold: float = 0.3, model_name: str | None = None,
-                     preprocessing: object | None = None) -> SamplingResult:
+                     preprocessing: object | None = None,
+                     model: object | None = None) -> SamplingResult:
     """Sampling points of activation units of the top deformable layer, over the image.
 
     Args:
-        model: the bundled detector, a loaded network (`deformviz.networks.load_network`) or
-            an nn.Module with `preprocessing`; on any device.
+        network: any `deformviz.networks.Network` (`load_network`), the bundled detector or an
+            nn.Module with `preprocessing`; on any device.
         image: a path, PIL image, [H, W, 3] uint8 array or LoadedImage.
         at: units as (x, y) original pixels; each picks the nearest top-layer cell.
         auto: pick this many telling units: from the detector's detections (background,
@@ -44,18 +45,21 @@ def sample_locations(model: object, image: object, *,
         score_threshold: bundled detector: detections used by `auto` need this score.
         model_name: recorded in the result (default: the network's source, or "model").
         preprocessing: for a plain nn.Module, how to prepare the image.
+        model: deprecated (one release): the old name of `network`.
     Returns:
         SamplingResult with every point in original-image pixels, (x, y) index coordinates.
 
     Example:
-        >>> result = sample_locations(model, "samples/chelsea.jpg", auto=3)  # doctest: +SKIP
+        >>> result = sample_locations(network, "samples/chelsea.jpg", auto=3)  # doctest: +SKIP
         >>> [s.points[-1].shape for s in result.samplings]                   # doctest: +SKIP
         [(729, 2), (729, 2), (729, 2)]
     """
     from deformviz.imaging import as_loaded_image
 
+    network = renamed_argument(network, model)
+
     loaded = as_loaded_image(image)
     check_unit_request(at, auto, grid_step, levels, loaded.size)  # before the network runs
-    probed = probe_image(model, loaded, preprocessing=preprocessing, long_side=long_side,
+    probed = probe_image(network, loaded, preprocessing=preprocessing, long_side=long_side,
                          score_threshold=score_threshold, model_name=model_name)
     return probed.sample(at=at, auto=auto, grid_step=grid_step, levels=levels, layers=layers)

@@ -144,3 +144,17 @@ def test_a_registered_adapter_is_seen_by_the_loaders() -> None:
         assert [r.kind for r in run.probe.layers] == ["doubled"]
     finally:
         unregister_layer_adapter(adapter)
+
+
+def test_old_names_still_work_for_one_release(test_model, test_model_path: Path,
+                                             samples: Path) -> None:
+    from deformviz.models.registry import load_checkpoint
+    from deformviz.visualize import sample_locations
+
+    with pytest.warns(DeprecationWarning, match="model= is deprecated"):
+        result = sample_locations(model=test_model, image=samples / "chelsea.jpg",
+                                  long_side=128, at=[(50, 50)], levels=1)
+    assert len(result.samplings) == 1
+    with pytest.warns(DeprecationWarning, match="use load_export"):
+        loaded = load_checkpoint(test_model_path)
+    assert not loaded.training
