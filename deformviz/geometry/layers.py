@@ -211,9 +211,9 @@ class FeatureToImage:
     @classmethod
     def from_grid(cls, grid: object, resized_size: tuple[int, int] | None = None,
                   original_size: tuple[int, int] | None = None) -> FeatureToImage:
-        """The mapping for a model's feature grid (anything with `stride` and `origin`, such
-        as `deformviz.models.feature_grid.FeatureGrid`), optionally undoing a resize from
-        `original_size` to `resized_size` ((height, width) in pixels; both or neither).
+        """The one way to build the mapping of a map's cells: its grid (a `MapGrid`, or anything
+        with `stride` and `origin`), then the resize from `original_size` to `resized_size`
+        ((height, width) in pixels; both or neither).
 
         Example:
             >>> from types import SimpleNamespace

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deformviz.errors import InputError
-from deformviz.geometry import (ChainLayer, FeatureToImage, filter_effective_dilation,
-                                grid_mapping, trace_chain)
+from deformviz.geometry import ChainLayer, FeatureToImage, filter_effective_dilation, trace_chain
 from deformviz.probe import DeformLayerRecord
 
 from .headless_units import headless_units, sampling_spread
@@ -101,9 +100,9 @@ def sample_units(probed: "ProbedImage", *,  # noqa: F821 - not imported: no impo
         chain.append(ChainLayer(layer.geometry, layer.offset.double(), mask, layer.input_size,
                                 layer.input_grid, layer.output_grid))
     sizes = (probed.resized_size, image.size)
-    top = grid_mapping(chain[-1].output_grid, *sizes)
+    top = FeatureToImage.from_grid(chain[-1].output_grid, *sizes)
     # Level l samples the input map of layer [-l]; each level keeps its own layer's grid.
-    mappings = [grid_mapping(layer.input_grid, *sizes) for layer in reversed(chain)]
+    mappings = [FeatureToImage.from_grid(layer.input_grid, *sizes) for layer in reversed(chain)]
     top_size = chain[-1].output_size
     units: list[Unit] = [unit_at(x, y, top, top_size, image.size) for x, y in at]
     if auto:
