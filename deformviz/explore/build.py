@@ -52,18 +52,6 @@ def image_data_uri(image: LoadedImage, long_side: int = DISPLAY_LONG_SIDE) -> st
     return f"data:image/{fmt};base64,{base64.b64encode(encoded[fmt]).decode()}"
 
 
-def _layer(record, label: str) -> ExploreLayer:
-    """A probe record (`deformviz.probe.DeformLayerRecord`) of image 0 as a page layer."""
-    g = record.geometry
-    return ExploreLayer(
-        name=record.name, label=label, kernel_size=g.kernel_size, stride=g.stride,
-        padding=g.padding, dilation=g.dilation, offset_groups=g.offset_groups,
-        input_size=tuple(record.input_size), output_size=tuple(record.output_size),
-        input_grid=record.input_grid, output_grid=record.output_grid,
-        offset=record.offset[0].detach().float().cpu().numpy(),
-        mask=None if record.mask is None else record.mask[0].detach().float().cpu().numpy())
-
-
 def _detections(network, probed, max_boxes: int) -> tuple[ExploreBox, ...]:
     """The network's detections with its RoI head's class and deformed bins (from the probed
     pass: no second forward pass)."""
@@ -120,7 +108,7 @@ def describe_image(network: object, image: object, *, image_argument: str,
     if levels is not None and not 1 <= levels <= len(records):
         raise InputError(f"levels={levels}: the chain has {len(records)} layers (name more "
                          "with layers)")
-    chain = tuple(_layer(r, probed.probe.label(r.name)) for r in records)
+    chain = tuple(ExploreLayer.from_record(r, probed.probe.label(r.name)) for r in records)
     architecture = network.architecture
     detections = _detections(network, probed, max_boxes)
     most = min(len(chain), len(figure_colours()["levels"]))

@@ -1,9 +1,15 @@
 """What the probe records of one forward pass: typed records, no dicts of strings.
 
-`MapGrid` (re-exported from `deformviz.geometry.map_grid`) says where a map's cells sit on the
-model input. `DeformLayerRecord` is one deformable layer's call: its geometry read from the
-module, and the offsets and masks exactly as the operator used them. `ProbeResult` holds them
-all in execution order and finds layers by name (`find`, `chain`).
+One family of layer records: `LayerRecord` is what every recognised layer's call has (its name
+and the adapter that recognised it); each kind of sampling adds its own facts in a subclass.
+`DeformLayerRecord` is a deformable convolution's call: its geometry read from the module
+(`DeformLayerGeometry`), the offsets and masks exactly as the operator used them, and where its
+input and output maps sit on the model input (`MapGrid`). A layer that samples several maps
+(deformable attention: reference points, levels, heads, weights) is another subclass with
+per-level sizes and grids. The flattened views for saved data (`deformviz.visualize.results.
+LayerInfo.from_record`) and for the explore page (`ExploreLayer.from_record`) derive from
+these. `ProbeResult` holds them all in execution order and finds layers by name (`find`,
+`chain`, through `LayerIndex`).
 """
 
 from __future__ import annotations
@@ -18,16 +24,30 @@ from deformviz.geometry import ChainLayer, DeformLayerGeometry, MapGrid
 
 from .layer_index import DEFAULT_CHAIN_LENGTH, LayerIndex, LayerNameError, paper_name
 
-__all__ = ["MapGrid", "DeformLayerRecord", "ProbeResult", "LayerNameError", "paper_name"]
+__all__ = ["MapGrid", "LayerRecord", "DeformLayerRecord", "ProbeResult", "LayerNameError",
+           "paper_name"]
 
 
 @dataclass(frozen=True, eq=False)
-class DeformLayerRecord:
-    """One call of one deformable layer during the probed forward pass.
+class LayerRecord:
+    """One call of one recognised layer during the probed forward pass (the family's root).
 
     Attributes:
-        name: qualified module name (`named_modules`), e.g. "backbone.layer4.0.conv2".
+        name: qualified module name (`named_modules`), e.g. "backbone.layer4.0.conv2"; a
+            second call of the same module is "name#2".
         kind: the adapter that recognised it, e.g. "deformviz", "torchvision", "mmcv-pack-v2".
+    """
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, eq=False)
+class DeformLayerRecord(LayerRecord):
+    """One call of one deformable convolution during the probed forward pass.
+
+    Attributes:
+        name, kind: see `LayerRecord`.
         geometry: kernel, stride, padding, dilation (pairs, input cells) and offset groups G.
         modulated: DCNv2 (a mask multiplies each sample) or DCNv1.
         weight_groups: the convolution's weight groups (ResNeXt cardinality; 1 for ResNet).
@@ -40,8 +60,6 @@ class DeformLayerRecord:
         output_grid: where the output map's cells sit on the model input.
     """
 
-    name: str
-    kind: str
     geometry: DeformLayerGeometry
     modulated: bool
     weight_groups: int

@@ -24,13 +24,8 @@ DEFAULT_AUTO_UNITS = 3
 
 
 def layer_info(record: DeformLayerRecord, label: str) -> LayerInfo:
-    """A probe record's geometry as plain data."""
-    g = record.geometry
-    return LayerInfo(record.name, label, record.kind, g.kernel_size, g.stride, g.padding,
-                     g.dilation, g.offset_groups, record.weight_groups, record.modulated,
-                     record.input_size, record.output_size, record.input_grid.stride,
-                     record.input_grid.origin, record.output_grid.stride,
-                     record.output_grid.origin)
+    """A probe record's geometry as plain data (`LayerInfo.from_record`)."""
+    return LayerInfo.from_record(record, label)
 
 
 def trace_unit(chain: Sequence[ChainLayer], unit: Unit, levels: int,
