@@ -5,9 +5,8 @@ bundled detector; for a file, its contents decide, not its name: deformviz's own
 `{'config', 'state_dict'}` written by `deformviz train --export`), detectron2's key names
 (`stem.conv1`, `resN`) or mmdetection's / torchvision's (`layer1.0.conv1`), in a
 `{'meta', 'state_dict'}`, `{'model', ...}` or bare dict, saved by torch or pickled with numpy
-arrays; "package.module:function" / "file.py:function" is a factory. `as_network` turns what
-a Python caller already holds (a `DeformableDetector`, an nn.Module with a preprocessing, a
-Network) into a Network; `with_resize` changes a network's input size.
+arrays; "package.module:function" / "file.py:function" is a factory. (`from_python.as_network`
+wraps what a Python caller already holds; `resize.with_resize` changes the input size.)
 
 Example:
     >>> network = load_network("faster_rcnn_r50_fpn_mdconv_c3-c5_1x_coco.pth")  # doctest: +SKIP
@@ -20,157 +19,21 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
-
-from torch import nn
 
 from deformviz.errors import CheckpointError, InputError
 
-from .checkpoint_file import CheckpointContents, read_checkpoint
+from .bundled_files import export_config, is_bundled_name, load_bundled, load_export
+from .checkpoint_file import read_checkpoint
 from .detectron2 import load_detectron2, looks_like_detectron2
-from .factory import find_deformable_layers, is_factory_spec, load_factory
+from .factory import is_factory_spec, load_factory
 from .loaded_network import LoadedNetwork
 from .mmdetection import STYLES, load_mmdetection, looks_like_mmdetection
 from .network import Network
-from .preprocessing import LongSideResize, Preprocessing
+from .preprocessing import Preprocessing
+from .resize import NetworkOptionError, with_resize
 
-__all__ = ["load_network", "LoadedNetwork", "as_network", "with_resize", "NetworkOptionError",
-           "is_bundled_name"]
-
-
-class NetworkOptionError(InputError):
-    """Arguments the network does not take: a resize its preprocessing does not have
-    (`long_side` for a network resized by its shorter side, or the reverse), or checkpoint
-    options (style, weights, ...) for the bundled detector.
-
-    Attributes:
-        given: the arguments given that do not apply.
-        accepted: the ones that do.
-    """
-
-    def __init__(self, message: str, given: tuple[str, ...], accepted: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.given, self.accepted = given, accepted
-
-
-def with_resize(network: Network, *, long_side: int | None = None,
-                short_side: int | None = None, max_long_side: int | None = None) -> Network:
-    """`network` with another input size: `long_side` for networks resized by their longer
-    side (the bundled detector), `short_side` / `max_long_side` for those resized by their
-    shorter one (checkpoints, factories). None keeps a value; all None: `network` itself.
-
-    Raises:
-        NetworkOptionError: an argument the network's preprocessing does not have.
-    """
-    given = {"long_side": long_side, "short_side": short_side, "max_long_side": max_long_side}
-    given = {key: value for key, value in given.items() if value is not None}
-    if not given:
-        return network
-    current = network.preprocessing
-    if isinstance(current, LongSideResize):
-        accepted: tuple[str, ...] = ("long_side",)
-        changed = LongSideResize(long_side) if long_side is not None else current
-    elif isinstance(current, Preprocessing):
-        accepted = ("short_side", "max_long_side")
-        changed = dataclasses.replace(
-            current, short_side=short_side if short_side is not None else current.short_side,
-            max_long_side=max_long_side if max_long_side is not None else current.max_long_side)
-    else:
-        accepted = ()
-        changed = current
-    wrong = tuple(key for key in given if key not in accepted)
-    if wrong:
-        raise NetworkOptionError(
-            f"{', '.join(wrong)}: {network.source} is resized by "
-            + (f"{' / '.join(accepted)}" if accepted else "its own preprocessing") , wrong, accepted)
-    if not isinstance(network, LoadedNetwork):
-        raise InputError(f"cannot change the input size of a {type(network).__name__}")
-    details = dict(network.details)
-    if "preprocessing" in details:
-        details["preprocessing"] = changed.describe()
-    return dataclasses.replace(network, preprocessing=changed, details=details)
-
-
-def is_bundled_name(spec: object) -> bool:
-    """Whether `spec` names a bundled network ("lite0-deform-synth", ...)."""
-    from deformviz.models.registry import MODELS
-
-    return isinstance(spec, str) and spec in MODELS
-
-
-def as_network(network: object, preprocessing: object | None = None) -> Network:
-    """What a Python caller holds, as a Network.
-
-    Args:
-        network: a Network (returned as it is), the bundled `DeformableDetector`, an object
-            with `.module` and `.preprocessing` (optional `.default_chain`, `.source`), or an
-            nn.Module together with `preprocessing`.
-        preprocessing: for a plain module: how to prepare an image (`prepare(LoadedImage)`
-            returning a ModelInput; optional `describe()`, `to_dict()`).
-    Raises:
-        InputError: a plain module without `preprocessing`, or something else entirely.
-    """
-    from deformviz.models.detector import DeformableDetector
-
-    from .bundled import bundled_network
-
-    if isinstance(network, LoadedNetwork):
-        return network
-    if isinstance(network, DeformableDetector):
-        return bundled_network(network)
-    if isinstance(network, nn.Module):
-        if preprocessing is None:
-            raise InputError("a plain module needs `preprocessing` (how to resize and "
-                             "normalise the image)")
-        module, chain, source = network, (), "model"
-    elif hasattr(network, "module") and hasattr(network, "preprocessing"):
-        if all(hasattr(network, name) for name in ("layers", "detection_head", "roi_head",
-                                                    "stated_grids")):
-            return network  # type: ignore[return-value]  # another Network implementation
-        module = network.module  # type: ignore[attr-defined]
-        preprocessing = preprocessing or network.preprocessing  # type: ignore[attr-defined]
-        chain = tuple(getattr(network, "default_chain", ()))
-        source = str(getattr(network, "source", None) or "model")
-    else:
-        raise InputError(f"cannot probe a {type(network).__name__}: expected a network "
-                         "(deformviz.networks.load_network), the bundled detector or an "
-                         "nn.Module")
-    layers = find_deformable_layers(module)
-    name = type(module).__name__
-    # No chain given: the probe's last layers in execution order (empty default).
-    return LoadedNetwork(module, preprocessing, "module", name, layers,  # type: ignore[arg-type]
-                         chain, source)
-
-
-def _export_config(contents: CheckpointContents) -> Mapping | None:
-    """The detector configuration of deformviz's own export (`{'config', 'state_dict'}`)."""
-    config = contents.extras.get("config")
-    if isinstance(config, Mapping) and "stage_channels" in config:
-        return config
-    return None
-
-
-def _load_bundled(spec: str, device: str, long_side: int | None) -> Network:
-    from deformviz.models import registry
-
-    from .bundled import bundled_network
-
-    return bundled_network(registry.load_model(spec, device), spec, long_side or 512)
-
-
-def _load_export(path: Path, contents: CheckpointContents, config: Mapping, device: str,
-                 long_side: int | None) -> Network:
-    from deformviz.models.registry import detector_from_export
-
-    from .bundled import bundled_network
-
-    try:
-        model = detector_from_export(config, contents.state)
-    except Exception as error:  # noqa: BLE001 - a config or state that does not fit
-        raise CheckpointError(f"{path}: a deformviz export that does not build its network "
-                              f"({type(error).__name__})") from error
-    return bundled_network(model.to(device), str(path), long_side or 512, "deformviz-export")
+__all__ = ["load_network", "LoadedNetwork"]
 
 
 def _stride_choice(style: str | None, stride_in_1x1: bool | None) -> bool | None:
@@ -228,7 +91,7 @@ def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
                "preprocessing": preprocessing}
     if is_bundled_name(text) and not path.exists():
         _only_for_checkpoints(text, rebuilt)
-        network = _load_bundled(text, device, long_side)
+        network = load_bundled(text, device, long_side)
         return with_resize(network, short_side=short_side, max_long_side=max_long_side)
     if not path.exists() and is_factory_spec(text):
         if style is not None or stride_in_1x1 is not None:
@@ -243,10 +106,10 @@ def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
         raise CheckpointError(f"unknown network {text!r}: not a file, a model factory or a "
                               f"bundled name ({', '.join(sorted(MODELS)) or 'none'})")
     contents = read_checkpoint(path)
-    config = _export_config(contents)
+    config = export_config(contents)
     if config is not None:
         _only_for_checkpoints(text, rebuilt)
-        network = _load_export(path, contents, config, device, long_side)
+        network = load_export(path, contents, config, device, long_side)
         return with_resize(network, short_side=short_side, max_long_side=max_long_side)
     if weights is not None:
         raise InputError(f"weights go with a model factory; {text} is a checkpoint and holds "
