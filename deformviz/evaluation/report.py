@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from deformviz.errors import InputError
-from deformviz.geometry import ChainLayer, MapGrid
+from deformviz.geometry import ChainLayer
 from deformviz.geometry.boxes import box_iou, jitter_boxes
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
@@ -109,7 +109,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
                 for found in m.detect(dense[name], grid, config.score_threshold, 100):
                     detections[name].append((found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()))
             # Table 2: every unit of every image, by the smallest box that contains its centre.
-            cells, size = MapGrid(grid.stride, grid.origin), tuple(trunk.shape[-2:])
+            cells, size = grid, tuple(trunk.shape[-2:])
             geometry, names = model.stage.layer_geometry(), model.stage.layer_names
             for b, target in enumerate(targets):
                 chain = [ChainLayer(g, offsets[b], None, size, cells, cells)

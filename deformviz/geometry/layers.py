@@ -285,7 +285,7 @@ class FeatureToImage:
         Detectors give boxes in continuous pixel coordinates (pixel i spans [i, i + 1]) and the
         aligned RoI operators map them to cells by `cell = box / stride - 0.5`, which assumes
         the default origin. For another origin the boxes handed to the operator must first be
-        moved by -`shift` (what `FeatureGrid.boxes_for_roi_pool` does); this adds it back. The
+        moved by -`shift` (what `MapGrid.boxes_for_roi_pool` does); this adds it back. The
         inverse, followed by the resize (continuous coordinates simply scale), is
         `box = ((cell + 0.5) * stride + shift) * resize`. Note this is 0.5 pixel right of /
         below `to_image` of the same numbers: boxes are edges in continuous coordinates, points

@@ -24,7 +24,6 @@ from torch import Tensor
 from deformviz.geometry import DeformLayerGeometry, MapGrid
 from deformviz.models.deformable_stage import LAYER_NAMES
 from deformviz.models.detector import DeformableDetector, DenseOutput, Detections
-from deformviz.models.feature_grid import FeatureGrid
 from deformviz.probe import ProbeResult
 
 from .loaded_network import LoadedNetwork
@@ -58,7 +57,7 @@ class DenseCapture:
     features: Tensor
     heatmap: Tensor
     detections: Detections
-    grid: FeatureGrid
+    grid: MapGrid
     input_size: tuple[int, int]
 
     @property
@@ -94,7 +93,7 @@ class RoICapture:
     Attributes:
         boxes: [K, 4] (x1, y1, x2, y2) the boxes asked for, continuous model-input pixels.
         pool_boxes: [K, 4] the same boxes as the pooling operator received them (moved into
-            its aligned convention by `FeatureGrid.boxes_for_roi_pool`).
+            its aligned convention by `MapGrid.boxes_for_roi_pool`).
         offsets: [K, 2, ph, pw] normalised bin offsets (x first), or None (plain pooling).
         probs: [K, num_classes + 1] class probabilities, last = background.
         refined: [K, 4] the head's refined boxes, continuous model-input pixels.
@@ -123,8 +122,7 @@ def _single(records: list[dict], what: str) -> dict:
 def _stage_grid(model: DeformableDetector, input_size: tuple[int, int]
                 ) -> dict[tuple[int, int], MapGrid]:
     """The network's own word on its stage grid (TF-'SAME' padding puts it at origin 15)."""
-    grid = model.feature_grid(input_size)
-    return {grid.feature_size(input_size): MapGrid(grid.stride, grid.origin)}
+    return {model.feature_size(input_size): model.feature_grid(input_size)}
 
 
 @dataclass(frozen=True)
@@ -169,7 +167,7 @@ class BundledRoIHead:
         # The operator saw the boxes shifted into its convention (float32); redo that shift in
         # float64 so the regular bins tile the box exactly.
         return RoIOutput(grid.boxes_for_roi_pool(boxes), rois.offsets, rois.probs, rois.gamma,
-                         rois.output_size, rois.spatial_scale, MapGrid(grid.stride, grid.origin))
+                         rois.output_size, rois.spatial_scale, grid)
 
 
 def bundled_architecture(model: DeformableDetector) -> str:
@@ -236,7 +234,7 @@ def capture_dense(model: DeformableDetector, image: Tensor, score_threshold: flo
     )
 
 
-def _run_roi_head(model: DeformableDetector, features: Tensor, grid: FeatureGrid,
+def _run_roi_head(model: DeformableDetector, features: Tensor, grid: MapGrid,
                   boxes: Tensor) -> RoICapture:
     device = features.device
     boxes = boxes.to(device=device, dtype=features.dtype).reshape(-1, 4)

@@ -18,8 +18,8 @@ def model():
 
 def test_feature_grid_follows_the_trunk(model):
     grid = model.feature_grid((256, 320))
-    assert (grid.stride, grid.origin) == (16, 15.0)
-    assert grid.feature_size((256, 320)) == (16, 20)
+    assert (grid.stride, grid.origin) == ((16.0, 16.0), (15.0, 15.0))
+    assert model.feature_size((256, 320)) == (16, 20)
     with pytest.raises(ValueError, match="multiples of 16"):
         model.feature_grid((250, 320))
 
