@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from deformviz.models.registry import DEFAULT_MODEL, load_model
+from deformviz.models.registry import DEFAULT_MODEL
+from deformviz.networks import load_network
 from deformviz.scenes import SceneConfig, SceneGenerator
 from deformviz.scenes.rle import encode_mask
-from deformviz.statistics import (BundledNetwork, ProbedNetwork, StatsOptions, read_coco,
-                                  run_statistics)
+from deformviz.statistics import NetworkChain, StatsOptions, read_coco, run_statistics
 from deformviz.statistics.accumulators import DilationAccumulator, ShareAccumulator
 from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.loader import AnnotatedImages, FailedImage, image_loader
@@ -61,7 +61,7 @@ def write_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
     return path
 
 
-def resnet50_dcn() -> ProbedNetwork:
+def resnet50_dcn() -> NetworkChain:
     """ResNet-50, DCNv1 in every block of c3-c5, random weights (timing only)."""
     from deformviz.networks.loaded_network import LoadedNetwork, default_chain
     from deformviz.networks.preprocessing import MMDETECTION_PYTORCH
@@ -75,7 +75,7 @@ def resnet50_dcn() -> ProbedNetwork:
     layers = module.deformable_layers
     network = LoadedNetwork(module, MMDETECTION_PYTORCH, "factory", "ResNet-50 DCNv1 c3-c5",
                             layers, default_chain(layers), "benchmark")
-    return ProbedNetwork(network, "resnet50-dcn")
+    return NetworkChain(network, "resnet50-dcn")
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--network", choices=("bundled", "resnet50-dcn"), default="bundled")
     args = parser.parse_args()
     if args.network == "bundled":
-        network = BundledNetwork(load_model(args.model), args.model, args.size)
+        network = NetworkChain(load_network(args.model, long_side=args.size), args.model)
         described = f"model {args.model}, longer side {args.size}"
     else:
         network = resnet50_dcn()
