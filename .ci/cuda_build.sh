@@ -48,10 +48,10 @@ assert compiled.WITH_CUDA, "deformviz._C was built without its CUDA kernels"
 has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
 missing = [f"{op} for {key}"
            for op in ("deform_conv2d", "_deform_conv2d_backward", "deform_roi_pool",
-                      "_deform_roi_pool_backward")
+                      "_deform_roi_pool_backward", "dcnv3", "_dcnv3_backward")
            for key in ("CPU", "CUDA")
            if not has_kernel(f"deformviz::{op}", key)]
-missing += [f"{op} for {key}" for op in ("deform_conv2d", "deform_roi_pool")
+missing += [f"{op} for {key}" for op in ("deform_conv2d", "deform_roi_pool", "dcnv3")
             for key in ("AutocastCPU", "AutocastCUDA") if not has_kernel(f"deformviz::{op}", key)]
 assert not missing, "kernels not registered: " + ", ".join(missing)
 print(f"cuda_build: deformviz._C loads with torch {torch.__version__} (CUDA {torch.version.cuda}); "

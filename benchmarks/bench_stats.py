@@ -44,11 +44,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from deformviz.models.registry import DEFAULT_MODEL, load_model
+from deformviz.models.registry import DEFAULT_MODEL
+from deformviz.networks import load_network
 from deformviz.scenes import SceneConfig, SceneGenerator
 from deformviz.scenes.rle import encode_mask
-from deformviz.statistics import (BundledNetwork, ProbedNetwork, StatsOptions, read_coco,
-                                  run_statistics)
+from deformviz.statistics import NetworkChain, StatsOptions, read_coco, run_statistics
 from deformviz.statistics.accumulators import DilationAccumulator, ShareAccumulator
 from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.loader import AnnotatedImages, FailedImage, image_loader
@@ -75,7 +75,7 @@ def write_dataset(folder: Path, count: int, sizes: list[tuple[int, int]]) -> Pat
     return path
 
 
-def resnet50_dcn() -> ProbedNetwork:
+def resnet50_dcn() -> NetworkChain:
     """ResNet-50, DCNv1 in every block of c3-c5, random weights (timing only)."""
     from deformviz.networks.loaded_network import LoadedNetwork, default_chain
     from deformviz.networks.preprocessing import MMDETECTION_PYTORCH
@@ -89,7 +89,7 @@ def resnet50_dcn() -> ProbedNetwork:
     layers = module.deformable_layers
     network = LoadedNetwork(module, MMDETECTION_PYTORCH, "factory", "ResNet-50 DCNv1 c3-c5",
                             layers, default_chain(layers), "benchmark")
-    return ProbedNetwork(network, "resnet50-dcn")
+    return NetworkChain(network, "resnet50-dcn")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -136,7 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.network == "bundled":
-        network = BundledNetwork(load_model(args.model, device), args.model, args.size, device)
+        network = NetworkChain(load_network(args.model, long_side=args.size, device=device),
+                               args.model, device)
         described = f"model {args.model}, longer side {args.size}"
     else:
         network = resnet50_dcn()

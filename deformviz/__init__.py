@@ -4,14 +4,15 @@ The common entry points, importable from here (loaded on first use, so `import d
 imports neither torch nor matplotlib):
 
     >>> import deformviz
-    >>> model = deformviz.load_model()
-    >>> result = deformviz.sample_locations(model, "samples/chelsea.jpg", auto=2)
+    >>> network = deformviz.load_network("lite0-deform-synth")
+    >>> result = deformviz.sample_locations(network, "samples/chelsea.jpg", auto=2)
     >>> figure = deformviz.plot_sampling(result, "cvpr-column")
     >>> print(deformviz.save_figure(figure, "chelsea.pdf"))
     chelsea.pdf
 
-Your own network: `deformviz.load_network(checkpoint)` (mmdetection, detectron2, a factory),
-then `deformviz.probe_image(network, image).sample(...)`; the probe itself is
+Any network is loaded the same way: `deformviz.load_network(name_or_file_or_factory)` (the
+bundled detector by name, an export, mmdetection, detectron2, a factory), then
+`deformviz.probe_image(network, image).sample(...)`; the probe itself is
 `deformviz.probe.probe(module, tensor)`.
 """
 
@@ -23,7 +24,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_model": "deformviz.models.registry", "load_checkpoint": "deformviz.models.registry",
+    "load_model": "deformviz.models.registry", "load_export": "deformviz.models.registry",
+    "load_checkpoint": "deformviz.models.registry",  # deprecated: load_export
     "load_image": "deformviz.imaging", "load_network": "deformviz.networks.loading",
     "probe_image": "deformviz.visualize.probed",
     "sample_locations": "deformviz.visualize.sampling", "roi_bins": "deformviz.visualize.rois",

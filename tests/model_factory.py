@@ -13,7 +13,7 @@ import torch
 
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import load_imagenet_trunk
-from deformviz.models.registry import export_weights, load_checkpoint
+from deformviz.models.registry import export_weights, load_export
 
 SEED = 1234
 
@@ -48,7 +48,7 @@ def export_test_model(path: Path, seed: int = SEED) -> Path:
 
 def load_test_model(path: Path) -> DeformableDetector:
     """The exported test detector as the command line loads it (float16-rounded weights)."""
-    return load_checkpoint(Path(path))
+    return load_export(Path(path))
 
 
 _SHARED: dict[str, Path] = {}

@@ -73,7 +73,7 @@ DpiOpt = Annotated[float, typer.Option(
 
 def multiple_of_16(value: int | None) -> int | None:
     """Option callback: image sides must be multiples of the trunk's stride (None passes)."""
-    # Any other size would shift the trunk's feature grid (see FeatureGrid).
+    # Any other size would shift the trunk's feature grid (see DeformableDetector.feature_grid).
     if value is not None and value % 16:
         raise typer.BadParameter(f"must be a multiple of 16, got {value}")
     return value

@@ -2,8 +2,9 @@
 here, at call time, never when the command line starts).
 
 `--model NAME` picks a bundled network; `--model FILE` loads a deformviz export, or any
-checkpoint `deformviz.networks.load_network` recognises (mmdetection, detectron2);
-`--model-factory pkg.mod:fn [--weights FILE]` builds the user's own module."""
+checkpoint (mmdetection, detectron2); `--model-factory pkg.mod:fn [--weights FILE]` builds the
+user's own module. Which is which is decided by `deformviz.networks.load_network`; this module
+only turns options into its arguments and its errors into the options' words."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from pathlib import Path
 
 from deformviz.errors import DeviceError, InputError
 
-__all__ = ["resolve_device", "load_cli_model", "load_cli_network", "NetworkOptions"]
+__all__ = ["resolve_device", "load_cli_model", "load_cli_network", "NetworkOptions",
+           "DEFAULT_SIZE"]
+
+#: `--size`: the bundled network's default resize (pixels of the longer side).
+DEFAULT_SIZE = 512
 
 
 def resolve_device(choice: str) -> str:
@@ -39,25 +44,21 @@ def resolve_device(choice: str) -> str:
 
 
 def load_cli_model(spec: str | None, device: str):
-    """The model named by `--model`: a registered name, else a weights file path.
+    """The network named by `--model` alone: a registered name, else a weights file path.
 
     Returns:
-        (model in eval mode on `device`, the name to record in results).
+        (network, `deformviz.networks.Network`, eval mode on `device`; the name to record in
+        results).
     """
-    from deformviz.models.registry import DEFAULT_MODEL, MODELS, load_checkpoint, load_model
+    from deformviz.models.registry import DEFAULT_MODEL, MODELS
+    from deformviz.networks import load_network
 
     name = spec or DEFAULT_MODEL
     if name in MODELS:
-        return load_model(name, device), name
+        return load_network(name, device=device), name
     path = Path(name).expanduser()
     if path.is_file():
-        try:
-            return load_checkpoint(path, device), str(path)
-        except Exception as error:  # noqa: BLE001 - torch.load raises many types
-            # Bad input (exit 2); torch's own message (pickle opcodes, zip internals) would
-            # not help the user, DEFORMVIZ_DEBUG=1 shows it.
-            raise InputError(f"--model {path}: not a deformviz weights file (expected one "
-                             "written by 'deformviz train' or export_weights)") from error
+        return load_network(path, device=device), str(path)
     if path.suffix or "/" in name or "\\" in name:
         raise InputError(f"--model {name}: no such weights file")
     known = ", ".join(sorted(MODELS)) or "none yet"
@@ -81,63 +82,47 @@ class NetworkOptions:
     @property
     def given(self) -> list[str]:
         """The options that only a loaded (not bundled) network takes, as typed."""
-        names = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
-                 "stride_in_1x1": "--stride-in-1x1", "short_side": "--short-side",
-                 "max_long_side": "--max-long-side", "weights_from": "--weights-from",
-                 "dilations": "--dilations"}
-        return [flag for field, flag in names.items() if getattr(self, field) is not None]
+        return [flag for field, flag in _FLAGS.items() if getattr(self, field) is not None]
 
 
-def _is_deformviz_export(path: Path) -> bool:
-    """Whether `path` is a weights file written by `deformviz train --export` (a zip holding
-    a `config` and a `state_dict`), judged without unpickling anything."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            data = next((n for n in archive.namelist() if n.endswith("/data.pkl")), None)
-            if data is None:
-                return False
-            head = archive.read(data)[:4096]
-    except (OSError, zipfile.BadZipFile):
-        return False
-    return b"config" in head and b"stage_channels" in head
+_FLAGS = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
+          "stride_in_1x1": "--stride-in-1x1", "short_side": "--short-side",
+          "max_long_side": "--max-long-side", "weights_from": "--weights-from",
+          "dilations": "--dilations"}
 
 
-def load_cli_network(spec: str | None, device: str, options: NetworkOptions = NetworkOptions()):
-    """The network `--model` / `--model-factory` name: the bundled detector (a name or a
-    deformviz export) or a user's network (`deformviz.networks.LoadedNetwork`).
+def load_cli_network(spec: str | None, device: str, options: NetworkOptions = NetworkOptions(),
+                     size: int = DEFAULT_SIZE):
+    """The network `--model` / `--model-factory` name, resized as `--size` or `--short-side` /
+    `--max-long-side` say.
 
     Returns:
         (network on `device`, eval mode; the name to record in results).
     """
-    if options.factory is not None:
-        if spec is not None:
-            raise InputError("give either --model or --model-factory, not both")
-        from deformviz.networks import load_network
+    from deformviz.models.registry import DEFAULT_MODEL
+    from deformviz.networks import NetworkOptionError, load_network, with_resize
 
-        network = load_network(options.factory, style=options.style,
-                               stride_in_1x1=options.stride_in_1x1, weights=options.weights,
-                               short_side=options.short_side,
-                               max_long_side=options.max_long_side,
-                               weights_from=options.weights_from, dilations=options.dilations)
-        network.module.to(device)
-        return network, options.factory
-    path = Path(spec).expanduser() if spec else None
-    from deformviz.models.registry import MODELS
-
-    bundled = spec is None or spec in MODELS or (path is not None and path.is_file()
-                                                 and _is_deformviz_export(path))
-    if bundled or path is None or not path.is_file():
-        if options.given and bundled:
-            raise InputError(f"{', '.join(options.given)}: only for your own network "
-                             "(--model FILE of a checkpoint, or --model-factory)")
-        return load_cli_model(spec, device)
-    from deformviz.networks import load_network
-
-    network = load_network(path, style=options.style, stride_in_1x1=options.stride_in_1x1,
-                           weights=options.weights, short_side=options.short_side,
-                           max_long_side=options.max_long_side,
-                           weights_from=options.weights_from, dilations=options.dilations)
-    network.module.to(device)
-    return network, str(path)
+    if options.factory is not None and spec is not None:
+        raise InputError("give either --model or --model-factory, not both")
+    try:
+        if options.given:
+            target: str | Path = options.factory or spec or DEFAULT_MODEL
+            if options.factory is None and Path(target).expanduser().is_file():
+                target = Path(target).expanduser()
+            network = load_network(
+                target, style=options.style, stride_in_1x1=options.stride_in_1x1,
+                weights=options.weights, short_side=options.short_side,
+                max_long_side=options.max_long_side, weights_from=options.weights_from,
+                dilations=options.dilations, device=device)
+            name = network.source
+        else:
+            network, name = load_cli_model(spec, device)
+        if size != DEFAULT_SIZE:
+            network = with_resize(network, long_side=size)
+    except NetworkOptionError as error:
+        if "long_side" in error.given:
+            raise InputError("--size resizes for the bundled network; for your own network use "
+                             "--short-side / --max-long-side") from error
+        raise InputError(f"{', '.join(options.given)}: only for your own network "
+                         "(--model FILE of a checkpoint, or --model-factory)") from error
+    return network, name

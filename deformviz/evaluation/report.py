@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 
-from deformviz.geometry import ChainLayer, MapGrid
+from deformviz.errors import InputError
+from deformviz.geometry import ChainLayer
 from deformviz.geometry.boxes import box_iou, jitter_boxes
 from deformviz.models.detector import DeformableDetector
 from deformviz.models.efficientnet_lite import EfficientNetLite0Trunk
@@ -70,7 +71,15 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
     """Detection AP of both networks, Table 2 of the deformable one, RoI metrics of both.
 
     Returns a JSON-ready dict (see docs/MODEL_CARD.md for the fields).
+
+    Raises:
+        InputError: either network is not one of deformviz's own detectors (bundled or
+            exported by `deformviz train`): only those detect the scene classes.
     """
+    for network in (model, twin):
+        if not isinstance(network, DeformableDetector):
+            raise InputError(f"evaluate measures deformviz's own detectors (bundled or exported "
+                             f"by 'deformviz train'), not a {type(network).__name__}")
     side = config.image_size or model.config.training_image_size
     dataset = SceneDataset(config.scenes, seed=config.seed, with_masks=True,
                            config=SceneConfig(image_size=(side, side)))
@@ -100,7 +109,7 @@ def evaluate(model: DeformableDetector, twin: DeformableDetector,
                 for found in m.detect(dense[name], grid, config.score_threshold, 100):
                     detections[name].append((found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()))
             # Table 2: every unit of every image, by the smallest box that contains its centre.
-            cells, size = MapGrid(grid.stride, grid.origin), tuple(trunk.shape[-2:])
+            cells, size = grid, tuple(trunk.shape[-2:])
             geometry, names = model.stage.layer_geometry(), model.stage.layer_names
             for b, target in enumerate(targets):
                 chain = [ChainLayer(g, offsets[b], None, size, cells, cells)

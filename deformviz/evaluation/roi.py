@@ -7,10 +7,10 @@ import torch
 from torch import Tensor
 
 from deformviz.geometry import deformed_roi_bins
-from deformviz.models.feature_grid import FeatureGrid
+from deformviz.geometry import MapGrid
 
 
-def bin_centres_in_mask(pool_rois: Tensor, offset: Tensor | None, grid: FeatureGrid,
+def bin_centres_in_mask(pool_rois: Tensor, offset: Tensor | None, grid: MapGrid,
                         masks: list[Tensor]) -> tuple[Tensor, Tensor]:
     """For each RoI, the fraction of its k x k bin centres that fall inside its object's mask,
     with the regular bins and with the bins the offsets produced.
@@ -24,8 +24,10 @@ def bin_centres_in_mask(pool_rois: Tensor, offset: Tensor | None, grid: FeatureG
         (regular [K], deformed [K]) fractions in [0, 1].
     """
     size = offset.shape[-2:] if offset is not None else (3, 3)
-    bins = deformed_roi_bins(pool_rois[:, 1:], 1.0 / grid.stride, offset, output_size=tuple(size))
-    shift = grid.origin - (grid.stride - 1) / 2  # undo boxes_for_roi_pool
+    # The bundled trunk's square grid: one spatial scale for both axes.
+    bins = deformed_roi_bins(pool_rois[:, 1:], 1.0 / grid.stride[1], offset, output_size=tuple(size))
+    shift_y, shift_x = grid.roi_shift  # undo boxes_for_roi_pool
+    shift = pool_rois.new_tensor([shift_x, shift_y])
     fractions = []
     for rectangles in (bins.regular_pixels, bins.deformed_pixels):
         centres = (rectangles[..., :2] + rectangles[..., 2:]) / 2 + shift  # [K, k, k, 2] (x, y)

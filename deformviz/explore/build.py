@@ -4,8 +4,9 @@ The network runs once under the probe (`deformviz.visualize.probe_image`, the sa
 `deformviz sample` makes), so every network `sample` accepts works here: the bundled detector,
 a loaded mmdetection / detectron2 checkpoint, a model factory's module. The chain's records
 give the offsets (and DCNv2 masks) exactly as the operators used them, the map sizes and the
-grids that place each map on the model input. Where the network has an RoI head (the bundled
-detector), its detections and their deformed bins come from `deformviz.visualize.roi_bins`.
+grids that place each map on the model input. Where the network has detection and RoI heads
+(the bundled detector), its detections and their deformed bins come from the same pass
+(`deformviz.visualize.rois_from_pass`).
 `describe_image` is the one place that reads a network; everything after it
 (`deformviz.explore.page`) only sees the description.
 """
@@ -51,33 +52,15 @@ def image_data_uri(image: LoadedImage, long_side: int = DISPLAY_LONG_SIDE) -> st
     return f"data:image/{fmt};base64,{base64.b64encode(encoded[fmt]).decode()}"
 
 
-def _layer(record, label: str) -> ExploreLayer:
-    """A probe record (`deformviz.probe.DeformLayerRecord`) of image 0 as a page layer."""
-    g = record.geometry
-    return ExploreLayer(
-        name=record.name, label=label, kernel_size=g.kernel_size, stride=g.stride,
-        padding=g.padding, dilation=g.dilation, offset_groups=g.offset_groups,
-        input_size=tuple(record.input_size), output_size=tuple(record.output_size),
-        input_grid=record.input_grid, output_grid=record.output_grid,
-        offset=record.offset[0].detach().float().cpu().numpy(),
-        mask=None if record.mask is None else record.mask[0].detach().float().cpu().numpy())
+def _detections(network, probed, max_boxes: int) -> tuple[ExploreBox, ...]:
+    """The network's detections with its RoI head's class and deformed bins (from the probed
+    pass: no second forward pass)."""
+    from deformviz.visualize.rois import rois_from_pass
 
-
-def _bundled_architecture(model) -> str:
-    deformable = "deformable" if model.config.deformable else "plain (zero offsets)"
-    modulated = ", DCNv2 (modulated)" if model.config.modulated else ""
-    return f"bundled EfficientNet-Lite0 detector, {deformable} res5a-c{modulated}"
-
-
-def _detections(model, image: LoadedImage, long_side: int, score_threshold: float,
-                max_boxes: int) -> tuple[ExploreBox, ...]:
-    """The bundled detector's detections with its RoI head's class and deformed bins."""
-    from deformviz.visualize import roi_bins
-
-    if max_boxes < 1:
+    if max_boxes < 1 or network.roi_head is None or network.detection_head is None:
         return ()
-    result = roi_bins(model, image, long_side=long_side, score_threshold=score_threshold,
-                      max_boxes=max_boxes)
+    result = rois_from_pass(network, probed.run, probed.image, probed.model_input,
+                            max_boxes=max_boxes)  # type: ignore[arg-type]
     return tuple(
         ExploreBox(box=b.box, label=b.detection.label if b.detection else b.label,
                    score=b.detection.score if b.detection else b.score,
@@ -88,23 +71,22 @@ def _detections(model, image: LoadedImage, long_side: int, score_threshold: floa
 
 def describe_image(network: object, image: object, *, image_argument: str,
                    command_arguments: Sequence[str] = (), layers: Sequence[str] | None = None,
-                   long_side: int = 512, score_threshold: float = 0.3, max_boxes: int = 10,
+                   long_side: int | None = None, score_threshold: float = 0.3, max_boxes: int = 10,
                    levels: int | None = None, model_name: str | None = None,
                    preprocessing: object | None = None) -> ExploreData:
     """Run `network` once on `image` (under the probe) and describe what the page needs.
 
     Args:
-        network: anything `deformviz.visualize.probe_image` takes: the bundled detector, a
-            loaded network (`deformviz.networks.load_network`), or an nn.Module with
-            `preprocessing`.
+        network: any `deformviz.networks.Network` (`load_network`), or what `as_network`
+            takes (the bundled detector, an nn.Module with `preprocessing`).
         image: a path, PIL image, [H, W, 3] uint8 array or LoadedImage.
         image_argument: the image as the `deformviz sample` command line should name it.
         command_arguments: the `sample` options that select the same network, input size and
             chain (e.g. ["--model", "net.pth", "--layers", "res5a,res5b,res5c"]).
         layers: the chain (any names `ProbeResult.find` takes); default the network's own.
-        long_side: bundled detector: model-input pixels of the longer side (multiple of 16).
-        score_threshold: bundled detector: minimum score of the detections shown.
-        max_boxes: bundled detector: most detections shown (with their deformed RoI bins).
+        long_side: networks resized by their longer side (the bundled detector): its pixels.
+        score_threshold: networks with heads: minimum score of the detections shown.
+        max_boxes: networks with heads: most detections shown (with their deformed RoI bins).
         levels: levels shown at first; default the whole chain (at most as many as the
             figures have colours for).
         model_name: the network's name or file, for the page's title.
@@ -112,29 +94,26 @@ def describe_image(network: object, image: object, *, image_argument: str,
     Returns:
         ExploreData; offsets in float32 exactly as the operators received them.
     """
-    from deformviz.models.detector import DeformableDetector
-    from deformviz.visualize import probe_image
+    from deformviz.networks import as_network, with_resize
+    from deformviz.visualize.probed import probe_image
 
     from .description import figure_colours
 
     loaded = as_loaded_image(image)
-    probed = probe_image(network, loaded, preprocessing=preprocessing, long_side=long_side,
-                         score_threshold=score_threshold, model_name=model_name)
+    network = with_resize(as_network(network, preprocessing), long_side=long_side)
+    # One pass: its detections (as many as the page shows) feed the RoI head too.
+    probed = probe_image(network, loaded, score_threshold=score_threshold,
+                         max_detections=max(max_boxes, 1), model_name=model_name)
     records = probed.chain(layers)
     if levels is not None and not 1 <= levels <= len(records):
-        raise InputError(f"--levels {levels}: the chain has {len(records)} layers "
-                         "(name more with --layers)")
-    chain = tuple(_layer(r, probed.probe.label(r.name)) for r in records)
-    if isinstance(network, DeformableDetector):
-        architecture = _bundled_architecture(network)
-        detections = _detections(network, loaded, long_side, score_threshold, max_boxes)
-    else:
-        architecture = str(getattr(network, "architecture", "") or type(
-            getattr(network, "module", network)).__name__)
-        detections = ()
+        raise InputError(f"levels={levels}: the chain has {len(records)} layers (name more "
+                         "with layers)")
+    chain = tuple(ExploreLayer.from_record(r, probed.probe.label(r.name)) for r in records)
+    architecture = network.architecture
+    detections = _detections(network, probed, max_boxes)
     most = min(len(chain), len(figure_colours()["levels"]))
     if levels is not None and levels > most:
-        raise InputError(f"--levels {levels}: the figures colour at most {most} levels")
+        raise InputError(f"levels={levels}: the figures colour at most {most} levels")
     return ExploreData(
         image_name=loaded.name, image_size=loaded.size, image_uri=image_data_uri(loaded),
         model_name=probed.model_name, architecture=architecture,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,19 @@ class ExploreLayer:
     output_grid: MapGrid
     offset: np.ndarray
     mask: np.ndarray | None = None
+
+    @classmethod
+    def from_record(cls, record: Any, label: str) -> ExploreLayer:
+        """A probe record (`deformviz.probe.DeformLayerRecord`) of image 0 as a page layer;
+        offsets in float32 exactly as the operator received them."""
+        g = record.geometry
+        return cls(
+            name=record.name, label=label, kernel_size=g.kernel_size, stride=g.stride,
+            padding=g.padding, dilation=g.dilation, offset_groups=g.offset_groups,
+            input_size=tuple(record.input_size), output_size=tuple(record.output_size),
+            input_grid=record.input_grid, output_grid=record.output_grid,
+            offset=record.offset[0].detach().float().cpu().numpy(),
+            mask=None if record.mask is None else record.mask[0].detach().float().cpu().numpy())
 
     def __post_init__(self) -> None:
         taps = self.kernel_size[0] * self.kernel_size[1]

@@ -4,6 +4,7 @@ Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn
 
 - `layers`: one deformable layer's geometry, and feature cells <-> image pixels.
 - `interpolation`: reading offset/mask maps at fractional positions (DCNv2 border rule).
+- `traced_locations`: the record of a unit's sampling points, level by level.
 - `sampling_locations`: a unit's 9 / 81 / 729 sampling points through stacked layers (Fig. 6).
 - `map_grid`: where a map's cells sit on the model input (stride and origin from conv arithmetic).
 - `chain`: sampling points through the deformable layers of a real network, with the rigid
@@ -20,7 +21,8 @@ from .interpolation import inside_map, read_bilinear
 from .layers import DeformLayerGeometry, FeatureToImage
 from .map_grid import MapGrid
 from .roi_bins import RoIBins, deformed_roi_bins
-from .sampling_locations import SamplingLocations, trace_sampling_locations
+from .sampling_locations import trace_sampling_locations
+from .traced_locations import SamplingLocations
 
 __all__ = [
     "ChainLayer",

@@ -28,7 +28,7 @@ from torch import Tensor
 from .interpolation import inside_map, read_bilinear
 from .layers import DeformLayerGeometry, FeatureToImage
 from .map_grid import MapGrid
-from .sampling_locations import SamplingLocations
+from .traced_locations import SamplingLocations
 
 __all__ = ["ChainLayer", "trace_chain", "chain_mappings", "unit_mapping", "grid_mapping"]
 
@@ -193,11 +193,6 @@ def unit_mapping(chain: Sequence[ChainLayer], resized_size: tuple[int, int] | No
 
 def grid_mapping(grid: MapGrid, resized_size: tuple[int, int] | None = None,
                  original_size: tuple[int, int] | None = None) -> FeatureToImage:
-    """A map's cells -> original pixels: its grid, then the resize from `original_size` to
-    `resized_size` ((h, w) each, both or neither; pixels of the image before padding)."""
-    if (resized_size is None) != (original_size is None):
-        raise ValueError("give both resized_size and original_size, or neither")
-    if resized_size is None:
-        return FeatureToImage(grid.stride, origin=grid.origin)
-    return FeatureToImage.from_sizes(grid.stride, resized_size, original_size,  # type: ignore[arg-type]
-                                     grid.origin)
+    """A map's cells -> original pixels: `FeatureToImage.from_grid` (its grid, then the resize
+    from `original_size` to `resized_size`, both or neither)."""
+    return FeatureToImage.from_grid(grid, resized_size, original_size)

@@ -211,9 +211,9 @@ class FeatureToImage:
     @classmethod
     def from_grid(cls, grid: object, resized_size: tuple[int, int] | None = None,
                   original_size: tuple[int, int] | None = None) -> FeatureToImage:
-        """The mapping for a model's feature grid (anything with `stride` and `origin`, such
-        as `deformviz.models.feature_grid.FeatureGrid`), optionally undoing a resize from
-        `original_size` to `resized_size` ((height, width) in pixels; both or neither).
+        """The one way to build the mapping of a map's cells: its grid (a `MapGrid`, or anything
+        with `stride` and `origin`), then the resize from `original_size` to `resized_size`
+        ((height, width) in pixels; both or neither).
 
         Example:
             >>> from types import SimpleNamespace
@@ -285,7 +285,7 @@ class FeatureToImage:
         Detectors give boxes in continuous pixel coordinates (pixel i spans [i, i + 1]) and the
         aligned RoI operators map them to cells by `cell = box / stride - 0.5`, which assumes
         the default origin. For another origin the boxes handed to the operator must first be
-        moved by -`shift` (what `FeatureGrid.boxes_for_roi_pool` does); this adds it back. The
+        moved by -`shift` (what `MapGrid.boxes_for_roi_pool` does); this adds it back. The
         inverse, followed by the resize (continuous coordinates simply scale), is
         `box = ((cell + 0.5) * stride + shift) * resize`. Note this is 0.5 pixel right of /
         below `to_image` of the same numbers: boxes are edges in continuous coordinates, points

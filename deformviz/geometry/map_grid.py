@@ -79,6 +79,20 @@ class MapGrid:
         """[..., 2] (y, x) model-input pixels -> [..., 2] (y, x) cells (fractional)."""
         return (points - points.new_tensor(self.origin)) / points.new_tensor(self.stride)
 
+    @property
+    def roi_shift(self) -> tuple[float, float]:
+        """(y, x) model-input pixels by which cell centres sit past the aligned RoI operators'
+        convention, cell = box / stride - 0.5: origin - (stride - 1) / 2 (0 for a ResNet's
+        stride-s map at origin (s - 1) / 2; 7.5 for the TF-'SAME' trunk's origin 15)."""
+        return (self.origin[0] - (self.stride[0] - 1) / 2,
+                self.origin[1] - (self.stride[1] - 1) / 2)
+
+    def boxes_for_roi_pool(self, boxes: Tensor) -> Tensor:
+        """Boxes [..., 4] (x1, y1, x2, y2) in model-input pixels, moved by -`roi_shift` so that
+        an aligned RoI operator's cells (box / stride - 0.5) land on this grid's cells."""
+        shift_y, shift_x = self.roi_shift
+        return boxes - boxes.new_tensor([shift_x, shift_y, shift_x, shift_y])
+
     def describe(self) -> str:
         """"stride 16" or "stride 16 x 8, origin 15" style text for people."""
         stride = (f"{self.stride[0]:g}" if self.stride[0] == self.stride[1]

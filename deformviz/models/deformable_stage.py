@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from deformviz.geometry import DeformLayerGeometry
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 
 LAYER_NAMES = ("res5a", "res5b", "res5c")
 
@@ -28,8 +28,8 @@ class DeformableStage(nn.Module):
         self.reduce = nn.Sequential(nn.Conv2d(in_channels, channels, 1, bias=False),
                                     nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
         self.layers = nn.ModuleList(
-            DeformConv2d(channels, channels, 3, padding=2, dilation=2, bias=False,
-                         modulated=modulated) for _ in LAYER_NAMES)
+            DeformConv2dPack(channels, channels, 3, padding=2, dilation=2, bias=False,
+                             modulated=modulated) for _ in LAYER_NAMES)
         self.norms = nn.ModuleList(nn.BatchNorm2d(channels) for _ in LAYER_NAMES)
         self.deformable = deformable
         if not deformable:

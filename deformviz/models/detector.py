@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deformviz.geometry import MapGrid
 from deformviz.scene_classes import CLASS_NAMES
 
 from .deformable_stage import DeformableStage
 from .efficientnet_lite import EfficientNetLite0Trunk
-from .feature_grid import FeatureGrid
 from .heads import CenterHeads, RoIHead, apply_box_deltas
 
 
@@ -86,14 +86,20 @@ class DeformableDetector(nn.Module):
     def class_names(self) -> tuple[str, ...]:
         return self.config.class_names
 
-    def feature_grid(self, image_size: tuple[int, int]) -> FeatureGrid:
-        """Where the stride-16 cells sit on an (H, W) input; H and W must give the same origin,
-        which holds when both are multiples of 16."""
+    def feature_grid(self, image_size: tuple[int, int]) -> MapGrid:
+        """Where the stride-16 cells sit on an (H, W) input (origin 15: the trunk's TF 'SAME'
+        padding); H and W must give the same origin, which holds when both are multiples of
+        16."""
         origin_y = self.trunk.cell_center_offset(image_size[0])
         origin_x = self.trunk.cell_center_offset(image_size[1])
         if origin_y != origin_x:
             raise ValueError(f"input sides {image_size} must be multiples of {self.trunk.stride}")
-        return FeatureGrid(self.trunk.stride, origin_y)
+        return MapGrid(float(self.trunk.stride), origin_y)
+
+    def feature_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """(h, w) of the stride-16 maps for an (H, W) input (TF 'SAME': ceil)."""
+        stride = self.trunk.stride
+        return tuple(-(-side // stride) for side in image_size)  # type: ignore[return-value]
 
     def train(self, mode: bool = True) -> "DeformableDetector":
         super().train(mode)
@@ -113,7 +119,7 @@ class DeformableDetector(nn.Module):
     def forward(self, images: Tensor) -> DenseOutput:
         return self.dense(self.trunk_features(images))
 
-    def classify_boxes(self, features: Tensor, rois: Tensor, grid: FeatureGrid
+    def classify_boxes(self, features: Tensor, rois: Tensor, grid: MapGrid
                        ) -> tuple[Tensor, Tensor]:
         """RoI head on boxes in input pixels.
 
@@ -129,7 +135,7 @@ class DeformableDetector(nn.Module):
         return logits.softmax(-1), apply_box_deltas(rois[:, 1:], deltas)
 
     @torch.no_grad()
-    def detect(self, dense: DenseOutput, grid: FeatureGrid, score_threshold: float = 0.3,
+    def detect(self, dense: DenseOutput, grid: MapGrid, score_threshold: float = 0.3,
                max_detections: int = 50) -> list[Detections]:
         """Objects from the dense heads: local maxima of the heat map (3x3), their sizes and
         sub-cell centres, in input pixels."""
@@ -145,7 +151,7 @@ class DeformableDetector(nn.Module):
             cell = flat % (height * width)
             cy, cx = (cell // width).to(heat.dtype), (cell % width).to(heat.dtype)
             dx, dy = dense.center_offset[b, 0].flatten()[cell], dense.center_offset[b, 1].flatten()[cell]
-            centre = grid.cells_to_pixels(torch.stack([cx + dx, cy + dy], dim=1))
+            centre = grid.to_pixels(torch.stack([cy + dy, cx + dx], dim=1)).flip(-1)  # (x, y)
             size = dense.log_size[b, :, cell // width, cell % width].T.exp()
             # Pixel-index centre -> continuous box edges: pixel k spans [k, k + 1).
             boxes = torch.cat([centre + 0.5 - size / 2, centre + 0.5 + size / 2], dim=1)

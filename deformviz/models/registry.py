@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,16 +76,30 @@ def load_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu"
         raise ModelLoadError(f"weights of {name!r} are missing: {entry.path}")
     if sha256_of(entry.path) != entry.sha256:
         raise ModelLoadError(f"weights of {name!r} fail their checksum: {entry.path}")
-    return load_checkpoint(entry.path, device)
+    return load_export(entry.path, device)
+
+
+def detector_from_export(config: dict, state: dict) -> DeformableDetector:
+    """The detector an export describes (its `config` and `state_dict`), in eval mode on the
+    CPU, float16 storage widened to float32."""
+    model = DeformableDetector(DetectorConfig.from_dict(dict(config)))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.eval()
+
+
+def load_export(path: Path, device: str | torch.device = "cpu") -> DeformableDetector:
+    """A DeformableDetector from a file `export_weights` wrote (config + state dict); see also
+    `deformviz.networks.load_network`, which takes any network file."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return detector_from_export(saved["config"], saved["state_dict"]).to(device)
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> DeformableDetector:
-    """A DeformableDetector from an exported weights file (config + state dict)."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = DeformableDetector(DetectorConfig.from_dict(saved["config"]))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()}
-    model.load_state_dict(state)
-    return model.eval().to(device)
+    """Deprecated (one release): `load_export` (it reads deformviz's exports only)."""
+    warnings.warn("load_checkpoint is deprecated: use load_export, or "
+                  "deformviz.networks.load_network for any network file", DeprecationWarning,
+                  stacklevel=2)
+    return load_export(path, device)
 
 
 def export_weights(model: DeformableDetector, path: Path) -> str:

@@ -23,47 +23,26 @@ from pathlib import Path
 from torch import nn
 
 from deformviz.errors import CheckpointError, InputError
-from deformviz.ops import DeformConv2d
+from deformviz.probe import deformable_layers
 
 from .checkpoint_file import read_checkpoint
 from .loaded_network import LoadedNetwork, default_chain
 from .preprocessing import IMAGENET_RGB, Preprocessing
 
-__all__ = ["load_factory", "is_factory_spec", "find_deformable_layers", "DEFORMABLE_KINDS"]
+__all__ = ["load_factory", "is_factory_spec", "find_deformable_layers"]
 
 _SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*|.+\.py):(?P<function>[A-Za-z_]\w*)$")
-
-#: (module, class name) of the deformable layer kinds of other libraries, recognised by name
-#: (subclasses included) so that none of them is imported here.
-DEFORMABLE_KINDS = (
-    ("torchvision.ops.deform_conv", "DeformConv2d"),
-    ("mmcv.ops.deform_conv", "DeformConv2d"),
-    ("mmcv.ops.modulated_deform_conv", "ModulatedDeformConv2d"),
-    ("detectron2.layers.deform_conv", "DeformConv"),
-    ("detectron2.layers.deform_conv", "ModulatedDeformConv"),
-)
-
 
 def is_factory_spec(spec: str) -> bool:
     """True for "package.module:function" or "path/to/file.py:function"."""
     return bool(_SPEC.match(spec))
 
 
-def _is_deformable(module: nn.Module) -> bool:
-    if isinstance(module, DeformConv2d):
-        return True
-    return any((cls.__module__, cls.__name__) in DEFORMABLE_KINDS for cls in type(module).__mro__)
-
-
 def find_deformable_layers(module: nn.Module) -> tuple[str, ...]:
-    """Qualified names of the deformable convs in `module` (deformviz's, torchvision's, mmcv's,
-    detectron2's), in registration order; a layer nested in another deformable one (mmcv's
-    Pack subclasses hold none, but be safe) is not listed twice."""
-    names: list[str] = []
-    for name, child in module.named_modules():
-        if _is_deformable(child) and not any(name.startswith(outer + ".") for outer in names):
-            names.append(name)
-    return tuple(names)
+    """Qualified names of the deformable layers in `module`, in registration order: every kind
+    the probe's adapter registry recognises (`deformviz.probe.register_layer_adapter` adds
+    kinds); a recognised layer's inside is not searched."""
+    return tuple(name for name, _, _ in deformable_layers(module))
 
 
 def _import_function(spec: str):
@@ -155,8 +134,8 @@ def load_factory(spec: str, *, weights: str | Path | None = None,
                "weights": str(weights) if weights is not None else "as the factory built it",
                "architecture": architecture,
                "deformable layers": (f"{len(layers)}, default chain {', '.join(default_chain(layers))}"
-                                     if layers else "none of a built-in kind found (a registered "
-                                     "adapter may still recognise some)"),
+                                     if layers else "none of a known kind found (register an adapter: "
+                                     "deformviz.probe.register_layer_adapter)"),
                **{name: type(module).__name__ for name, module in made.named_modules() if name in layers},
                "preprocessing": f"{factory_preprocessing.describe()} ({chosen})"}
     return LoadedNetwork(made, factory_preprocessing, "factory", architecture, layers,

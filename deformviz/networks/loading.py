@@ -1,8 +1,12 @@
-"""`load_network`: a checkpoint file or a model factory -> a LoadedNetwork ready to probe.
+"""`load_network`: a bundled name, a weights file, a model factory or a module -> a Network.
 
-The file's contents decide the format, not its name: detectron2's key names (`stem.conv1`,
-`resN`) or mmdetection's / torchvision's (`layer1.0.conv1`), in a `{'meta', 'state_dict'}`,
-`{'model', ...}` or bare dict, saved by torch or pickled with numpy arrays.
+The one place that decides what a network is. A registered name ("lite0-deform-synth") is a
+bundled detector; for a file, its contents decide, not its name: deformviz's own export (a
+`{'config', 'state_dict'}` written by `deformviz train --export`), detectron2's key names
+(`stem.conv1`, `resN`) or mmdetection's / torchvision's (`layer1.0.conv1`), in a
+`{'meta', 'state_dict'}`, `{'model', ...}` or bare dict, saved by torch or pickled with numpy
+arrays; "package.module:function" / "file.py:function" is a factory. (`from_python.as_network`
+wraps what a Python caller already holds; `resize.with_resize` changes the input size.)
 
 Example:
     >>> network = load_network("faster_rcnn_r50_fpn_mdconv_c3-c5_1x_coco.pth")  # doctest: +SKIP
@@ -14,17 +18,21 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from deformviz.errors import CheckpointError, InputError
 
+from .bundled_files import export_config, is_bundled_name, load_bundled, load_export
 from .checkpoint_file import read_checkpoint
 from .detectron2 import load_detectron2, looks_like_detectron2
 from .embedded_config import find_config
 from .factory import is_factory_spec, load_factory
 from .loaded_network import LoadedNetwork
 from .mmdetection import STYLES, load_mmdetection, looks_like_mmdetection
+from .network import Network
 from .preprocessing import Preprocessing
+from .resize import NetworkOptionError, with_resize
 from .training_state import choose_weights, training_facts
 
 __all__ = ["load_network", "LoadedNetwork"]
@@ -46,13 +54,15 @@ def load_network(spec: str | Path, *, style: str | None = None,
                  stride_in_1x1: bool | None = None, weights: str | Path | None = None,
                  short_side: int | None = None, max_long_side: int | None = None,
                  preprocessing: Preprocessing | None = None, weights_from: str | None = None,
-                 dilations: tuple[int, ...] | None = None) -> LoadedNetwork:
-    """Load a user's deformable network.
+                 dilations: tuple[int, ...] | None = None, long_side: int | None = None,
+                 device: str = "cpu") -> LoadedNetwork:
+    """Load a deformable network.
 
     Args:
-        spec: a checkpoint file (mmdetection 2.x/3.x `.pth`, detectron2 `.pkl` / `.pth`, or a
-            bare ResNet state dict), or a factory "package.module:function" /
-            "file.py:function" (see `deformviz.networks.factory`).
+        spec: a bundled name ("lite0-deform-synth"), a weights file (deformviz's own export,
+            mmdetection 2.x/3.x `.pth`, detectron2 `.pkl` / `.pth`, or a bare ResNet state
+            dict), or a factory "package.module:function" / "file.py:function" (see
+            `deformviz.networks.factory`).
         style: "pytorch" (stride on the 3x3 conv2) or "caffe" (on the 1x1 conv1); the weights
             do not say. Default: mmdetection's embedded config or "pytorch"; detectron2 "caffe".
         stride_in_1x1: the same choice in detectron2's words (True = "caffe").
@@ -63,27 +73,60 @@ def load_network(spec: str | Path, *, style: str | None = None,
             what mmdetection evaluates with, the EMA); see `training_state`.
         dilations: per stage (c2..c5) where no config in or beside the file says, e.g.
             (1, 1, 1, 2) for a dilated last stage; the weights cannot tell.
+        long_side: the bundled detector's resize: pixels of the longer side (default 512).
+        device: where the module goes.
     Returns:
-        LoadedNetwork with the module in eval mode on the CPU.
+        LoadedNetwork with the module in eval mode on `device`.
     Raises:
         CheckpointError (an InputError): missing file, not a checkpoint, truncated, unsafe,
-            no deformable layers, unknown layout (naming a key); InputError for bad options.
+            no deformable layers, unknown layout (naming a key); NetworkOptionError for a
+            resize the network does not take; InputError for other bad options.
     """
+    network = _load(spec, style=style, stride_in_1x1=stride_in_1x1, weights=weights,
+                    short_side=short_side, max_long_side=max_long_side,
+                    preprocessing=preprocessing, weights_from=weights_from, dilations=dilations,
+                    long_side=long_side, device=device)
+    network.module.to(device)
+    return network  # type: ignore[return-value]
+
+
+def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
+          weights: str | Path | None, short_side: int | None, max_long_side: int | None,
+          preprocessing: Preprocessing | None, weights_from: str | None,
+          dilations: tuple[int, ...] | None, long_side: int | None, device: str) -> Network:
     text = str(spec)
     path = Path(spec)
+    rebuilt = {"style": style, "stride_in_1x1": stride_in_1x1, "weights": weights,
+               "preprocessing": preprocessing, "weights_from": weights_from,
+               "dilations": dilations}
+    if is_bundled_name(text) and not path.exists():
+        _only_for_checkpoints(text, rebuilt)
+        network = load_bundled(text, device, long_side)
+        return with_resize(network, short_side=short_side, max_long_side=max_long_side)
     if not path.exists() and is_factory_spec(text):
         if style is not None or stride_in_1x1 is not None or dilations is not None \
                 or weights_from is not None:
             raise InputError("style / stride_in_1x1 / dilations / weights_from describe "
                              "checkpoints deformviz rebuilds; a model factory builds its own "
                              "network")
-        return load_factory(text, weights=weights, preprocessing=preprocessing,
-                            short_side=short_side, max_long_side=max_long_side)
+        network = load_factory(text, weights=weights, preprocessing=preprocessing,
+                               short_side=short_side, max_long_side=max_long_side)
+        return with_resize(network, long_side=long_side)
+    if not path.exists() and not path.suffix and "/" not in text and "\\" not in text:
+        from deformviz.models.registry import MODELS
+
+        raise CheckpointError(f"unknown network {text!r}: not a file, a model factory or a "
+                              f"bundled name ({', '.join(sorted(MODELS)) or 'none'})")
+    contents = read_checkpoint(path)
+    exported = export_config(contents)
+    if exported is not None:
+        _only_for_checkpoints(text, rebuilt)
+        network = load_export(path, contents, exported, device, long_side)
+        return with_resize(network, short_side=short_side, max_long_side=max_long_side)
     if weights is not None:
         raise InputError(f"weights go with a model factory; {text} is a checkpoint and holds "
                          "its own")
     stride_1x1 = _stride_choice(style, stride_in_1x1)
-    contents = read_checkpoint(path)
     chosen = choose_weights(contents.state, contents.extras, text, weights_from)
     config = find_config(contents.extras, path)
     sizes = {"short_side": short_side if short_side is not None else 800,
@@ -112,7 +155,14 @@ def load_network(spec: str | Path, *, style: str | None = None,
                                         + ", ".join(contents.skipped))
     if preprocessing is not None:
         network.details["preprocessing"] = f"{preprocessing.describe()} (given)"
-        network = LoadedNetwork(network.module, preprocessing, network.format,
-                                network.architecture, network.deformable_layers,
-                                network.default_chain, network.source, network.details)
-    return network
+        network = dataclasses.replace(network, preprocessing=preprocessing)
+    return with_resize(network, long_side=long_side)
+
+
+def _only_for_checkpoints(spec: str, given: dict[str, object]) -> None:
+    """The bundled detector and deformviz's exports take none of these arguments."""
+    wrong = tuple(name for name, value in given.items() if value is not None)
+    if wrong:
+        raise NetworkOptionError(f"{', '.join(wrong)}: only for networks deformviz rebuilds "
+                                 f"from checkpoints or factories, not for {spec}", wrong,
+                                 ("long_side", "short_side", "max_long_side"))

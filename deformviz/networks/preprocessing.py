@@ -11,17 +11,18 @@ top or left, so it does not move anything).
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from deformviz.errors import InputError
-from deformviz.imaging import LoadedImage, ModelInput, resized_pixels
+from deformviz.imaging import STRIDE, LoadedImage, ModelInput, prepare_for_model, resized_pixels
 
-__all__ = ["Preprocessing", "NetworkInput", "MMDETECTION_PYTORCH", "CAFFE_BGR", "IMAGENET_RGB",
-           "resized_size"]
+__all__ = ["Preprocessing", "LongSideResize", "NetworkInput", "MMDETECTION_PYTORCH", "CAFFE_BGR",
+           "IMAGENET_RGB", "resized_size", "preprocessing_dict"]
 
-#: The contract's name for what `Preprocessing.prepare` returns.
+#: Deprecated (one release): `deformviz.imaging.ModelInput`, what every preparation returns.
 NetworkInput = ModelInput
 
 
@@ -88,6 +89,10 @@ class Preprocessing:
         return (f"{self.channel_order}, mean {tuple(self.mean)}, std {tuple(self.std)}, {size}, "
                 f"padded to a multiple of {self.size_divisor}")
 
+    def to_dict(self) -> dict:
+        """Plain values (tuples as lists), saved with results."""
+        return {key: _plain(value) for key, value in dataclasses.asdict(self).items()}
+
     def prepare(self, image: LoadedImage) -> ModelInput:
         """The network input for an image.
 
@@ -111,6 +116,55 @@ class Preprocessing:
         tensor[0, :, :height, :width] = torch.from_numpy(
             np.ascontiguousarray(normalised.transpose(2, 0, 1)))
         return ModelInput(tensor, image.size, (height, width))
+
+
+@dataclass(frozen=True)
+class LongSideResize:
+    """The bundled detector's preparation: the longer side resized to `long_side` pixels, both
+    sides multiples of 16, RGB in [0, 1] (the network normalises inside itself); see
+    `deformviz.imaging.prepare_for_model`. Picklable (statistics workers use it).
+
+    Example:
+        >>> LongSideResize(256).prepare(LoadedImage(np.zeros((480, 640, 3), np.uint8))).resized_size
+        (192, 256)
+    """
+
+    long_side: int = 512
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.long_side, int) or self.long_side % STRIDE or \
+                not 32 <= self.long_side <= 4096:
+            raise InputError(f"model input size must be a multiple of {STRIDE} in 32..4096, "
+                             f"got {self.long_side}")
+
+    def prepare(self, image: LoadedImage) -> ModelInput:
+        """ModelInput with tensor [1, 3, h, w] float32 RGB in [0, 1], h, w multiples of 16."""
+        return prepare_for_model(image, self.long_side)
+
+    def describe(self) -> str:
+        return f"longer side {self.long_side} px"
+
+    def to_dict(self) -> dict:
+        return {"channel_order": "RGB", "range": [0.0, 1.0], "long_side": self.long_side,
+                "size_divisor": STRIDE,
+                "normalisation": "inside the network (ImageNet mean and std)"}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def preprocessing_dict(preprocessing: object) -> dict | None:
+    """What an image preparation saves with results: its `to_dict()`, a dataclass's fields as
+    plain values, else None."""
+    to_dict = getattr(preprocessing, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if dataclasses.is_dataclass(preprocessing) and not isinstance(preprocessing, type):
+        return {key: _plain(value) for key, value in dataclasses.asdict(preprocessing).items()}
+    return None
 
 
 #: mmdetection's pytorch-style ResNets (torchvision's ImageNet statistics, RGB).

@@ -11,7 +11,7 @@ checkpoint's own naming (`ResNetSpec.naming`):
   projection is `shortcut`. Its offset conv, a sibling `conv2_offset` in detectron2, lives in
   the deformable conv here (`conv2.conv_offset`); the loader renames that one key.
 
-Every deformable conv is a `deformviz.ops.DeformConv2d` (the probe recognises it), 3x3 with
+Every deformable conv is a `deformviz.ops.DeformConv2dPack` (the probe recognises it), 3x3 with
 padding = dilation, bias-free. Its offset conv's output is [dy, dx interleaved for G groups |
 G * 9 mask logits]: exactly mmcv's and detectron2's "chunk into three, concatenate the first
 two, sigmoid the third", since the first two chunks concatenated are the first two thirds.
@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 
 __all__ = ["DeformSpec", "ResNetSpec", "ResNet", "Bottleneck", "FrozenBatchNorm2d",
            "ConvWithNorm", "DeformConvWithNorm", "count_weights", "STAGE_OUTPUTS"]
@@ -199,7 +199,7 @@ class ConvWithNorm(nn.Conv2d):
         return self.norm(super().forward(x))
 
 
-class DeformConvWithNorm(DeformConv2d):
+class DeformConvWithNorm(DeformConv2dPack):
     """A bias-free deformable conv followed by its norm, owned as `.norm` (detectron2's layout;
     its offset conv is `.conv_offset`). Offset hooks see the offsets before the norm runs."""
 
@@ -274,9 +274,9 @@ class Bottleneck(nn.Module):
                 self.conv2 = nn.Conv2d(width, width, 3, stride_3x3, dilation, dilation, spec.groups,
                                        bias=False)
             else:
-                self.conv2 = DeformConv2d(width, width, 3, stride_3x3, dilation, dilation,
-                                          spec.groups, deform.offset_groups, bias=False,
-                                          modulated=deform.modulated)
+                self.conv2 = DeformConv2dPack(width, width, 3, stride_3x3, dilation, dilation,
+                                              spec.groups, deform.offset_groups, bias=False,
+                                              modulated=deform.modulated)
             self.add_module(self.norm_names[1], _norm(spec, width))
             self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
             self.add_module(self.norm_names[2], _norm(spec, out_channels))
@@ -356,7 +356,7 @@ class ResNet(nn.Module):
     def deformable_layers(self) -> tuple[str, ...]:
         """Qualified names of the deformable convs, in the order the input meets them."""
         return tuple(name for name, module in self.named_modules()
-                     if isinstance(module, DeformConv2d))
+                     if isinstance(module, DeformConv2dPack))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         if self.spec.naming == "detectron2" or self.spec.deep_stem:

@@ -5,7 +5,8 @@
     for layer in result.layers:                     # execution order
         print(layer.name, layer.kind, layer.geometry, layer.input_grid, layer.offset.shape)
 
-- `records`: the typed records (`DeformLayerRecord`, `MapGrid`, `ProbeResult`).
+- `records`: the typed records (the `LayerRecord` family: `DeformLayerRecord`; `ProbeResult`).
+- `layer_index`: finding layers by any name, chains, labels (`LayerIndex`).
 - `adapters`: which layer kinds are recognised and how their offsets are seen;
   `register_layer_adapter` for other kinds.
 - `grids`: where each map's cells sit on the model input, from the network's conv arithmetic.
@@ -21,14 +22,16 @@ from .attention_adapters import (AttentionAdapter, CoreCall, Slot, register_atte
                                  unregister_attention_adapter)
 from .attention_probe import attention_layers, probe_attention
 from .attention_records import AttentionProbeResult, AttentionRecord
+from .layer_index import DEFAULT_CHAIN_LENGTH, LayerIndex, LayerNameError, paper_name
 from .probe import ProbeError, deformable_layers, probe
-from .records import DeformLayerRecord, LayerNameError, MapGrid, ProbeResult, paper_name
+from .records import DeformLayerRecord, LayerRecord, MapGrid, ProbeResult
 
 __all__ = [
     "AttentionAdapter", "AttentionProbeResult", "AttentionRecord", "CoreCall", "Slot",
     "attention_layers", "probe_attention", "register_attention_adapter",
     "unregister_attention_adapter",
-    "DeformLayerRecord", "LayerAdapter", "LayerNameError", "LayerSpec", "MapGrid", "ProbeError",
+    "DEFAULT_CHAIN_LENGTH", "DeformLayerRecord", "LayerAdapter", "LayerIndex", "LayerNameError",
+    "LayerRecord", "LayerSpec", "MapGrid", "ProbeError",
     "ProbeResult", "deformable_layers", "from_forward_arguments", "from_offset_hook",
     "from_submodule_output", "paper_name", "probe", "register_layer_adapter",
     "spec_from_attributes", "split_modulated", "unregister_layer_adapter",

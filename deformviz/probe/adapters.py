@@ -5,7 +5,7 @@ Built in:
 
 | kind            | class (recognised by module path and name, anywhere in its MRO) | offsets from |
 |-----------------|------------------------------------------------------------------|--------------|
-| deformviz       | deformviz.ops.DeformConv2d                                       | its offset hook |
+| deformviz       | deformviz.ops.DeformConv2d and DeformConv2dPack                  | its offset hook |
 | torchvision     | torchvision.ops.deform_conv.DeformConv2d                         | forward arguments (offset, mask) |
 | mmcv            | mmcv.ops.deform_conv.DeformConv2d                                | forward argument offset |
 | mmcv-pack       | mmcv.ops.deform_conv.DeformConv2dPack                            | its `conv_offset` output |
@@ -155,8 +155,8 @@ def from_submodule_output(name: str = "conv_offset",
 
 
 def from_offset_hook() -> OffsetSource:
-    """Modules with deformviz's `register_offset_hook` (deformviz.ops.DeformConv2d): exactly
-    the tensors its operator received."""
+    """Modules with deformviz's `register_offset_hook` (deformviz.ops.DeformConv2d and
+    DeformConv2dPack): exactly the tensors its operator received."""
 
     def attach(module: nn.Module, sink: OffsetSink) -> list[RemovableHandle]:
         return [module.register_offset_hook(  # type: ignore[operator]

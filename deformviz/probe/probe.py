@@ -180,9 +180,9 @@ def probe(module: nn.Module, image: Tensor, *, adapters: Sequence[LayerAdapter] 
         module's own forward raises is raised unchanged.
 
     Example:
-        >>> from deformviz.ops import DeformConv2d
+        >>> from deformviz.ops import DeformConv2dPack
         >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1),
-        ...                     DeformConv2d(8, 8, 3, padding=2, dilation=2)).eval()
+        ...                     DeformConv2dPack(8, 8, 3, padding=2, dilation=2)).eval()
         >>> result = probe(net, torch.rand(1, 3, 64, 64))
         >>> [(r.name, r.kind, tuple(r.offset.shape)) for r in result.layers]
         [('1', 'deformviz', (1, 18, 32, 32))]

@@ -11,16 +11,16 @@ share -> exact accumulators -> table, JSON, figure.
 - `image_statistics`: one image's per-unit numbers.
 - `accumulators`: sums that merge exactly, in any order.
 - `loader`: decoding and preparing images in DataLoader workers.
-- `networks`: networks as chains (the bundled detector, loaded networks: both through the probe).
+- `networks`: any `deformviz.networks.Network` as a chain (`NetworkChain`, through the probe).
 - `results`: the JSON document; merging shards.
 - `run`: the streaming, resumable, shardable run.
 - `ranks`, `distributed`: the same run over the processes of a torchrun job.
 
 Example (a notebook; `dataset` from `read_coco("instances.json", "images/")`)::
 
-    from deformviz.models.registry import load_model
-    from deformviz.statistics import BundledNetwork, read_coco, run_statistics
-    network = BundledNetwork(load_model("lite0-deform-synth"), "lite0-deform-synth")
+    from deformviz.networks import load_network
+    from deformviz.statistics import NetworkChain, read_coco, run_statistics
+    network = NetworkChain(load_network("lite0-deform-synth"), "lite0-deform-synth")
     result = run_statistics(network, read_coco("instances.json", "images/"))
     result.dilation.summary()["res5c"]["large"]["mean"]
 """
@@ -29,13 +29,13 @@ from .accumulators import DilationAccumulator, Moments, ShareAccumulator
 from .chain import layer_dilation, trace_deepest_points, unit_centres
 from .coco import AnnotationError, CocoDataset, read_coco
 from .image_statistics import ImageStatistics, image_statistics
-from .networks import BundledNetwork, ChainNetwork, ProbedNetwork
+from .networks import BundledNetwork, ChainNetwork, NetworkChain, ProbedNetwork
 from .results import StatsResult, merge_results, read_result
 from .run import StatsOptions, run_statistics, select_images
 from .size_classes import CLASSES, ImageObjects, SizeThresholds
 
 __all__ = [
-    "AnnotationError", "BundledNetwork", "CLASSES", "ChainNetwork", "CocoDataset",
+    "AnnotationError", "BundledNetwork", "CLASSES", "ChainNetwork", "CocoDataset", "NetworkChain",
     "DilationAccumulator", "ImageObjects", "ImageStatistics", "Moments", "ProbedNetwork",
     "ShareAccumulator", "SizeThresholds", "StatsOptions", "StatsResult", "image_statistics",
     "layer_dilation", "merge_results", "read_coco", "read_result", "run_statistics",

@@ -1,18 +1,19 @@
 """Networks as chains: how an image is prepared for a network, and what its chain captured.
 
-A `ChainNetwork` is what a statistics run needs of a network, bundled or loaded: `prepare`
-(picklable: it runs in DataLoader workers) turns a LoadedImage into the network's input, and
-`chain` runs the network once under the probe and returns the chain's layers (bottom to top,
-`deformviz.geometry.ChainLayer`), named `layer_names`.
+A `ChainNetwork` is what a statistics run needs of a network: `prepare` (picklable: it runs in
+DataLoader workers) turns a LoadedImage into the network's input, and `chain` runs the network
+once under the probe (`deformviz.networks.probe_network`) and returns the chain's layers
+(bottom to top, `deformviz.geometry.ChainLayer`), named `layer_names`. `NetworkChain` is the
+one implementation, for any `deformviz.networks.Network`.
 
-The chain is the one `sample` traces: `--layers` names (qualified module names, unique dotted
-suffixes, the paper's names such as res5a, or a network's own aliases), else the network's
-default chain (the last three deformable layers). Names are resolved before the run starts, so
-a wrong name is a one-line error, not a failure on the first image.
+The chain is the one `sample` traces (`deformviz.probe.LayerIndex.chain`: `--layers` names, else
+the network's default chain). Names are resolved before the run starts, so a wrong name is a
+one-line error, not a failure on the first image.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,12 +21,12 @@ from typing import Any, Protocol
 import torch
 
 from deformviz.geometry import ChainLayer
-from deformviz.imaging import LoadedImage, prepare_for_model
-from deformviz.probe import LayerNameError, paper_name
+from deformviz.imaging import LoadedImage
+from deformviz.probe import LayerIndex, LayerNameError
 
 from .padded_batch import InputPadding
 
-__all__ = ["ChainNetwork", "BundledNetwork", "ProbedNetwork", "ResizeLongSide", "NetworkPreparation",
+__all__ = ["ChainNetwork", "NetworkChain", "BundledNetwork", "ProbedNetwork", "NetworkPreparation",
            "resolve_chain"]
 
 
@@ -49,63 +50,32 @@ class ChainNetwork(Protocol):
 
 def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
                   aliases: Mapping[str, str] | None = None, default: Sequence[str] = ()) -> tuple[str, ...]:
-    """Qualified names of the chain, in `layers` order (the order the input meets them).
+    """Qualified names of the chain, in `layers` order: `deformviz.probe.LayerIndex.chain`.
 
-    Args:
-        requested: the user's names (qualified, alias, unique dotted suffix or paper name),
-            or None for `default` (else the last three layers).
-        layers: qualified names of all deformable layers, in input order.
-        aliases: extra names -> qualified names.
     Raises:
         LayerNameError: a name matches no layer or several, or a layer is named twice.
     """
     if not layers:
         raise LayerNameError("the network has no deformable layer")
-    if not requested:
-        return tuple(default) or tuple(layers[-3:])
-    aliases = dict(aliases or {})
-    chosen = []
-    for name in requested:
-        if name in layers:
-            chosen.append(name)
-            continue
-        if name in aliases and aliases[name] in layers:
-            chosen.append(aliases[name])
-            continue
-        matches = [n for n in layers if n.endswith("." + name) or paper_name(n) == name]
-        if len(matches) != 1:
-            known = ", ".join(layers)
-            raise LayerNameError(f"no deformable layer named {name!r} (the network has: {known})"
-                                 if not matches else
-                                 f"layer name {name!r} is ambiguous: {', '.join(matches)}")
-        chosen.append(matches[0])
-    if len(set(chosen)) != len(chosen):
-        raise LayerNameError(f"a layer is named twice in {list(requested)}")
-    return tuple(sorted(chosen, key=list(layers).index))
+    return LayerIndex(tuple(layers), aliases or {}, tuple(default)).chain(requested)
 
 
-def _label(name: str, aliases: Mapping[str, str]) -> str:
-    for alias, target in aliases.items():
-        if target == name:
-            return alias
-    return paper_name(name) or name
-
-
-@dataclass(frozen=True)
-class ResizeLongSide:
-    """The bundled network's preparation: longer side to `long_side`, sides multiples of 16,
-    RGB in [0, 1] (`deformviz.imaging.prepare_for_model`). Picklable for workers."""
-
-    long_side: int
-
-    def __call__(self, image: LoadedImage) -> tuple[torch.Tensor, tuple[int, int]]:
-        prepared = prepare_for_model(image, self.long_side)
-        return prepared.tensor, prepared.resized_size  # type: ignore[return-value]
+def batch_padding(network: Any) -> InputPadding:
+    """How `network` pads a batch, as its own batching does: a `Preprocessing` (mmdetection,
+    detectron2, factories) normalises, so zeros up to its size divisor; the bundled detector
+    takes [0, 1] RGB and normalises inside, so the value that normalises to 0 (its trunk's mean:
+    mid-grey, what its TF 'SAME' padding amounts to) up to its stride. A preparation that
+    states neither: zeros, no divisor (an input normalised outside the network)."""
+    divisor = getattr(network.preprocessing, "size_divisor", None)
+    trunk = getattr(network.module, "trunk", None)
+    if divisor is None and hasattr(trunk, "input_mean"):
+        return InputPadding(trunk.stride, tuple(trunk.input_mean))
+    return InputPadding(divisor or 1)
 
 
 @dataclass(frozen=True)
 class NetworkPreparation:
-    """A loaded network's own preparation (`Preprocessing.prepare`), picklable for workers."""
+    """A network's own preparation (`preprocessing.prepare`), picklable for workers."""
 
     preprocessing: Any
 
@@ -114,60 +84,13 @@ class NetworkPreparation:
         return prepared.tensor, tuple(prepared.resized_size)  # type: ignore[return-value]
 
 
-class BundledNetwork:
-    """The bundled detector (or any `DeformableDetector`): its res5a-c stage is the chain.
+class NetworkChain:
+    """Any network (`deformviz.networks.Network`: bundled, an export, a checkpoint, a factory)
+    as a statistics run's chain.
 
     Args:
-        model: the detector, eval mode, on `device`.
-        name: what to record as the model (registered name or weights file).
-        long_side: model-input pixels of the longer image side (multiple of 16).
-        device: where the network runs.
-        layers: the chain (names as `--layers` takes them), or None for res5a, res5b, res5c.
-    """
-
-    def __init__(self, model: Any, name: str, long_side: int = 512, device: str = "cpu",
-                 layers: Sequence[str] | None = None) -> None:
-        from deformviz.capture import bundled_aliases
-
-        self.model = model
-        self.aliases = bundled_aliases(model)
-        qualified = tuple(self.aliases.values())
-        self.qualified = resolve_chain(layers, qualified, self.aliases)
-        self.layer_names = tuple(_label(n, self.aliases) for n in self.qualified)
-        self.prepare = ResizeLongSide(long_side)
-        # The detector normalises inside: its fill is what normalises to 0 (mid-grey).
-        self.input_padding = InputPadding(model.trunk.stride, tuple(model.trunk.input_mean))
-        self.device = torch.device(device)
-        self.description = {"model": name, "input": f"longer side {long_side} px",
-                            "layers": list(self.qualified)}
-
-    def chain(self, tensor: torch.Tensor) -> list[ChainLayer]:
-        from deformviz.capture import capture_dense  # the model side: imported when used
-
-        capture = capture_dense(self.model, tensor.to(self.device))
-        return [record.chain_layer(0) for record in capture.probe.chain(list(self.qualified))]
-
-    def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
-        # capture_dense's probe call without its detections (one image only), for a batch.
-        from deformviz.capture import bundled_aliases
-        from deformviz.geometry import MapGrid
-        from deformviz.probe import probe
-
-        size = (int(batch.shape[-2]), int(batch.shape[-1]))
-        grid = self.model.feature_grid(size)
-        result = probe(self.model, batch.to(self.device), aliases=bundled_aliases(self.model),
-                       grid_overrides={grid.feature_size(size): MapGrid(grid.stride, grid.origin)})
-        records = result.chain(list(self.qualified))
-        return [[record.chain_layer(i) for record in records] for i in range(batch.shape[0])]
-
-
-class ProbedNetwork:
-    """A loaded network (`deformviz.networks.LoadedNetwork`: mmdetection, detectron2, a factory)
-    run under `deformviz.probe.probe`.
-
-    Args:
-        network: the loaded network; its module on `device`, eval mode.
-        name: what to record as the model (file or factory spec).
+        network: the network; its module on `device`, eval mode.
+        name: what to record as the model (registered name, file or factory spec).
         device: where it runs.
         layers: the chain (names as `--layers` takes them), or None for its default chain.
     """
@@ -175,24 +98,45 @@ class ProbedNetwork:
     def __init__(self, network: Any, name: str, device: str = "cpu",
                  layers: Sequence[str] | None = None) -> None:
         self.network = network
-        self.qualified = resolve_chain(layers, tuple(network.deformable_layers), {},
-                                       tuple(network.default_chain))
-        self.layer_names = tuple(_label(n, {}) for n in self.qualified)
+        index = network.layers
+        if not index.names:
+            raise LayerNameError("the network has no deformable layer")
+        self.qualified = index.chain(layers)
+        self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.prepare = NetworkPreparation(network.preprocessing)
-        self.input_padding = InputPadding(network.preprocessing.size_divisor)  # zeros, normalised
+        self.input_padding = batch_padding(network)
         self.device = torch.device(device)
-        self.description = {"model": name, "format": network.format,
-                            "architecture": network.architecture,
-                            "input": network.preprocessing.describe(),
-                            "layers": list(self.qualified)}
+        self.description = {"model": name, **network.facts(), "layers": list(self.qualified)}
 
     def chain(self, tensor: torch.Tensor) -> list[ChainLayer]:
-        from deformviz.probe import probe
-
-        return self.chains(tensor)[0]
+        return self._traced(tensor)[0]
 
     def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
-        from deformviz.probe import probe
+        """The chain of every image of `batch` ([B, C, H, W], `padded_batch.pad_batch`), on
+        the batch's maps."""
+        return self._traced(batch)
 
-        records = probe(self.network.module, batch.to(self.device)).chain(list(self.qualified))
+    def _traced(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
+        from deformviz.networks import probe_network
+
+        run = probe_network(self.network, batch.to(self.device), detect=False)
+        records = run.probe.chain(list(self.qualified))
         return [[record.chain_layer(i) for record in records] for i in range(batch.shape[0])]
+
+
+def BundledNetwork(model: Any, name: str, long_side: int = 512, device: str = "cpu",  # noqa: N802
+                   layers: Sequence[str] | None = None) -> NetworkChain:
+    """Deprecated (one release): `NetworkChain(bundled_network(model, name, long_side), ...)`."""
+    from deformviz.networks import bundled_network
+
+    warnings.warn("BundledNetwork is deprecated; use NetworkChain(load_network(...))",
+                  DeprecationWarning, stacklevel=2)
+    return NetworkChain(bundled_network(model, name, long_side), name, device, layers)
+
+
+def ProbedNetwork(network: Any, name: str, device: str = "cpu",  # noqa: N802
+                  layers: Sequence[str] | None = None) -> NetworkChain:
+    """Deprecated (one release): `NetworkChain`."""
+    warnings.warn("ProbedNetwork is deprecated; use NetworkChain", DeprecationWarning,
+                  stacklevel=2)
+    return NetworkChain(network, name, device, layers)

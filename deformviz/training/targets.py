@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from deformviz.geometry.boxes import box_iou, jitter_boxes
-from deformviz.models.feature_grid import FeatureGrid
+from deformviz.geometry import MapGrid
 
 
 @dataclass
@@ -23,14 +23,14 @@ class DenseTargets:
     mask: Tensor
 
 
-def box_centers_in_cells(boxes: Tensor, grid: FeatureGrid) -> Tensor:
+def box_centers_in_cells(boxes: Tensor, grid: MapGrid) -> Tensor:
     """Boxes [N, 4] in continuous pixels -> centres [N, 2] as (x, y) feature cells."""
     centre_pixels = (boxes[:, :2] + boxes[:, 2:]) / 2 - 0.5  # continuous -> pixel index
-    return grid.pixels_to_cells(centre_pixels)
+    return grid.to_cells(centre_pixels.flip(-1)).flip(-1)  # the grid speaks (y, x)
 
 
 def dense_targets(boxes: list[Tensor], labels: list[Tensor], num_classes: int,
-                  feature_size: tuple[int, int], grid: FeatureGrid) -> DenseTargets:
+                  feature_size: tuple[int, int], grid: MapGrid) -> DenseTargets:
     """CenterNet targets: a Gaussian per object on its class's heat map (sigma a sixth of the
     box in cells, at least 0.4 cells), size and sub-cell offset at the centre cell."""
     batch, (height, width) = len(boxes), feature_size
@@ -45,7 +45,7 @@ def dense_targets(boxes: list[Tensor], labels: list[Tensor], num_classes: int,
             continue
         centres = box_centers_in_cells(image_boxes, grid)
         sizes = image_boxes[:, 2:] - image_boxes[:, :2]
-        sigmas = (sizes / grid.stride / 6).clamp(min=0.4)
+        sigmas = (sizes / sizes.new_tensor(grid.stride[::-1]) / 6).clamp(min=0.4)  # (w, h)
         # Largest first, so a small object's centre cell keeps the small object's size target.
         for n in torch.argsort(sizes.prod(1), descending=True).tolist():
             (cx, cy), (sx, sy) = centres[n].tolist(), sigmas[n].tolist()

@@ -1,25 +1,27 @@
 """The Python API behind the command line: images in, sampling geometry out, in original pixels.
 
-    >>> from deformviz.models.registry import load_model
+    >>> from deformviz.networks import load_network
     >>> from deformviz.visualize import roi_bins, sample_locations, save_data
     >>> from deformviz.plotting import plot_rois, plot_sampling, save_figure
-    >>> model = load_model()
-    >>> result = sample_locations(model, "samples/chelsea.jpg", auto=3, levels=3)
+    >>> network = load_network("lite0-deform-synth")
+    >>> result = sample_locations(network, "samples/chelsea.jpg", auto=3, levels=3)
     >>> print(save_figure(plot_sampling(result, width="cvpr-text"), "chelsea.pdf"))
     chelsea.pdf
     >>> print(save_data(result, "chelsea.json"))
     chelsea.json
-    >>> bins = roi_bins(model, "samples/coffee.jpg", [[150, 20, 430, 300]])
+    >>> bins = roi_bins(network, "samples/coffee.jpg", [[150, 20, 430, 300]])
     >>> print(save_figure(plot_rois(bins, width="85mm", show_regular=True), "coffee.svg"))
     coffee.svg
 
 (`tests/test_docstring_examples.py` runs these lines, with the test model in place of the
 bundled one.)
 
-- `probe_image` -> `ProbedImage.sample`: one forward pass of any network (bundled, loaded or
-  your module), then the points of any units of it (the notebook path).
+- `probe_image` -> `ProbedImage.sample`: one forward pass of any network
+  (`deformviz.networks.load_network`: bundled, an export, a checkpoint, a factory; or your
+  module), then the points of any units of it (the notebook path).
 - `sample_locations`: 9 / 81 / 729 sampling points of chosen units (paper Fig. 6), in one call.
-- `roi_bins`: regular and deformed RoI bins of boxes, with the head's class (paper Fig. 7).
+- `roi_bins`: regular and deformed RoI bins of boxes, with the head's class (paper Fig. 7),
+  for any network with an RoI head; `rois_from_pass` on a pass already made.
 - `auto_units` (from detections), `headless_units` (without a detection head), `grid_units`,
   `unit_at`: which units to show.
 - `save_data`: results as JSON or NPZ.
@@ -42,8 +44,8 @@ _EXPORTS = {
     "sampling_spread": "headless_units", "ProbedImage": "probed", "probe_image": "probed",
     "BoxBins": "results", "Detection": "results", "LayerInfo": "results",
     "RoIResult": "results", "SamplingResult": "results", "Unit": "results",
-    "UnitSampling": "results", "roi_bins": "rois", "rois_from_capture": "rois",
-    "sample_locations": "sampling", "sample_units": "sampling", "auto_units": "units",
+    "UnitSampling": "results", "roi_bins": "rois", "rois_from_pass": "rois",
+    "sample_locations": "sampling", "sample_units": "tracing", "auto_units": "units",
     "grid_units": "units", "unit_at": "units",
 }
 

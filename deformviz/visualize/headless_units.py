@@ -79,7 +79,7 @@ def headless_units(count: int, spread: np.ndarray, mapping: FeatureToImage) -> l
         "tightest sampling", "typical sampling" or "spread".
     """
     if count < 1:
-        raise UnitError(f"--auto needs at least 1 unit, got {count}")
+        raise UnitError(f"auto={count}: needs at least 1 unit")
     height, width = spread.shape
     allowed = _interior((height, width))
     rows, cols = np.nonzero(allowed)

@@ -13,6 +13,7 @@ Nothing here holds a tensor or a module: plotting and saving need only numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,17 @@ class LayerInfo:
     input_origin: tuple[float, float]
     output_stride: tuple[float, float]
     output_origin: tuple[float, float]
+
+    @classmethod
+    def from_record(cls, record: Any, label: str) -> LayerInfo:
+        """The plain facts of a probe record (`deformviz.probe.DeformLayerRecord`; read by
+        attribute, so this module stays free of torch)."""
+        g = record.geometry
+        return cls(record.name, label, record.kind, g.kernel_size, g.stride, g.padding,
+                   g.dilation, g.offset_groups, record.weight_groups, record.modulated,
+                   record.input_size, record.output_size, record.input_grid.stride,
+                   record.input_grid.origin, record.output_grid.stride,
+                   record.output_grid.origin)
 
 
 @dataclass(frozen=True)

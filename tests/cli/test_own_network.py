@@ -81,12 +81,12 @@ def test_sample_a_detectron2_pkl_with_the_stride_on_the_3x3(run, samples: Path,
 
 def test_sample_a_model_factory(run, samples: Path, tmp_path: Path) -> None:
     (tmp_path / "my_net.py").write_text(
-        "import torch\nfrom torch import nn\nfrom deformviz.ops import DeformConv2d\n\n"
+        "import torch\nfrom torch import nn\nfrom deformviz.ops import DeformConv2dPack\n\n"
         "def build():\n"
         "    torch.manual_seed(0)\n"
         "    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4, padding=1),\n"
-        "                        DeformConv2d(8, 8, 3, padding=1),\n"
-        "                        DeformConv2d(8, 8, 3, stride=2, padding=1))\n"
+        "                        DeformConv2dPack(8, 8, 3, padding=1),\n"
+        "                        DeformConv2dPack(8, 8, 3, stride=2, padding=1))\n"
         "    for layer in net[1:]:\n"
         "        nn.init.normal_(layer.conv_offset.weight, std=0.3)\n"
         "    return net\n")
@@ -199,3 +199,18 @@ def test_sample_records_every_assumption_and_the_group(run, samples: Path, tmp_p
               "--style", "hull", "-o", "h.png", model=False)
     assert bad.exit_code == 2 and "--group all draws points" in bad.stderr
     assert not Path("h.png").exists()
+def test_roi_needs_a_network_with_an_roi_head(run, samples: Path, checkpoints) -> None:
+    result = run("roi", samples / "chelsea.jpg", "--model", checkpoints["mmdet"], "--box", "1",
+                 "1", "50", "50", "-o", "x.png", model=False)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --model {checkpoints['mmdet']}: the network has no RoI head; 'deformviz roi' "
+        "draws the bins of a deformable RoI pooling"]
+    assert not Path("x.png").exists()
+
+
+def test_inspect_a_bundled_name(run) -> None:
+    result = run("inspect", "lite0-deform-synth", model=False)
+    assert result.exit_code == 0, result.output
+    assert "format:" in result.stdout and "bundled" in result.stdout
+    assert "stage.layers.0, stage.layers.1, stage.layers.2 (res5a, res5b, res5c)" in result.stdout

@@ -15,7 +15,7 @@ def test_real_loader_reads_an_exported_file(run, samples: Path, test_model_path:
     from deformviz.cli.runtime import load_cli_model
 
     model, name = load_cli_model(str(test_model_path), "cpu")
-    assert name == str(test_model_path) and not model.training
+    assert name == str(test_model_path) and not model.module.training
 
 
 @pytest.mark.real_loader
@@ -55,7 +55,7 @@ def test_unexpected_errors_exit_1_with_one_line(run, samples: Path, monkeypatch)
     def boom(*args, **kwargs):
         raise RuntimeError("kernel exploded\nsecond line")
 
-    monkeypatch.setattr("deformviz.capture.capture_dense", boom)
+    monkeypatch.setattr("deformviz.networks.network.probe", boom)
     result = run("sample", samples / "chelsea.jpg", "--size", "128")
     assert result.exit_code == 1
     assert result.stderr == "error: unexpected RuntimeError: kernel exploded second line\n"

@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 from deformviz.geometry import ChainLayer, DeformLayerGeometry, MapGrid, chain_mappings, trace_chain
-from deformviz.ops import DeformConv2d, deform_conv2d
+from deformviz.ops import DeformConv2dPack, deform_conv2d
 from deformviz.probe import probe
 
 NOISE = 4  # channels that only drive the offset convs
 
 
-def _select_taps(layer: DeformConv2d, coordinate_channels: int) -> None:
+def _select_taps(layer: DeformConv2dPack, coordinate_channels: int) -> None:
     """Output channel k * C + j = input channel j at tap k (j < C); noise passes through the
     centre tap after them."""
     taps = layer.kernel_size[0] * layer.kernel_size[1]
@@ -37,7 +37,7 @@ def _select_taps(layer: DeformConv2d, coordinate_channels: int) -> None:
             layer.weight[taps * coordinate_channels + n, coordinate_channels + n, 1, 1] = 1
 
 
-def _offsets_from_noise(layer: DeformConv2d, coordinate_channels: int, seed: int,
+def _offsets_from_noise(layer: DeformConv2dPack, coordinate_channels: int, seed: int,
                         scale: float = 0.6) -> None:
     generator = torch.Generator().manual_seed(seed)
     conv = layer.conv_offset
@@ -57,10 +57,10 @@ class _Chain(nn.Module):
 
     def __init__(self, first_stride: int, rigid_step: bool, second_offsets: bool) -> None:
         super().__init__()
-        self.first = DeformConv2d(2 + NOISE, 18 + NOISE, 3, stride=first_stride, padding=1,
-                                  bias=False)
+        self.first = DeformConv2dPack(2 + NOISE, 18 + NOISE, 3, stride=first_stride, padding=1,
+                                      bias=False)
         self.step = nn.Conv2d(18 + NOISE, 18 + NOISE, 1, stride=2, bias=False) if rigid_step else None
-        self.second = DeformConv2d(18 + NOISE, 162 + NOISE, 3, padding=2, dilation=2, bias=False)
+        self.second = DeformConv2dPack(18 + NOISE, 162 + NOISE, 3, padding=2, dilation=2, bias=False)
         _select_taps(self.first, 2)
         _select_taps(self.second, 18)
         _offsets_from_noise(self.first, 2, seed=1)

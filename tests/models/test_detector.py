@@ -7,7 +7,7 @@ import torch
 
 from deformviz.models.detector import DeformableDetector, DetectorConfig
 from deformviz.models.registry import (ModelEntry, ModelLoadError, MODELS, export_weights,
-                                       load_checkpoint, load_model, register)
+                                       load_export, load_model, register)
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def model():
 
 def test_feature_grid_follows_the_trunk(model):
     grid = model.feature_grid((256, 320))
-    assert (grid.stride, grid.origin) == (16, 15.0)
-    assert grid.feature_size((256, 320)) == (16, 20)
+    assert (grid.stride, grid.origin) == ((16.0, 16.0), (15.0, 15.0))
+    assert model.feature_size((256, 320)) == (16, 20)
     with pytest.raises(ValueError, match="multiples of 16"):
         model.feature_grid((250, 320))
 
@@ -57,7 +57,7 @@ def test_twin_has_frozen_zero_offsets():
 def test_export_load_and_checksum(model, tmp_path):
     path = tmp_path / "model.pt"
     digest = export_weights(model, path)
-    loaded = load_checkpoint(path)
+    loaded = load_export(path)
     x = torch.rand(1, 3, 64, 64)
     torch.testing.assert_close(loaded(x).heatmap_logits, model(x).heatmap_logits, rtol=2e-2, atol=2e-2)
     register(ModelEntry("test-entry", str(path), digest, "a test"))

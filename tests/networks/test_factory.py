@@ -49,8 +49,8 @@ def test_factory_preprocessing_and_overrides(tmp_path):
 
 def test_factory_from_a_file(tmp_path):
     source = tmp_path / "my_model.py"
-    source.write_text("from deformviz.ops import DeformConv2d\n"
-                      "def build():\n    return DeformConv2d(4, 4, 3, padding=2, dilation=2)\n")
+    source.write_text("from deformviz.ops import DeformConv2dPack\n"
+                      "def build():\n    return DeformConv2dPack(4, 4, 3, padding=2, dilation=2)\n")
     network = load_network(f"{source}:build")
     assert network.deformable_layers == ("",)  # the module itself is the deformable layer
 

@@ -8,7 +8,7 @@ import torch
 from deformviz.errors import CheckpointError
 from deformviz.networks import load_network
 from deformviz.networks.preprocessing import CAFFE_BGR, MMDETECTION_PYTORCH
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 
 from .published_layouts import Layout, backbone_state, dcn_c3_c5, mmdetection_checkpoint
 
@@ -48,7 +48,7 @@ def test_meta_state_dict_file_loads_strictly(tmp_path):
     assert network.deformable_layers[0] == "layer2.0.conv2"
     assert network.default_chain == ("layer4.0.conv2", "layer4.1.conv2", "layer4.2.conv2")
     modules = dict(network.module.named_modules())
-    assert all(isinstance(modules[name], DeformConv2d) for name in network.deformable_layers)
+    assert all(isinstance(modules[name], DeformConv2dPack) for name in network.deformable_layers)
     assert network.preprocessing == MMDETECTION_PYTORCH
     assert network.details["ignored keys"] == (
         "3 keys outside the backbone: neck 1 (neck.*), heads 2 (roi_head, rpn_head)")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from deformviz.networks import Preprocessing
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 
 
 class TinyDeformNet(nn.Module):
@@ -15,9 +15,9 @@ class TinyDeformNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
-        self.blocks = nn.Sequential(DeformConv2d(8, 8, 3, padding=1),
+        self.blocks = nn.Sequential(DeformConv2dPack(8, 8, 3, padding=1),
                                     nn.ReLU(),
-                                    DeformConv2d(8, 8, 3, stride=2, padding=1, modulated=True))
+                                    DeformConv2dPack(8, 8, 3, stride=2, padding=1, modulated=True))
         self.head = nn.Conv2d(8, 4, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from deformviz.ops import (DeformConv2d, DeformRoIPool, column_budget, deform_conv2d,
+from deformviz.ops import (DeformConv2dPack, DeformRoIPool, column_budget, deform_conv2d,
                            deform_roi_pool, operator_backend)
 
 from .conftest import make_conv_case
@@ -199,7 +199,7 @@ def test_opcheck_cuda():
 
 def test_torch_compile_cuda():
     torch._dynamo.reset()
-    layer = DeformConv2d(3, 4, 3, padding=1, modulated=True).cuda()
+    layer = DeformConv2dPack(3, 4, 3, padding=1, modulated=True).cuda()
     with torch.no_grad():
         layer.conv_offset.weight.normal_(std=0.1)
     x = torch.randn(2, 3, 8, 8, device="cuda")
@@ -211,7 +211,7 @@ def test_torch_compile_cuda():
 
 def test_modules_under_cuda_autocast_float16():
     torch.manual_seed(0)
-    layer = DeformConv2d(4, 6, 3, padding=1, modulated=True).cuda()
+    layer = DeformConv2dPack(4, 6, 3, padding=1, modulated=True).cuda()
     with torch.no_grad():
         layer.conv_offset.weight.normal_(std=0.3)
     x = torch.randn(2, 4, 9, 9, device="cuda", requires_grad=True)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deformviz.ops import DeformConv2d, deform_conv2d, operator_backend, reference
+from deformviz.ops import DeformConv2d, DeformConv2dPack, deform_conv2d, operator_backend, reference
 
 from .conftest import make_conv_case
 
@@ -152,7 +152,7 @@ def test_opcheck():
 
 def test_torch_compile_fullgraph():
     torch._dynamo.reset()
-    layer = DeformConv2d(3, 4, 3, padding=1, modulated=True).double()
+    layer = DeformConv2dPack(3, 4, 3, padding=1, modulated=True).double()
     with torch.no_grad():
         layer.conv_offset.weight.normal_(std=0.1)
     x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
@@ -163,7 +163,7 @@ def test_torch_compile_fullgraph():
 
 
 def test_torch_export():
-    layer = DeformConv2d(2, 2, 3, padding=1).double()
+    layer = DeformConv2dPack(2, 2, 3, padding=1).double()
     x = torch.randn(1, 2, 5, 5, dtype=torch.float64)
     exported = torch.export.export(layer, (x,))
     assert any("deformviz.deform_conv2d" in str(node.target) for node in exported.graph.nodes)
@@ -196,7 +196,7 @@ def test_the_compiled_op_checks_arguments_too():
 
 
 def test_module_starts_as_a_regular_convolution_and_reports_its_offsets():
-    layer = DeformConv2d(3, 5, 3, padding=2, dilation=2, modulated=True).double()
+    layer = DeformConv2dPack(3, 5, 3, padding=2, dilation=2, modulated=True).double()
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
     expected = F.conv2d(x, layer.weight, layer.bias, padding=2, dilation=2)
     seen = []
@@ -212,7 +212,7 @@ def test_module_starts_as_a_regular_convolution_and_reports_its_offsets():
 
 
 def test_module_hook_sees_exactly_the_offsets_used():
-    layer = DeformConv2d(2, 2, 3, padding=1).double()
+    layer = DeformConv2dPack(2, 2, 3, padding=1).double()
     with torch.no_grad():
         layer.conv_offset.weight.normal_()
     x = torch.randn(1, 2, 6, 6, dtype=torch.float64)
@@ -227,3 +227,23 @@ def test_module_hook_sees_exactly_the_offsets_used():
 def test_backend_is_compiled_here():
     """The project builds its kernels; falling back silently would hide a broken build."""
     assert operator_backend("cpu") == "compiled-cpu"
+
+
+def test_module_taking_offsets_matches_the_pack_and_the_functional():
+    """DeformConv2d(input, offset, mask) is torchvision's module; DeformConv2dPack predicts its
+    offsets and runs the same operator on them."""
+    torch.manual_seed(0)
+    pack = DeformConv2dPack(3, 4, 3, padding=1, offset_groups=1, modulated=True).double()
+    torch.nn.init.normal_(pack.conv_offset.weight, std=0.1)
+    plain = DeformConv2d(3, 4, 3, padding=1).double()
+    plain.load_state_dict({k: v for k, v in pack.state_dict().items() if "conv_offset" not in k})
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64)
+    offset, mask = pack.predict_offsets(x)
+    seen = []
+    plain.register_offset_hook(lambda module, **tensors: seen.append(tensors))
+    expected = deform_conv2d(x, offset, pack.weight, pack.bias, 1, 1, 1, mask)
+    torch.testing.assert_close(plain(x, offset, mask), expected, rtol=0, atol=0)
+    torch.testing.assert_close(pack(x), expected, rtol=0, atol=0)
+    assert seen[0]["offset"] is offset and seen[0]["mask"] is mask
+    with pytest.raises(TypeError, match="DeformConv2dPack"):
+        plain(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deformviz.ops import (DeformConv2d, DeformRoIPool, column_budget, deform_conv2d,
+from deformviz.ops import (DeformConv2dPack, DeformRoIPool, column_budget, deform_conv2d,
                            deform_roi_pool, reference)
 
 from .conftest import make_conv_case
@@ -173,7 +173,7 @@ def test_deform_conv2d_under_autocast_computes_in_float32():
 
 def test_deform_conv2d_module_trains_under_autocast():
     torch.manual_seed(0)
-    layer = DeformConv2d(4, 6, 3, padding=1, modulated=True)
+    layer = DeformConv2dPack(4, 6, 3, padding=1, modulated=True)
     with torch.no_grad():
         layer.conv_offset.weight.normal_(std=0.3)
     x = torch.randn(2, 4, 9, 9, requires_grad=True)

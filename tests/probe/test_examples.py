@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-MODULES = ["deformviz.probe.probe", "deformviz.probe.records", "deformviz.probe.adapters",
+MODULES = ["deformviz.probe.probe", "deformviz.probe.layer_index", "deformviz.probe.adapters",
            "deformviz.visualize.probed"]
 
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deformviz.geometry import MapGrid
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 from deformviz.probe import probe
 from deformviz.probe.grids import ConvArithmetic, derive_grids
 
@@ -19,7 +19,7 @@ def test_resnet_stem_with_functional_max_pool_keeps_origin_zero() -> None:
             super().__init__()
             self.conv1 = nn.Conv2d(3, 4, 7, 2, 3)
             self.reduce = nn.Conv2d(4, 4, 1, stride=2)  # caffe-style strided 1x1
-            self.dcn = DeformConv2d(4, 4, 3, padding=1)
+            self.dcn = DeformConv2dPack(4, 4, 3, padding=1)
 
         def forward(self, x):
             x = F.max_pool2d(self.conv1(x), kernel_size=3, stride=2, padding=1)
@@ -32,7 +32,7 @@ def test_resnet_stem_with_functional_max_pool_keeps_origin_zero() -> None:
 
 def test_valid_convolutions_move_the_origin() -> None:
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 4, 3, stride=2),
-                        DeformConv2d(4, 4, 3)).eval()
+                        DeformConv2dPack(4, 4, 3)).eval()
     (record,) = probe(net, torch.zeros(1, 3, 33, 33)).layers
     # 3x3 valid: origin 1; then stride 2 valid: origin 1 + 1 = 2; the DCN (valid) adds 1 x 2.
     assert record.input_grid == MapGrid(2, 2) and record.output_grid == MapGrid(2, 4)
@@ -55,7 +55,7 @@ def test_overrides_win_and_unreachable_maps_fall_back_with_a_note() -> None:
     class Resized(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.dcn = DeformConv2d(3, 3, 3, padding=1)
+            self.dcn = DeformConv2dPack(3, 3, 3, padding=1)
 
         def forward(self, x):
             return self.dcn(F.interpolate(x, scale_factor=0.25, mode="bilinear"))

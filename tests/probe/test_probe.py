@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 from deformviz.probe import ProbeError, probe
 
 from .stand_ins import (Detectron2Block, MmcvDeformConv2d, MmcvDeformConv2dPack,
@@ -36,7 +36,7 @@ class _Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
-        self.dcn = DeformConv2d(8, 8, 3, stride=2, padding=1, offset_groups=2, modulated=True)
+        self.dcn = DeformConv2dPack(8, 8, 3, stride=2, padding=1, offset_groups=2, modulated=True)
         self.head = nn.Conv2d(8, 4, 1)
 
     def forward(self, x):
@@ -167,7 +167,7 @@ def test_a_layer_called_twice_gets_two_records() -> None:
     class Twice(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.dcn = DeformConv2d(4, 4, 3, padding=1)
+            self.dcn = DeformConv2dPack(4, 4, 3, padding=1)
 
         def forward(self, x):
             return self.dcn(self.dcn(x))
@@ -205,7 +205,7 @@ def test_hooks_are_removed_when_an_adapter_fails_to_attach() -> None:
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.first = DeformConv2d(2, 2, 3, padding=1)
+            self.first = DeformConv2dPack(2, 2, 3, padding=1)
             self.second = MmcvDeformConv2d(2, 2, 3, padding=1)
 
         def forward(self, x):
@@ -224,7 +224,7 @@ def test_layers_wrapped_inside_conv2_get_the_paper_name() -> None:
     class Wrapped(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.dcn = DeformConv2d(4, 4, 3, padding=1)
+            self.dcn = DeformConv2dPack(4, 4, 3, padding=1)
 
         def forward(self, x):
             return self.dcn(x)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from deformviz.imaging import prepare_for_model
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 from deformviz.probe import LayerNameError, probe
 from deformviz.visualize import probe_image
 
@@ -19,7 +19,7 @@ class _ConvModule(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = DeformConv2d(4, 4, 3, padding=1)
+        self.conv = DeformConv2dPack(4, 4, 3, padding=1)
 
     def forward(self, x):
         return self.conv(x)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from deformviz.models.feature_grid import FeatureGrid
+from deformviz.geometry import MapGrid
 from deformviz.training.targets import box_iou, dense_targets, jitter_boxes, sample_rois
 
-GRID = FeatureGrid(stride=16, origin=15.0)
+GRID = MapGrid(stride=16, origin=15.0)
 
 
 def test_dense_target_peaks_at_the_centre_cell_with_size_and_offset():

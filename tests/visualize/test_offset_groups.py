@@ -12,7 +12,7 @@ from torch import nn
 
 from deformviz.errors import InputError
 from deformviz.imaging import prepare_for_model
-from deformviz.ops import DeformConv2d
+from deformviz.ops import DeformConv2dPack
 from deformviz.plotting.sampling import GROUP_MARKERS, plot_sampling
 from deformviz.visualize import probe_image
 from deformviz.visualize.export import encode_data
@@ -26,7 +26,7 @@ class _Resize:
 def _two_group_network() -> nn.Module:
     """A stride-2 conv, then a deformable 3x3 whose group 0 moves every tap 1 cell down and
     group 1 every tap 2 cells right (offset biases, zero weights)."""
-    deform = DeformConv2d(8, 8, 3, padding=1, offset_groups=2)
+    deform = DeformConv2dPack(8, 8, 3, padding=1, offset_groups=2)
     with torch.no_grad():
         deform.conv_offset.weight.zero_()
         bias = torch.zeros(2 * 2 * 9)
@@ -48,7 +48,7 @@ def test_each_group_follows_its_own_offsets(probed):
     assert (group0.offset_group, group1.offset_group) == (0, 1)
     # input cells are 2 pixels: group 0 is 2 px lower, group 1 is 4 px further right
     np.testing.assert_allclose(group0.points[0] - group1.points[0], [[-4.0, 2.0]] * 9)
-    with pytest.raises(InputError, match=r"--group 2: the chain's layers have 2 offset groups"):
+    with pytest.raises(InputError, match=r"offset group 2: the chain's layers have 2 offset groups"):
         probed.sample(at=[(30, 24)], group=2)
 
 

@@ -53,7 +53,7 @@ def command(
     # About a minute for the default 300 scenes on 2 CPU cores: show where it is (on stderr).
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task("evaluating held-out scenes", total=scenes)
-        report = evaluate(network, plain, config,
+        report = evaluate(network.module, plain.module, config,
                           progress=lambda done, total: progress.update(task, completed=done))
     report["models"] = {"deformable": name, "plain": twin_name}
     console = Console()

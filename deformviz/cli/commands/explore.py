@@ -22,7 +22,7 @@ In the page: hover a unit, click to pin it, then 'copy command' gives the
 'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
 """
 
-DEFAULT_SIZE = 512  # the default of --size, left out of the copied command
+from ..runtime import DEFAULT_SIZE  # the default of --size, left out of the copied command
 
 
 def command(
@@ -76,17 +76,18 @@ def command(
     options = NetworkOptions(model_factory, weights, style.value if style else None,
                              stride_in_1x1, short_side, max_long_side)
     torch_device = resolve_device(device.value)
-    network, model_name = load_cli_network(model, torch_device, options)
-    if hasattr(network, "preprocessing") and size != DEFAULT_SIZE:  # as `sample` rules
-        raise InputError("--size resizes for the bundled network; for your own network use "
-                         "--short-side / --max-long-side")
+    network, model_name = load_cli_network(model, torch_device, options, size)
+    chain_length = network.layers.chain_length(chain)
+    if levels is not None and levels > chain_length:  # as `sample` says it, before the run
+        raise InputError(f"--levels {levels}: the chain has {chain_length} layers "
+                         "(name more with --layers)")
     data = describe_image(network, loaded, image_argument=str(image),
                           command_arguments=_sample_arguments(
                               model=model, model_factory=model_factory, weights=weights,
                               style=style.value if style else None, stride_in_1x1=stride_in_1x1,
                               short_side=short_side, max_long_side=max_long_side,
                               layers=chain, size=size),
-                          layers=chain, long_side=size, score_threshold=score_threshold,
+                          layers=chain, score_threshold=score_threshold,
                           max_boxes=max_boxes, levels=levels, model_name=model_name)
     write_outputs([(page, render_page(data))])
     print(page)

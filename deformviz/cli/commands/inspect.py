@@ -9,7 +9,7 @@ import typer
 from ..network_options import (BackboneStyleOpt, DilationsOpt, MaxLongSideOpt, ShortSideOpt,
                                Stride1x1Opt, WeightsFromOpt, WeightsOpt, parse_dilations)
 
-SUMMARY = "What deformviz recognises in a checkpoint: format, architecture, deformable layers."
+SUMMARY = "What deformviz recognises in a network: format, architecture, deformable layers."
 EPILOG = """\b
 Examples:
   deformviz inspect faster_rcnn_r50_fpn_dconv_c3-c5_1x_coco.pth
@@ -37,7 +37,9 @@ def describe_layers(network: object, side: int = DUMMY_SIDE) -> list[str]:
                   if isinstance(m, torch.nn.Conv2d)), None)
     if first is not None:
         channels = first.in_channels
-    result = probe(network.module, torch.zeros(1, channels, side, side))  # type: ignore[attr-defined]
+    result = probe(network.module, torch.zeros(1, channels, side, side),  # type: ignore[attr-defined]
+                   grid_overrides=network.stated_grids((side, side)),  # type: ignore[attr-defined]
+                   aliases=network.layers.aliases)  # type: ignore[attr-defined]
     header = ("layer", "name", "version", "kernel", "stride", "dilation", "offset groups",
               "groups", "input stride")
     rows = [header]
@@ -62,8 +64,8 @@ def _pair(pair: tuple[int, int]) -> str:
 def command(
     checkpoint: Annotated[str, typer.Argument(
         metavar="CHECKPOINT", show_default=False,
-        help="An mmdetection or detectron2 checkpoint (.pth, .pkl), or a model factory "
-             "package.module:function.")],
+        help="An mmdetection or detectron2 checkpoint (.pth, .pkl), a deformviz export, a "
+             "bundled name, or a model factory package.module:function.")],
     weights: WeightsOpt = None,
     style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
@@ -96,12 +98,10 @@ def command(
         print(f"{key + ':':<{width}}{value}")
     for line in describe_layers(network):
         print(line)
-    from deformviz.probe import paper_name
-
     chain = ", ".join(network.default_chain)
-    labels = [paper_name(name) for name in network.default_chain]
-    if all(labels):
-        chain += f" ({', '.join(labels)})"  # type: ignore[arg-type]
+    labels = [network.layers.label(name) for name in network.default_chain]
+    if labels != list(network.default_chain):
+        chain += f" ({', '.join(labels)})"
     print(f"{'default chain:':<{width}}{chain}")
     print(f"{'preprocessing:':<{width}}{network.preprocessing.describe()}")
 

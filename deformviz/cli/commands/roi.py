@@ -71,7 +71,7 @@ def command(
     from deformviz.visualize.boxes import check_boxes, clip_boxes, read_boxes_file
 
     from ..batch import plan_jobs, run_jobs, write_outputs
-    from ..runtime import load_cli_model, resolve_device
+    from ..runtime import load_cli_network, resolve_device
 
     figure_width = parse_width(width) if width is not None else parse_width("cvpr-column")
     given: list = [parse_numbers(value, 4, "--box", BoxError) for value in box or []]
@@ -82,7 +82,10 @@ def command(
     read = [p for p in (boxes_file, Path(model) if model else None) if p and p.is_file()]
     jobs, batch = plan_jobs(images, output, fmt.value, "roi", save_data, read)
     torch_device = resolve_device(device.value)
-    network, model_name = load_cli_model(model, torch_device)
+    network, model_name = load_cli_network(model, torch_device, size=size)
+    if network.roi_head is None:
+        raise InputError(f"--model {model_name}: the network has no RoI head; 'deformviz roi' "
+                         "draws the bins of a deformable RoI pooling")
 
     def work(job) -> list[Path]:
         from deformviz.imaging import load_image
@@ -100,8 +103,7 @@ def command(
                 sys.stderr.write(f"note: {job.image}: box(es) {', '.join(map(str, clipped))} "
                                  f"cross the image border; clipped to 0..{width} x "
                                  f"0..{height} (--no-clip refuses them)\n")
-        result = roi_bins(network, image, boxes, long_side=size,
-                          score_threshold=score_threshold, max_boxes=top,
+        result = roi_bins(network, image, boxes, score_threshold=score_threshold, max_boxes=top,
                           model_name=model_name)
         if not result.boxes:
             raise InputError(f"{job.image}: the network found no objects (score >= "

@@ -126,13 +126,9 @@ def command(
                              weights_from.value if weights_from else None,
                              parse_dilations(dilations))
     torch_device = resolve_device(device.value)
-    network, model_name = load_cli_network(model, torch_device, options)
+    network, model_name = load_cli_network(model, torch_device, options, size)
     levels_used = levels or (1 if grid else None)
-    bundled = not hasattr(network, "preprocessing")
-    if not bundled and size != 512:
-        raise InputError("--size resizes for the bundled network; for your own network use "
-                         "--short-side / --max-long-side")
-    chain_length = len(chain) if chain else len(getattr(network, "default_chain", ())) or 3
+    chain_length = network.layers.chain_length(chain)
     if levels is not None and levels > chain_length:  # before any image is run
         raise InputError(f"--levels {levels}: the chain has {chain_length} layers "
                          "(name more with --layers)")
@@ -147,9 +143,8 @@ def command(
         image = load_image(job.image, int(max_megapixels * 1e6))
         result = sample_locations(network, image, at=units, auto=auto,
                                   grid_step=grid_step if grid else None, levels=levels_used,
-                                  layers=chain, long_side=size,
-                                  score_threshold=score_threshold, model_name=model_name,
-                                  group=offset_group)
+                                  layers=chain, score_threshold=score_threshold,
+                                  model_name=model_name, group=offset_group)
         panels = len(result.panels) if result.mode == "units" else 1
         if title and len(title) != panels:
             raise InputError(f"--title given {len(title)} times for {panels} unit(s)")

@@ -196,10 +196,9 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
          workers: int, checkpoint_every: int, restart: bool, rank_timeout: float,
          batch_size: int):
-    from deformviz.models.detector import DeformableDetector
     from deformviz.output_paths import writable_path
     from deformviz.statistics.coco import read_coco
-    from deformviz.statistics.networks import BundledNetwork, ProbedNetwork
+    from deformviz.statistics.networks import NetworkChain
     from deformviz.statistics.ranks import Ranks, join, leave
     from deformviz.statistics.run import StatsOptions, write_result
 
@@ -222,11 +221,8 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
     if ranks is not None:
         torch_device = join(ranks, torch_device, rank_timeout)
     try:
-        network, name = load_cli_network(model, torch_device, network_options)
-        if isinstance(network, DeformableDetector):
-            chain_network = BundledNetwork(network, name, size, torch_device, layers)
-        else:
-            chain_network = ProbedNetwork(network, name, torch_device, layers)
+        network, name = load_cli_network(model, torch_device, network_options, size)
+        chain_network = NetworkChain(network, name, torch_device, layers)
         options = StatsOptions(thresholds, use_mask)
 
         def measure(progress=None, on_failure=None):
