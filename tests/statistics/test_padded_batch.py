@@ -6,8 +6,13 @@ from __future__ import annotations
 import torch
 
 from deformviz.geometry import MapGrid
-from deformviz.statistics import BundledNetwork
+from deformviz.networks import bundled_network
+from deformviz.statistics import NetworkChain
 from deformviz.statistics.padded_batch import InputPadding, own_chain, own_map_size, pad_batch
+
+
+def _bundled(model) -> NetworkChain:
+    return NetworkChain(bundled_network(model, "test-model", long_side=128), "test-model")
 
 
 def test_pad_batch_rounds_up_to_the_divisor_and_fills_bottom_and_right():
@@ -29,7 +34,7 @@ def test_own_map_size_counts_cells_centred_on_the_image_and_refuses_odd_sides():
 
 
 def test_own_chain_equals_the_unbatched_chain_in_size_and_grid(test_model):
-    network = BundledNetwork(test_model, "test-model", long_side=128)
+    network = _bundled(test_model)
     generator = torch.Generator().manual_seed(0)
     small = torch.rand(1, 3, 64, 112, generator=generator)
     large = torch.rand(1, 3, 128, 128, generator=generator)
@@ -53,14 +58,14 @@ def test_own_chain_equals_the_unbatched_chain_in_size_and_grid(test_model):
 
 
 def test_own_chain_refuses_sizes_the_batch_cannot_give(test_model):
-    network = BundledNetwork(test_model, "test-model", long_side=128)
+    network = _bundled(test_model)
     with torch.no_grad():
         batched = network.chains(torch.rand(1, 3, 128, 128))
     assert own_chain(batched[0], (128, 120)) is None  # the image would run alone
 
 
 def test_bundled_network_pads_with_what_normalises_to_zero(test_model):
-    network = BundledNetwork(test_model, "test-model", long_side=128)
+    network = _bundled(test_model)
     assert network.input_padding == InputPadding(16, (0.5, 0.5, 0.5))
     padded = pad_batch([torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 32, 32)], network.input_padding)
     assert torch.equal(test_model.trunk.normalize(padded)[0, :, 16:, :], torch.zeros(3, 16, 32))
