@@ -13,9 +13,14 @@ temporary folder, then:
 
 Device and batching: `--device cuda` runs the network on the GPU (on the CPU by default when
 none is visible); `--batch-sizes 1 8` repeats the end-to-end run at each batch size (images
-of one input size through the network at once), printing images/s on this device; on a GPU the
-timed loop also reports the GPU's share of the wall time (CUDA events around each forward pass).
-Under torchrun each process is one device: multiply by the processes for the job's rate.
+through the network at once, padded together as the network batches them), printing images/s on
+this device and how far each batched table is from the first run's: whether every count agrees
+(units per class, units left out, the rigid filter's shares: they must) and the largest
+relative change of a class's mean effective dilation and the largest change of an in-object
+share (padding moves them). `--sizes 480x640 640x480 ...` cycles the generated images through
+several sizes so batches pad; on a GPU the timed loop also reports the GPU's share of the wall
+time (CUDA events around each forward pass). Under torchrun each process is one device:
+multiply by the processes for the job's rate.
 
 Networks: the bundled one (`--network bundled`, longer side `--size`), or a ResNet-50 with
 DCNv1 in c3-c5 (`--network resnet50-dcn`: deformviz's rebuilt mmdetection backbone, random
@@ -24,7 +29,7 @@ chain is res5a-c at stride 32.
 
 Usage: python benchmarks/bench_stats.py [--network bundled|resnet50-dcn] [--images 24]
        [--height 480] [--width 640] [--size 512] [--workers 2] [--device auto|cpu|cuda]
-       [--batch-sizes 1 8]
+       [--batch-sizes 1 8] [--sizes 480x640 640x480 ...]
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ from deformviz.statistics.image_statistics import image_statistics
 from deformviz.statistics.loader import AnnotatedImages, FailedImage, image_loader
 
 
-def write_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
-    generator = SceneGenerator(SceneConfig(image_size=size), seed=5)
+def write_dataset(folder: Path, count: int, sizes: list[tuple[int, int]]) -> Path:
+    """`count` scenes, image i of size sizes[i % len(sizes)] (height, width)."""
+    generators = {size: SceneGenerator(SceneConfig(image_size=size), seed=5) for size in set(sizes)}
     images, annotations = [], []
     for index in range(count):
-        scene = generator(index)
+        size = sizes[index % len(sizes)]
+        scene = generators[size](index)
         name = f"{index:06d}.jpg"
         Image.fromarray(scene.image).save(folder / name, quality=90)
         images.append({"id": index + 1, "file_name": name, "height": size[0], "width": size[1]})
@@ -85,6 +92,33 @@ def resnet50_dcn() -> NetworkChain:
     return NetworkChain(network, "resnet50-dcn")
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    height, width = (int(side) for side in text.lower().split("x"))
+    return height, width
+
+
+def table_change(reference, other) -> tuple[bool, float, float]:
+    """(every count equal, largest relative change of a class mean, largest change of an
+    in-object share) of `other`'s table against `reference`'s."""
+    first, second = reference.to_json(), other.to_json()
+    same, worst_mean, worst_share = True, 0.0, 0.0
+    for layer, row in first["effective_dilation"].items():
+        for name, entry in row.items():
+            theirs = second["effective_dilation"][layer][name]
+            if not isinstance(entry, dict):
+                same &= theirs == entry
+            elif entry["units"] != theirs["units"]:
+                same = False
+            elif entry["units"]:
+                worst_mean = max(worst_mean, abs(theirs["mean"] - entry["mean"]) / abs(entry["mean"]))
+    for name in ("small", "medium", "large"):
+        entry, theirs = first["in_object_share"][name], second["in_object_share"][name]
+        same &= entry["units"] == theirs["units"] and entry["rigid"] == theirs["rigid"]
+        if entry["units"]:
+            worst_share = max(worst_share, abs(entry["deformed"]["mean"] - theirs["deformed"]["mean"]))
+    return same, worst_mean, worst_share
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
@@ -97,6 +131,8 @@ def main() -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1],
                         help="end-to-end runs at these --batch-size values")
+    parser.add_argument("--sizes", type=parse_size, nargs="+", default=None, metavar="HxW",
+                        help="generated image sizes, cycled (default: --height x --width)")
     args = parser.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.network == "bundled":
@@ -111,14 +147,16 @@ def main() -> None:
     options = StatsOptions()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        dataset = read_coco(write_dataset(folder, args.images, (args.height, args.width)), folder)
+        sizes = args.sizes or [(args.height, args.width)]
+        dataset = read_coco(write_dataset(folder, args.images, sizes), folder)
         # Warm-up: first-call allocations of the network and the geometry.
         run_statistics(network, dataset, options, limit=2, workers=0)
 
-        end_to_end = {}
+        end_to_end, tables = {}, {}
         for batch_size in args.batch_sizes:
             started = time.perf_counter()
-            run_statistics(network, dataset, options, workers=args.workers, batch_size=batch_size)
+            tables[batch_size] = run_statistics(network, dataset, options, workers=args.workers,
+                                                batch_size=batch_size)
             end_to_end[batch_size] = time.perf_counter() - started
 
         gpu_seconds = 0.0  # CUDA event time of the forward passes
@@ -167,11 +205,17 @@ def main() -> None:
     units = sum(counts.units for counts in share.counts.values())
     where = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {where}, {described}; "
-          f"{args.images} images {args.width}x{args.height}, {args.workers} workers; "
+          f"{args.images} images {', '.join(f'{w}x{h}' for h, w in sizes)} (WxH), {args.workers} workers; "
           f"{units} object units traced (x729 points, twice)")
+    reference = args.batch_sizes[0]
     for batch_size, seconds in end_to_end.items():
         print(f"end to end (run_statistics, batch size {batch_size}): {args.images / seconds:.2f} "
               f"images/s on this device ({seconds / args.images:.3f} s/image)")
+        if batch_size != reference:
+            same, mean, share = table_change(tables[reference], tables[batch_size])
+            print(f"  table against batch size {reference}: counts {'equal' if same else 'DIFFER'}, "
+                  f"class means moved by at most {100 * mean:.4f} %, in-object shares by at most "
+                  f"{share:.5f}")
     total = sum(sum(v) for v in timers.values())
     for name, values in timers.items():
         print(f"  {name:<11} median {statistics.median(values) * 1000:7.1f} ms/image, "

@@ -16,7 +16,8 @@ MODULES = ["deformviz", "deformviz.visualize", "deformviz.plotting.sampling",
            "deformviz.plotting.rois", "deformviz.plotting.size", "deformviz.visualize.rois",
            "deformviz.ops.dcnv3", "deformviz.ops.dcnv4_layout",
            "deformviz.plotting.attention", "deformviz.visualize.attention_export",
-           "deformviz.geometry.attention_locations", "deformviz.visualize.attention"]
+           "deformviz.geometry.attention_locations", "deformviz.visualize.attention",
+           "deformviz.statistics.padded_batch"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,7 +1,8 @@
-"""Which vector instructions deform_conv2d's CPU channel loops run with.
+"""Which vector instructions the CPU channel loops of deform_conv2d and dcnv3 run with.
 
-The loops that sample and scatter channels (cuda_ext/csrc/cpu/channels_last_sampling.h) are
-compiled for the x86-64 baseline, AVX2 and AVX-512 in one library; at run time the widest path
+The loops that sample and scatter channels (cuda_ext/csrc/cpu/channels_last_sampling.h) and
+dcnv3's float passes (cuda_ext/csrc/cpu/dcnv3_cpu.cpp) are compiled for the x86-64 baseline,
+AVX2 and AVX-512 in one library (cuda_ext/csrc/cpu/vector_path.h); at run time the widest path
 the CPU supports is taken. The environment variable DEFORMVIZ_CPU_VECTOR=baseline|avx2|avx512
 (read when the library first runs them), or `use_cpu_vector_path` within a block, asks for a
 narrower one: that is how tests check every path on one machine, and how the benchmark measures

@@ -128,18 +128,22 @@ def image_loader(dataset: AnnotatedImages, workers: int) -> DataLoader:
 
 
 def batches(items: Iterable[PreparedImage | FailedImage], size: int) -> Iterator[list]:
-    """The items in order, grouped into lists of at most `size` prepared images whose inputs have
-    one shape, so a batch needs no padding beyond each image's own and every image meets the
-    network exactly as it would alone; a failed image comes alone."""
-    pending: list[PreparedImage] = []
+    """The items grouped into lists of at most `size` prepared images of any input sizes (padded
+    together by `padded_batch.pad_batch`); a failed image comes alone, at once.
+
+    Landscape and portrait inputs (height > width) are grouped apart, as mmdetection's and
+    detectron2's aspect-ratio grouping does, so a batch pads little. With `size` 1 the items
+    come one by one in order."""
+    pending: dict[bool, list[PreparedImage]] = {False: [], True: []}
     for item in items:
-        if pending and (isinstance(item, FailedImage) or len(pending) == size
-                        or item.tensor.shape != pending[0].tensor.shape):
-            yield pending
-            pending = []
         if isinstance(item, FailedImage):
             yield [item]
-        else:
-            pending.append(item)
-    if pending:
-        yield pending
+            continue
+        group = pending[item.tensor.shape[-2] > item.tensor.shape[-1]]
+        group.append(item)
+        if len(group) == size:
+            yield group[:]
+            group.clear()
+    for group in pending.values():
+        if group:
+            yield group

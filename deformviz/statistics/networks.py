@@ -24,6 +24,8 @@ from deformviz.geometry import ChainLayer
 from deformviz.imaging import LoadedImage
 from deformviz.probe import LayerIndex, LayerNameError
 
+from .padded_batch import InputPadding
+
 __all__ = ["ChainNetwork", "NetworkChain", "BundledNetwork", "ProbedNetwork", "NetworkPreparation",
            "resolve_chain"]
 
@@ -33,6 +35,7 @@ class ChainNetwork(Protocol):
 
     layer_names: tuple[str, ...]  # the chain, bottom to top, as shown in tables
     description: dict[str, Any]  # what identifies it in results (model, input, layers)
+    input_padding: InputPadding  # how its batches are padded (`padded_batch`)
 
     def prepare(self, image: LoadedImage) -> tuple[torch.Tensor, tuple[int, int]]:
         """[1, 3, h, w] input, and the (h', w') the image was resized to before padding."""
@@ -41,7 +44,8 @@ class ChainNetwork(Protocol):
         """Run the network on one prepared input; the chain's layers, bottom to top."""
 
     def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
-        """Run the network once on [B, 3, h, w] prepared inputs of one size; each one's chain."""
+        """Run the network once on a [B, 3, h, w] batch (`padded_batch.pad_batch`); each
+        image's chain on the batch's maps."""
 
 
 def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
@@ -54,6 +58,19 @@ def resolve_chain(requested: Sequence[str] | None, layers: Sequence[str],
     if not layers:
         raise LayerNameError("the network has no deformable layer")
     return LayerIndex(tuple(layers), aliases or {}, tuple(default)).chain(requested)
+
+
+def batch_padding(network: Any) -> InputPadding:
+    """How `network` pads a batch, as its own batching does: a `Preprocessing` (mmdetection,
+    detectron2, factories) normalises, so zeros up to its size divisor; the bundled detector
+    takes [0, 1] RGB and normalises inside, so the value that normalises to 0 (its trunk's mean:
+    mid-grey, what its TF 'SAME' padding amounts to) up to its stride. A preparation that
+    states neither: zeros, no divisor (an input normalised outside the network)."""
+    divisor = getattr(network.preprocessing, "size_divisor", None)
+    trunk = getattr(network.module, "trunk", None)
+    if divisor is None and hasattr(trunk, "input_mean"):
+        return InputPadding(trunk.stride, tuple(trunk.input_mean))
+    return InputPadding(divisor or 1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class NetworkChain:
         self.qualified = index.chain(layers)
         self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.prepare = NetworkPreparation(network.preprocessing)
+        self.input_padding = batch_padding(network)
         self.device = torch.device(device)
         self.description = {"model": name, **network.facts(), "layers": list(self.qualified)}
 
@@ -94,7 +112,8 @@ class NetworkChain:
         return self._traced(tensor)[0]
 
     def chains(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
-        """The chain of every image of `batch` ([B, C, H, W], one input size)."""
+        """The chain of every image of `batch` ([B, C, H, W], `padded_batch.pad_batch`), on
+        the batch's maps."""
         return self._traced(batch)
 
     def _traced(self, batch: torch.Tensor) -> list[list[ChainLayer]]:

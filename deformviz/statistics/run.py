@@ -12,7 +12,8 @@
   combines the n results into exactly what one run gives.
 - Bad images: an image that cannot be used is reported through `on_failure`, recorded with
   its reason, counted, and the run goes on.
-- Batches: `batch_size` images of one input size go through the network at once (GPUs).
+- Batches: `batch_size` images go through the network at once (GPUs), padded as the network's
+  own batching pads them; each image's units are those it has alone (`padded_batch`).
 - torchrun: `distributed.run_statistics_on_ranks` runs this loop on every rank.
 """
 
@@ -37,6 +38,7 @@ from .coco import CocoDataset, CocoImage
 from .image_statistics import image_statistics
 from .loader import AnnotatedImages, FailedImage, PreparedImage, batches, image_loader
 from .networks import ChainNetwork
+from .padded_batch import own_chain, pad_batch
 from .results import ResultError, StatsResult, read_result
 from .size_classes import SizeThresholds
 
@@ -177,13 +179,16 @@ def _take(result: StatsResult, network: ChainNetwork, item, options: StatsOption
 
 def _take_batch(result: StatsResult, network: ChainNetwork, items: list, options: StatsOptions,
                 on_failure: Callable[[int, str], None] | None) -> None:
-    """The items of one batch (`loader.batches`): one network pass for all, then each as `_take`.
-    A batch the network refuses runs image by image, so the failure lands on its image."""
+    """The items of one batch (`loader.batches`): one network pass for all, padded together
+    (`padded_batch`), then each as `_take` with its chain cut to its own maps. An image whose
+    own maps the batch cannot give, and every image of a batch the network refuses, runs alone
+    (so a failure lands on its image)."""
     chains: list = [None] * len(items)
     if len(items) > 1 and all(isinstance(item, PreparedImage) for item in items):
         try:
             with torch.no_grad():
-                chains = network.chains(torch.cat([item.tensor for item in items]))
+                batched = network.chains(pad_batch([item.tensor for item in items], network.input_padding))
+            chains = [own_chain(chain, tuple(item.tensor.shape[-2:])) for chain, item in zip(batched, items)]
         except ValueError:
             pass
     for item, chain in zip(items, chains):
@@ -207,8 +212,11 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
         state_path: where the state is saved while running (and read to resume); None: no state.
         checkpoint_every: images between state saves.
         workers: DataLoader worker processes decoding and preparing images (0: none).
-        batch_size: images (of one input size) through the network at once; the numbers are
-            those of one image at a time up to the rounding of the network's batched arithmetic.
+        batch_size: images through the network at once, padded together as the network's own
+            batching pads them. Units, classes and counts are those of one image at a time;
+            effective dilations agree up to the rounding of batched arithmetic for images as
+            large as their batch's padded input, and otherwise differ where the padding reaches
+            the network's activations (see `padded_batch`). 1: byte-identical to no batching.
         progress: called with (images finished, images selected) after each image.
         on_failure: called with (image id, reason) for each image that cannot be used.
         on_image: called with the result after each image (tests use it to interrupt).

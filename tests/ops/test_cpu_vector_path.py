@@ -1,5 +1,6 @@
 """deform_conv2d's CPU channel loops give the same results on every vector path (baseline,
-AVX2, AVX-512), and the baseline path can be forced, as on a CPU without AVX2 or AVX-512."""
+AVX2, AVX-512), and the baseline path can be forced, as on a CPU without AVX2 or AVX-512, for
+deform_conv2d and dcnv3 alike (dcnv3's every-path test: tests/ops/test_dcnv3.py)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ def test_environment_forces_the_baseline_path():
     code = ("import torch; from deformviz.ops import cpu_vector_path, deform_conv2d; "
             "x = torch.randn(1, 19, 6, 6, generator=torch.Generator().manual_seed(0)); "
             "w = torch.ones(3, 19, 3, 3); o = torch.full((1, 18, 6, 6), 0.3); "
-            "y = deform_conv2d(x, o, w, padding=1); print(cpu_vector_path()[0], float(y.sum()))")
+            "y = deform_conv2d(x, o, w, padding=1); "
+            "from deformviz.ops import dcnv3; v = x.permute(0, 2, 3, 1)[..., :16].contiguous(); "
+            "z = dcnv3(v, torch.full((1, 6, 6, 18), 0.3), torch.full((1, 6, 6, 9), 0.1)); "
+            "print(cpu_vector_path()[0], float(y.sum()), float(z.sum()))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     forced = subprocess.run([sys.executable, "-c", code], env=dict(env, DEFORMVIZ_CPU_VECTOR="baseline"),
                             capture_output=True, text=True, check=True).stdout.split()
@@ -76,4 +80,4 @@ def test_environment_forces_the_baseline_path():
                              capture_output=True, text=True, check=True).stdout.split()
     assert forced[0] == "baseline"
     assert default[0] == cpu_vector_path()[1]  # the widest the CPU supports, unless asked
-    assert forced[1] == default[1]
+    assert forced[1:] == default[1:]  # deform_conv2d's and dcnv3's sums

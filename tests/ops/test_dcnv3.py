@@ -293,6 +293,36 @@ def test_float32_passes_match_float64(name, per_group):
         torch.testing.assert_close(a.grad.double(), b.grad, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.skipif(operator_backend("cpu") != "compiled-cpu",
+                    reason="vector paths belong to the compiled CPU kernels")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("per_group", [16, 5, 37])
+@pytest.mark.parametrize("name", ["internimage", "stride2", "huge_offsets"])
+def test_every_vector_path_gives_the_same_result(name, per_group, dtype):
+    """dcnv3 takes the vector path deform_conv2d takes (deformviz.ops.use_cpu_vector_path):
+    forcing each one runs that path's code, and all agree. 5 and 37 channels per group leave a
+    remainder at every vector width."""
+    from deformviz.ops import CPU_VECTOR_PATHS, use_cpu_vector_path
+
+    case = make_case(**{**CONFIGS[name], "per_group": per_group, "dtype": dtype})
+    upstream = torch.linspace(-1, 1, math.prod(run(case).shape), dtype=dtype).reshape(run(case).shape)
+    results = {}
+    for path in CPU_VECTOR_PATHS:
+        with use_cpu_vector_path(path) as taken:
+            results[taken] = gradients(case, compiled, upstream)
+    assert "baseline" in results  # every CPU can take the baseline path
+    reference_out, reference_grads = results["baseline"]
+    tolerance = {torch.float32: 1e-5, torch.float64: 1e-12, torch.bfloat16: 1e-2}[dtype]
+    for path, (out, grads) in results.items():
+        # Each output channel sums its points in one order on every path (no fused multiply-add:
+        # -ffp-contract=off), and the input gradient is element-wise scatters: identical.
+        assert torch.equal(out, reference_out), path
+        assert torch.equal(grads[0], reference_grads[0]), path
+        for grad, reference in zip(grads[1:], reference_grads[1:]):
+            # Offset and mask gradients sum over channels: another order per vector width.
+            torch.testing.assert_close(grad, reference, rtol=tolerance, atol=tolerance)
+
+
 def test_autocast_accepts_mixed_dtypes_and_computes_in_float32():
     case = make_case(dtype=torch.float32)
     with torch.autocast("cpu", dtype=torch.bfloat16):

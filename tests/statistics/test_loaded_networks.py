@@ -71,3 +71,31 @@ def test_checkpoint_layers_across_stages(stats, coco_scenes, tmp_path):
     bad, _ = stats(coco_scenes, "-a", coco_scenes / "instances.json", "--model", model,
                    "--layers", "res9z")
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "res9z" in bad.output
+
+
+def test_padded_batches_through_the_command_line(stats, mixed_coco_scenes, tmp_path):
+    # mmdetection's batching: zeros after normalisation, bottom and right, to a multiple of 32.
+    # At --short-side 128 the six scene sizes become inputs such as 128x171 (padded alone to
+    # 128x192) and 213x128 (224x128); batches of 3 pad them further, to the largest of them.
+    model = _checkpoint(tmp_path / "faster_rcnn_r50_fpn_dconv_c3-c5.pth")
+    tables = {}
+    for batch_size in (1, 3):
+        result, folder = stats(mixed_coco_scenes, "-a", mixed_coco_scenes / "instances.json",
+                               "--model", model, "-o", f"table{batch_size}.json",
+                               "--thresholds", "24,48", "--batch-size", batch_size)
+        assert result.exit_code == 0, result.output
+        tables[batch_size] = json.loads((folder / f"table{batch_size}.json").read_text())
+    alone, batched = tables[1], tables[3]
+    assert batched["images"] == alone["images"]
+    for layer, row in alone["effective_dilation"].items():
+        for name, entry in row.items():
+            other = batched["effective_dilation"][layer][name]
+            if not isinstance(entry, dict):
+                assert other == entry, (layer, name)
+                continue
+            assert other["units"] == entry["units"], (layer, name)
+            if entry["units"]:
+                assert other["mean"] == pytest.approx(entry["mean"], rel=0.10), (layer, name)
+    for name in ("small", "medium", "large"):
+        assert batched["in_object_share"][name]["units"] == alone["in_object_share"][name]["units"]
+        assert batched["in_object_share"][name]["rigid"] == alone["in_object_share"][name]["rigid"]

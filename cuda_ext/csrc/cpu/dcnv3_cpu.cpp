@@ -25,17 +25,11 @@
 namespace deformviz::cpu {
 namespace {
 
-// GCC on x86-64 compiles the float passes three times, for AVX-512, AVX2 and the
-// baseline, and picks the best the CPU has when the library loads: a group's 16 channels
+// The float passes are compiled for each vector path of vector_path.h (baseline, AVX2,
+// AVX-512) and the one chosen at run time is taken, like deform_conv2d's channel loops, so
+// DEFORMVIZ_CPU_VECTOR and `use_cpu_vector_path` force dcnv3's path too: a group's 16 channels
 // (InternImage) are then one or two vectors instead of four SSE ones. The per-point helpers are
-// forced inline so they are compiled for the clone's instruction set too.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DV_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define DV_CPU_INLINE inline __attribute__((always_inline))
-#else
-#define DV_CPU_CLONES
-#define DV_CPU_INLINE inline
-#endif
+// forced inline so they are compiled for the caller's instruction set.
 
 // Output positions per parallel task: a few rows of work, small enough to balance the threads.
 constexpr int64_t kPositionsPerTask = 16;
@@ -49,7 +43,7 @@ constexpr int64_t kPositionsPerTask = 16;
 // `sinks` (4 * length scratch values); a term of weight 0 but a non-zero derivative (a
 // neighbour on the border) still reads its pixel for the position gradient.
 template <typename Acc>
-DV_CPU_INLINE void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
+DEFORMVIZ_ALWAYS_INLINE void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
                            int64_t channels, const Acc* zeros, Acc* sinks, int64_t length,
                            const Acc* __restrict__ upstream, PointGradient<Acc>& gradient) {
   const Acc* src[4];
@@ -108,7 +102,7 @@ struct ForwardPass {
   scalar_t* output;
 
   // Scratch: `row` holds channels values, `sample` channels-per-group.
-  DV_CPU_INLINE void run(int64_t begin, int64_t end, Acc* row, Acc* sample) const {
+  DEFORMVIZ_ALWAYS_INLINE void run(int64_t begin, int64_t end, Acc* row, Acc* sample) const {
     const int64_t per_group = s.channels_per_group();
     for (int64_t q = begin; q < end; ++q) {
       const Acc* image = dcnv3_image(s, image_data, q / s.positions());
@@ -131,10 +125,31 @@ struct ForwardPass {
   }
 };
 
-DV_CPU_CLONES void run_float_forward(const ForwardPass<float, float>& pass, int64_t begin,
-                                     int64_t end, float* row, float* sample) {
+// The float forward pass compiled for each vector path, and the one chosen at run time.
+#define DV_FORWARD_PARAMETERS \
+  const ForwardPass<float, float>&pass, int64_t begin, int64_t end, float *row, float *sample
+void run_float_forward_baseline(DV_FORWARD_PARAMETERS) { pass.run(begin, end, row, sample); }
+#if DEFORMVIZ_VECTOR_PATHS
+DEFORMVIZ_TARGET_AVX2 void run_float_forward_avx2(DV_FORWARD_PARAMETERS) { pass.run(begin, end, row, sample); }
+DEFORMVIZ_TARGET_AVX512 void run_float_forward_avx512(DV_FORWARD_PARAMETERS) {
   pass.run(begin, end, row, sample);
 }
+#endif
+
+void run_float_forward(DV_FORWARD_PARAMETERS) {
+#if DEFORMVIZ_VECTOR_PATHS
+  switch (vector_path()) {
+    case VectorPath::kAvx512:
+      return run_float_forward_avx512(pass, begin, end, row, sample);
+    case VectorPath::kAvx2:
+      return run_float_forward_avx2(pass, begin, end, row, sample);
+    default:
+      break;
+  }
+#endif
+  run_float_forward_baseline(pass, begin, end, row, sample);
+}
+#undef DV_FORWARD_PARAMETERS
 
 template <typename scalar_t>
 at::Tensor forward_typed(const Dcnv3Shape& s, const at::Tensor& input, const at::Tensor& offset,
@@ -194,7 +209,7 @@ struct BackwardPass {
 
   // Scratch: `zeros` and `upstream` hold channels-per-group and channels values, `sinks` four
   // times channels-per-group.
-  DV_CPU_INLINE void run(int64_t task, const Acc* zeros, Acc* sinks, Acc* upstream) const {
+  DEFORMVIZ_ALWAYS_INLINE void run(int64_t task, const Acc* zeros, Acc* sinks, Acc* upstream) const {
     const int64_t per_group = s.channels_per_group();
     const int64_t b = task / parts;
     const int64_t part = task % parts;
@@ -228,10 +243,33 @@ struct BackwardPass {
   }
 };
 
-DV_CPU_CLONES void run_float_backward(const BackwardPass<float, float>& pass, int64_t task,
-                                      const float* zeros, float* sinks, float* upstream) {
+// The float backward pass compiled for each vector path, and the one chosen at run time.
+#define DV_BACKWARD_PARAMETERS \
+  const BackwardPass<float, float>&pass, int64_t task, const float *zeros, float *sinks, float *upstream
+void run_float_backward_baseline(DV_BACKWARD_PARAMETERS) { pass.run(task, zeros, sinks, upstream); }
+#if DEFORMVIZ_VECTOR_PATHS
+DEFORMVIZ_TARGET_AVX2 void run_float_backward_avx2(DV_BACKWARD_PARAMETERS) {
   pass.run(task, zeros, sinks, upstream);
 }
+DEFORMVIZ_TARGET_AVX512 void run_float_backward_avx512(DV_BACKWARD_PARAMETERS) {
+  pass.run(task, zeros, sinks, upstream);
+}
+#endif
+
+void run_float_backward(DV_BACKWARD_PARAMETERS) {
+#if DEFORMVIZ_VECTOR_PATHS
+  switch (vector_path()) {
+    case VectorPath::kAvx512:
+      return run_float_backward_avx512(pass, task, zeros, sinks, upstream);
+    case VectorPath::kAvx2:
+      return run_float_backward_avx2(pass, task, zeros, sinks, upstream);
+    default:
+      break;
+  }
+#endif
+  run_float_backward_baseline(pass, task, zeros, sinks, upstream);
+}
+#undef DV_BACKWARD_PARAMETERS
 
 template <typename scalar_t>
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_typed(const Dcnv3Shape& s,

@@ -1,7 +1,8 @@
 // Which vector instructions the CPU channel loops run with, chosen at run time.
 //
-// The loops of channels_last_sampling.h are compiled three times: for the x86-64 baseline
-// (SSE2), for AVX2 and for AVX-512 (GCC target attributes; one binary serves every x86-64 CPU).
+// The loops of channels_last_sampling.h and dcnv3_cpu.cpp's float passes are compiled three
+// times: for the x86-64 baseline (SSE2), for AVX2 and for AVX-512 (GCC target attributes; one
+// binary serves every x86-64 CPU). This is the only vector dispatch of the CPU kernels.
 // The widest path the CPU (and its operating system) supports is used, unless the environment
 // variable DEFORMVIZ_CPU_VECTOR (baseline, avx2 or avx512) or `set_vector_path` asks for a
 // narrower one: tests and benchmarks run every path on one machine that way. A request for a

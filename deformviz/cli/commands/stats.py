@@ -86,8 +86,10 @@ def command(
         "--workers", metavar="N", min=0, max=64, help="Processes decoding and preparing images.")] = 2,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", metavar="N", min=1, max=256,
-        help="Images of one input size through the network at once (for GPUs; the numbers "
-             "agree with one at a time up to rounding).")] = 1,
+        help="Images through the network at once (for GPUs), padded at the bottom and right as "
+             "the network's own batching pads them. Units, classes and counts are those of one "
+             "image at a time; effective dilations move where the padding reaches the "
+             "network's activations (1: no padding, the default).")] = 1,
     checkpoint_every: Annotated[int, typer.Option(
         "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
