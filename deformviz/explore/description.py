@@ -155,7 +155,7 @@ class SampleCommand:
     Attributes:
         image: the image argument, as the user gave it to `explore`.
         arguments: the options that select the same network and model input (e.g.
-            ("--model", "net.pth", "--size", "640")); empty for the defaults.
+            ("--model", "net.pth", "--long-side", "640")); empty for the defaults.
     """
 
     image: str

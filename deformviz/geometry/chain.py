@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 from .interpolation import inside_map, read_bilinear
-from .layers import DeformLayerGeometry, FeatureToImage
+from .feature_to_image import FeatureToImage
+from .layers import DeformLayerGeometry
 from .map_grid import MapGrid
 from .traced_locations import SamplingLocations
 

@@ -22,7 +22,7 @@ In the page: hover a unit, click to pin it, then 'copy command' gives the
 'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
 """
 
-from ..runtime import DEFAULT_SIZE  # the default of --size, left out of the copied command
+from ..runtime import DEFAULT_SIZE  # the default of --long-side, left out of the copied command
 
 
 def command(
@@ -108,5 +108,5 @@ def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, sh
     if layers:
         arguments += ["--layers", ",".join(layers)]
     if size != DEFAULT_SIZE:
-        arguments += ["--size", str(size)]
+        arguments += ["--long-side", str(size)]
     return arguments
