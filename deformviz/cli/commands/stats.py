@@ -135,8 +135,11 @@ def command(
         if len(inputs) != 1:
             raise InputError(f"give one image folder (got {len(inputs)} arguments); to combine "
                              "shard results use --merge")
-        options_thresholds = SizeThresholds.parse(thresholds)
-        shard_pair = parse_shard(shard) if shard is not None else None
+        try:  # the library names its arguments ("shard '3/2': ..."); here they are options
+            options_thresholds = SizeThresholds.parse(thresholds)
+            shard_pair = parse_shard(shard) if shard is not None else None
+        except InputError as error:
+            raise InputError(f"--{error}") from None
         default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
         network_options = NetworkOptions(model_factory, weights, style.value if style else None,
                                          stride_in_1x1, short_side, max_long_side,
