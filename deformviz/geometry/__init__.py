@@ -16,7 +16,8 @@ Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn
 Points are (y, x) in index coordinates; boxes are (x1, y1, x2, y2).
 """
 
-from .chain import ChainLayer, chain_mappings, grid_mapping, trace_chain, unit_mapping
+from .chain import (ChainLayer, carry_down, chain_mappings, filter_points, grid_mapping,
+                    trace_chain, unit_mapping)
 from .effective_dilation import filter_effective_dilation, layer_effective_dilation
 from .interpolation import inside_map, read_bilinear
 from .feature_to_image import FeatureToImage
@@ -29,6 +30,8 @@ from .traced_locations import SamplingLocations
 __all__ = [
     "ChainLayer",
     "MapGrid",
+    "carry_down",
+    "filter_points",
     "chain_mappings",
     "grid_mapping",
     "trace_chain",
