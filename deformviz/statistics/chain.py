@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from deformviz.geometry import ChainLayer, carry_down, filter_points, layer_effective_dilation
+from deformviz.imaging import ImageResize
 
 __all__ = ["unit_centres", "layer_dilation", "trace_deepest_points"]
 
@@ -34,7 +35,7 @@ def unit_centres(layer: ChainLayer, resize: tuple[float, float] = (1.0, 1.0)) ->
     cells = torch.stack(torch.meshgrid(torch.arange(height, dtype=torch.float64),
                                        torch.arange(width, dtype=torch.float64), indexing="ij"), -1)
     model_input = layer.output_grid.to_pixels(cells.reshape(-1, 2))
-    return (model_input + 0.5) * torch.tensor(resize, dtype=torch.float64) - 0.5
+    return ImageResize(resize).points_to_original(model_input)
 
 
 def layer_dilation(layer: ChainLayer) -> Tensor:

@@ -96,7 +96,7 @@ class NetworkChain:
             # Named layers are resolved as `sample` resolves them, against a pass: a head
             # layer's calls (once per pyramid level, `name@p4`) exist only there. On a blank
             # image, before the run starts, so a wrong name stops it at once.
-            index = self._traced(self.prepare(_BLANK)[0], index=True)
+            index = self._pass_index()
         self.qualified = index.chain(layers)
         self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.description = {"model": name, **network.facts(), "layers": list(self.qualified)}
@@ -108,13 +108,17 @@ class NetworkChain:
         """The chain of every image of `batch` ([B, C, H, W], one input size)."""
         return self._traced(batch)
 
-    def _traced(self, batch: torch.Tensor, index: bool = False) -> Any:
-        """Each image's chain; with `index`, the pass's own `LayerIndex` instead."""
+    def _pass_index(self) -> LayerIndex:
+        """The layers one pass on a blank image ran, calls included (`ProbeResult.index`)."""
+        from deformviz.networks import probe_network
+
+        blank = self.prepare(_BLANK)[0].to(self.device)
+        return probe_network(self.network, blank, detect=False).probe.index
+
+    def _traced(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
         from deformviz.networks import probe_network
 
         run = probe_network(self.network, batch.to(self.device), detect=False)
-        if index:
-            return run.probe.index
         records = run.probe.chain(list(self.qualified))
         return [[record.chain_layer(i) for record in records] for i in range(batch.shape[0])]
 

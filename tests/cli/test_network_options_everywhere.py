@@ -16,48 +16,8 @@ from tests.statistics.conftest import write_coco_scenes
 
 SMALL = ("--short-side", "128")
 
-#: The head of tests/probe/test_pyramid_levels.py as a factory file: two deformable convs run on
-#: p3, p4 and p5.
-FACTORY = """\
-import torch
-from torch import nn
-from deformviz.ops import DeformConv2dPack
-
-
-class _ConvModule(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = DeformConv2dPack(4, 4, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.backbone = nn.Sequential(*(nn.Conv2d(3 if i == 0 else 4, 4, 3, 2, 1) for i in range(3)))
-        self.down4 = nn.Conv2d(4, 4, 3, 2, 1)
-        self.down5 = nn.Conv2d(4, 4, 3, 2, 1)
-        self.bbox_head = nn.Module()
-        self.bbox_head.cls_convs = nn.ModuleList([_ConvModule(), _ConvModule()])
-
-    def forward(self, x):
-        p3 = self.backbone(x)
-        p4 = self.down4(p3)
-        p5 = self.down5(p4)
-        outputs = []
-        for feature in (p3, p4, p5):
-            for conv in self.bbox_head.cls_convs:
-                feature = conv(feature)
-            outputs.append(feature)
-        return outputs
-
-
-def build():
-    torch.manual_seed(0)
-    return Net()
-"""
+#: Two deformable convs of a head run on p3, p4 and p5 (as mmdetection's FCOS head with DCN).
+FACTORY = "tests.probe.test_pyramid_levels:FPNWithDeformableHead"
 HEAD_LAYERS = "cls_convs.0.conv@p4,cls_convs.1.conv@p4"
 
 
@@ -106,9 +66,8 @@ def test_stats_takes_weights_from_and_dilations(run, scenes: Path, tmp_path: Pat
 
 
 def test_stats_chooses_head_layers_per_pyramid_level(run, scenes: Path, tmp_path: Path) -> None:
-    (tmp_path / "fcos_dcn.py").write_text(FACTORY)
     result = run("stats", scenes, "-a", scenes / "instances.json", "--model-factory",
-                 f"{tmp_path / 'fcos_dcn.py'}:build", "--layers", HEAD_LAYERS, "--workers", "0",
+                 FACTORY, "--layers", HEAD_LAYERS, "--workers", "0",
                  "-o", "t.json", model=False)
     assert result.exit_code == 0, result.output
     settings = json.loads(Path("t.json").read_text())["settings"]
@@ -116,15 +75,14 @@ def test_stats_chooses_head_layers_per_pyramid_level(run, scenes: Path, tmp_path
     assert settings["network"]["layers"] == ["bbox_head.cls_convs.0.conv#2",
                                              "bbox_head.cls_convs.1.conv#2"]
     bad = run("stats", scenes, "-a", scenes / "instances.json", "--model-factory",
-              f"{tmp_path / 'fcos_dcn.py'}:build", "--layers", "cls_convs.0.conv",
+              FACTORY, "--layers", "cls_convs.0.conv",
               "--workers", "0", model=False)
     assert bad.exit_code == 2 and "name one, e.g. bbox_head.cls_convs.0.conv@p4" in bad.stderr
 
 
 def test_explore_chooses_head_layers_per_pyramid_level(run, samples: Path, tmp_path: Path) -> None:
-    (tmp_path / "fcos_dcn.py").write_text(FACTORY)
     result = run("explore", samples / "chelsea.jpg", "--model-factory",
-                 f"{tmp_path / 'fcos_dcn.py'}:build", "--layers", HEAD_LAYERS, *SMALL,
+                 FACTORY, "--layers", HEAD_LAYERS, *SMALL,
                  "-o", "p.html", model=False)
     assert result.exit_code == 0, result.output
     data = _page_data(Path("p.html"))

@@ -25,7 +25,7 @@ In the page: hover a unit, click to pin it, then 'copy command' gives the
 'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
 """
 
-from ..runtime import DEFAULT_SIZE  # the default of --long-side/--size, left out of the copied command
+from ..runtime import DEFAULT_SIZE  # --long-side's default, left out of the copied command
 
 
 def command(
