@@ -4,8 +4,8 @@
 applied; greyscale, palette, 16-bit and CMYK converted; transparency composited on white), or
 raises `ImageLoadError` with a one-line reason. `prepare_for_model` resizes it so the longer
 side is `long_side` pixels and both sides are multiples of 16 (the network's stride), keeping
-the exact per-axis scale so every result maps back to ORIGINAL image pixels: figures are drawn
-over the original image, undistorted.
+the exact per-axis scale (an `ImageResize`, `deformviz.image_resize`) so every result maps back
+to ORIGINAL image pixels: figures are drawn over the original image, undistorted.
 
 Coordinates: pixel index coordinates put pixel i's centre at i; continuous (box) coordinates
 let pixel i span [i, i + 1). Resizing is centre-aligned (Pillow's convention): model-input
@@ -22,9 +22,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from deformviz.errors import ImageLoadError, InputError
+from deformviz.image_resize import ImageResize
 
-__all__ = ["LoadedImage", "ModelInput", "load_image", "as_loaded_image", "prepare_for_model",
-           "resized_pixels", "MAX_IMAGE_PIXELS", "STRIDE"]
+__all__ = ["LoadedImage", "ModelInput", "ImageResize", "load_image", "as_loaded_image",
+           "prepare_for_model", "resized_pixels", "MAX_IMAGE_PIXELS", "STRIDE"]
 
 # Far above any camera photo in common use, far below what exhausts memory: a 100-megapixel
 # RGB image is 300 MB decoded. Pillow's own guard is switched off while deformviz opens a file
@@ -76,20 +77,23 @@ class ModelInput:
         return int(self.tensor.shape[-2]), int(self.tensor.shape[-1])  # type: ignore[attr-defined]
 
     @property
+    def image_resize(self) -> ImageResize:
+        """The resize from the original image to the model input: the one object that maps
+        points and boxes both ways (and what `FeatureToImage.from_grid` applies)."""
+        return ImageResize.between(self.original_size, self.resized_size)
+
+    @property
     def resize(self) -> tuple[float, float]:
-        """(y, x) original pixels per model-input pixel."""
-        return (self.original_size[0] / self.resized_size[0],
-                self.original_size[1] / self.resized_size[1])
+        """(y, x) original pixels per model-input pixel (`image_resize.factor`)."""
+        return self.image_resize.factor
 
     def boxes_to_input(self, boxes: np.ndarray) -> np.ndarray:
         """[K, 4] (x1, y1, x2, y2) continuous original pixels -> continuous model-input pixels."""
-        ry, rx = self.resize
-        return np.asarray(boxes, dtype=np.float64) / np.array([rx, ry, rx, ry])
+        return self.image_resize.boxes_to_input(boxes)
 
     def boxes_to_original(self, boxes: np.ndarray) -> np.ndarray:
         """[K, 4] continuous model-input pixels -> continuous original pixels."""
-        ry, rx = self.resize
-        return np.asarray(boxes, dtype=np.float64) * np.array([rx, ry, rx, ry])
+        return self.image_resize.boxes_to_original(boxes)
 
 
 def _open_error(path: Path) -> ImageLoadError | None:
@@ -211,22 +215,16 @@ def as_loaded_image(image: object, max_pixels: int = MAX_IMAGE_PIXELS) -> Loaded
 
 
 def model_input_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """(h, w) for an (H, W) image: the longer side becomes `long_side`, the other keeps the
-    aspect ratio as well as rounding both to multiples of 16 allows (at least 16)."""
-    height, width = size
-    scale = long_side / max(height, width)
-    return tuple(max(STRIDE, int(round(side * scale / STRIDE)) * STRIDE)  # type: ignore[return-value]
-                 for side in (height, width))
+    """Deprecated (one release): `ImageResize.longer_side_to(size, long_side).resized_size`."""
+    warnings.warn("model_input_size is deprecated; use "
+                  "ImageResize.longer_side_to(size, long_side).resized_size",
+                  DeprecationWarning, stacklevel=2)
+    return ImageResize.longer_side_to(size, long_side, STRIDE).resized_size  # type: ignore[return-value]
 
 
 def resized_pixels(image: LoadedImage, size: tuple[int, int]) -> np.ndarray:
-    """The image resized to (h, w) pixels: [h, w, 3] uint8 RGB, bilinear (Pillow's, centre-
-    aligned and antialiased when shrinking); the pixels themselves when the size is unchanged."""
-    height, width = size
-    if (height, width) == image.size:
-        return image.pixels
-    pil = Image.fromarray(image.pixels).resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(pil)
+    """The image resized to (h, w) pixels: [h, w, 3] uint8 RGB (`ImageResize.apply_image`)."""
+    return ImageResize.between(image.size, size).apply_image(image.pixels)
 
 
 def prepare_for_model(image: LoadedImage, long_side: int = 512) -> ModelInput:
@@ -243,7 +241,7 @@ def prepare_for_model(image: LoadedImage, long_side: int = 512) -> ModelInput:
     if long_side % STRIDE or not 32 <= long_side <= 4096:
         raise InputError(f"model input size must be a multiple of {STRIDE} in 32..4096, "
                          f"got {long_side}")
-    height, width = model_input_size(image.size, long_side)
-    array = resized_pixels(image, (height, width)).astype(np.float32) / 255.0
+    resize = ImageResize.longer_side_to(image.size, long_side, STRIDE)
+    array = resize.apply_image(image.pixels).astype(np.float32) / 255.0
     tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
-    return ModelInput(tensor, image.size, (height, width))
+    return ModelInput(tensor, image.size, resize.resized_size)  # type: ignore[arg-type]

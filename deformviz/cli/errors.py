@@ -63,7 +63,7 @@ def one_line(error: BaseException) -> str:
     elif isinstance(error, ClickException):
         text = error.format_message()
     elif isinstance(error, MemoryError):
-        text = "out of memory (try a smaller --size or fewer units)"
+        text = "out of memory (try a smaller --long-side or fewer units)"
     elif isinstance(error, DeformvizError) or exit_code_for(error) != EXIT_FAILURE or \
             type(error).__name__ == "ModelLoadError":
         text = str(error)

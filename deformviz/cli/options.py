@@ -80,9 +80,10 @@ def multiple_of_16(value: int | None) -> int | None:
 
 
 SizeOpt = Annotated[int, typer.Option(
-    "--size", metavar="PIXELS", min=32, max=4096, callback=multiple_of_16,
-    help="Model input: the longer image side is resized to this (multiple of 16); results "
-         "are mapped back to the original image.")]
+    "--long-side", "--size", metavar="PIXELS", min=32, max=4096, callback=multiple_of_16,
+    help="The bundled network's input: the longer image side is resized to this (multiple of "
+         "16); results are mapped back to the original image. --size: the old name, kept for "
+         "one release.")]
 ScoreOpt = Annotated[float, typer.Option(
     "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
     help="Minimum score of the network's detections (objects for --auto units and roi "

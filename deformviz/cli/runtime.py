@@ -17,7 +17,7 @@ from deformviz.errors import DeviceError, InputError
 __all__ = ["resolve_device", "load_cli_model", "load_cli_network", "NetworkOptions",
            "DEFAULT_SIZE"]
 
-#: `--size`: the bundled network's default resize (pixels of the longer side).
+#: `--long-side` (old name `--size`): the bundled network's default resize (pixels of the longer side).
 DEFAULT_SIZE = 512
 
 
@@ -93,7 +93,7 @@ _FLAGS = {"factory": "--model-factory", "weights": "--weights", "style": "--back
 
 def load_cli_network(spec: str | None, device: str, options: NetworkOptions = NetworkOptions(),
                      size: int = DEFAULT_SIZE):
-    """The network `--model` / `--model-factory` name, resized as `--size` or `--short-side` /
+    """The network `--model` / `--model-factory` name, resized as `--long-side` or `--short-side` /
     `--max-long-side` say.
 
     Returns:
@@ -121,8 +121,8 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
             network = with_resize(network, long_side=size)
     except NetworkOptionError as error:
         if "long_side" in error.given:
-            raise InputError("--size resizes for the bundled network; for your own network use "
-                             "--short-side / --max-long-side") from error
+            raise InputError("--long-side/--size resizes for the bundled network; for your own "
+                             "network use --short-side / --max-long-side") from error
         raise InputError(f"{', '.join(options.given)}: only for your own network "
                          "(--model FILE of a checkpoint, or --model-factory)") from error
     return network, name

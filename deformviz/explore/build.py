@@ -73,7 +73,7 @@ def describe_image(network: object, image: object, *, image_argument: str,
                    command_arguments: Sequence[str] = (), layers: Sequence[str] | None = None,
                    long_side: int | None = None, score_threshold: float = 0.3, max_boxes: int = 10,
                    levels: int | None = None, model_name: str | None = None,
-                   preprocessing: object | None = None) -> ExploreData:
+                   preprocessing: object | None = None, group: int = 0) -> ExploreData:
     """Run `network` once on `image` (under the probe) and describe what the page needs.
 
     Args:
@@ -91,11 +91,14 @@ def describe_image(network: object, image: object, *, image_argument: str,
             figures have colours for).
         model_name: the network's name or file, for the page's title.
         preprocessing: for a plain nn.Module, how to prepare the image.
+        group: layers with several offset groups: the group the page follows (0..G-1; one
+            group: the page draws one set of points per unit).
     Returns:
         ExploreData; offsets in float32 exactly as the operators received them.
     """
     from deformviz.networks import as_network, with_resize
     from deformviz.visualize.probed import probe_image
+    from deformviz.visualize.tracing import offset_groups_to_draw
 
     from .description import figure_colours
 
@@ -105,6 +108,9 @@ def describe_image(network: object, image: object, *, image_argument: str,
     probed = probe_image(network, loaded, score_threshold=score_threshold,
                          max_detections=max(max_boxes, 1), model_name=model_name)
     records = probed.chain(layers)
+    if group == "all":
+        raise InputError("group='all': the page follows one offset group; give its number")
+    offset_groups_to_draw(records, group)  # checked against every layer of the chain
     if levels is not None and not 1 <= levels <= len(records):
         raise InputError(f"levels={levels}: the chain has {len(records)} layers (name more "
                          "with layers)")
@@ -119,4 +125,4 @@ def describe_image(network: object, image: object, *, image_argument: str,
         model_name=probed.model_name, architecture=architecture,
         resized_size=tuple(probed.resized_size), layers=chain,  # type: ignore[arg-type]
         levels=levels or most, detections=detections,
-        command=SampleCommand(image_argument, tuple(command_arguments)))
+        command=SampleCommand(image_argument, tuple(command_arguments)), group=group)

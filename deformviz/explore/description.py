@@ -184,6 +184,7 @@ class ExploreData:
         detections: the network's detections, best first (empty if it has no detector head).
         command: the `deformviz sample` command line's fixed part.
         colours: the figures' colours (`figure_colours()`).
+        group: the offset group the page follows through every layer (0..G-1).
     """
 
     image_name: str
@@ -197,12 +198,17 @@ class ExploreData:
     detections: tuple[ExploreBox, ...]
     command: SampleCommand
     colours: dict = field(default_factory=figure_colours)
+    group: int = 0
 
     def __post_init__(self) -> None:
         if not self.layers:
             raise ValueError("the chain needs at least one deformable layer")
         if not 1 <= self.levels <= len(self.layers):
             raise ValueError(f"levels must be in 1..{len(self.layers)}, got {self.levels}")
+        fewest = min(layer.offset_groups for layer in self.layers)
+        if not (isinstance(self.group, int) and 0 <= self.group < fewest):
+            raise ValueError(f"group must be in 0..{fewest - 1} (the chain's offset groups), "
+                             f"got {self.group!r}")
 
     def to_dict(self) -> dict:
         return {
@@ -216,6 +222,7 @@ class ExploreData:
             "detections": [d.to_dict() for d in self.detections],
             "command": self.command.to_dict(),
             "colours": self.colours,
+            "group": self.group,
         }
 
     def to_json(self) -> str:

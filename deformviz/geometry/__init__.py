@@ -2,7 +2,8 @@
 
 Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn here.
 
-- `layers`: one deformable layer's geometry, and feature cells <-> image pixels.
+- `layers`: one deformable layer's geometry (arithmetic only).
+- `feature_to_image`: feature cells <-> original pixels (a map's grid, then the `ImageResize`).
 - `interpolation`: reading offset/mask maps at fractional positions (DCNv2 border rule).
 - `traced_locations`: the record of a unit's sampling points, level by level.
 - `sampling_locations`: a unit's 9 / 81 / 729 sampling points through stacked layers (Fig. 6).
@@ -15,10 +16,12 @@ Pure tensor arithmetic on captured offsets; no model is run and nothing is drawn
 Points are (y, x) in index coordinates; boxes are (x1, y1, x2, y2).
 """
 
-from .chain import ChainLayer, chain_mappings, grid_mapping, trace_chain, unit_mapping
+from .chain import (ChainLayer, carry_down, chain_mappings, filter_points, grid_mapping,
+                    trace_chain, unit_mapping)
 from .effective_dilation import filter_effective_dilation, layer_effective_dilation
 from .interpolation import inside_map, read_bilinear
-from .layers import DeformLayerGeometry, FeatureToImage
+from .feature_to_image import FeatureToImage
+from .layers import DeformLayerGeometry
 from .map_grid import MapGrid
 from .roi_bins import RoIBins, deformed_roi_bins
 from .sampling_locations import trace_sampling_locations
@@ -27,6 +30,8 @@ from .traced_locations import SamplingLocations
 __all__ = [
     "ChainLayer",
     "MapGrid",
+    "carry_down",
+    "filter_points",
     "chain_mappings",
     "grid_mapping",
     "trace_chain",

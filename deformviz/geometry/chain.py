@@ -26,11 +26,13 @@ import torch
 from torch import Tensor
 
 from .interpolation import inside_map, read_bilinear
-from .layers import DeformLayerGeometry, FeatureToImage
+from .feature_to_image import FeatureToImage
+from .layers import DeformLayerGeometry
 from .map_grid import MapGrid
 from .traced_locations import SamplingLocations
 
-__all__ = ["ChainLayer", "trace_chain", "chain_mappings", "unit_mapping", "grid_mapping"]
+__all__ = ["ChainLayer", "trace_chain", "filter_points", "carry_down", "chain_mappings",
+           "unit_mapping", "grid_mapping"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,10 +74,31 @@ class ChainLayer:
                              f"{self.output_size[0]}x{self.output_size[1]}")
 
 
-def _carry_down(position: Tensor, upper: ChainLayer, lower: ChainLayer) -> Tensor:
-    """Positions in upper's input cells -> lower's output cells (the rigid step)."""
+def carry_down(position: Tensor, upper: ChainLayer, lower: ChainLayer) -> Tensor:
+    """[..., 2] positions in upper's input cells -> lower's output cells (the rigid step)."""
     pixels = upper.input_grid.to_pixels(position)
     return lower.output_grid.to_cells(pixels)
+
+
+def filter_points(layer: ChainLayer, position: Tensor, group: int = 0, rigid: bool = False,
+                  kernel: str = "gather") -> Tensor:
+    """The one step of every chain tracing: `layer`'s filter placed at fractional output
+    positions, p0 + pn + dpn with the offsets of `group` read there (DCNv2 border rule).
+
+    Args:
+        position: [N, 2] (y, x) output cells of `layer`, fractional, the offsets' dtype.
+        group: the offset group whose offsets move the taps.
+        rigid: leave the offsets out (the zero-offset filter).
+        kernel: `read_bilinear`'s ("grid_sample": the statistics' vectorised path).
+    Returns:
+        [N, K, 2] (y, x) in `layer`'s input cells, tap k = i * kw + j.
+    """
+    points = layer.geometry.regular_locations(position)
+    if rigid:
+        return points
+    taps = layer.geometry.taps
+    offsets = layer.offset[group * 2 * taps:(group + 1) * 2 * taps].to(position.dtype)
+    return points + read_bilinear(offsets, position, kernel).reshape(-1, taps, 2)
 
 
 def trace_chain(chain: Sequence[ChainLayer], unit: tuple[int, int], levels: int | None = None,
@@ -141,12 +164,10 @@ def trace_chain(chain: Sequence[ChainLayer], unit: tuple[int, int], levels: int 
         index = num_layers - level
         layer = chain[index]
         if level > 1:  # from the upper layer's input cells to this layer's output cells
-            position = _carry_down(position, chain[index + 1], layer)
-        geometry, taps, group = layer.geometry, layer.geometry.taps, groups[index]
-        offsets = layer.offset[group * 2 * taps:(group + 1) * 2 * taps].to(dtype)
+            position = carry_down(position, chain[index + 1], layer)
+        taps, group = layer.geometry.taps, groups[index]
         # Inside a map means reading data there; a rigid step can land outside the lower map.
-        displacement = read_bilinear(offsets, position).reshape(-1, taps, 2)
-        points = (geometry.regular_locations(position) + displacement).reshape(-1, 2)
+        points = filter_points(layer, position, group).reshape(-1, 2)
 
         count = position.shape[0]
         parents = torch.arange(count, device=device).repeat_interleave(taps)

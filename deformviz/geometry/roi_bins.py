@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .layers import FeatureToImage
+from .feature_to_image import FeatureToImage
 
 __all__ = ["RoIBins", "deformed_roi_bins"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .layers import FeatureToImage
+from .feature_to_image import FeatureToImage
 
 __all__ = ["SamplingLocations"]
 

@@ -98,24 +98,59 @@ def split_backbone(state: Mapping[str, Tensor], prefix: str,
 
 
 def deform_spec_from_offset_conv(weight: Tensor, in_channels: int, key: str,
-                                 source: str) -> DeformSpec:
+                                 source: str, stated: StatedDeform | None = None) -> DeformSpec:
     """DCNv1 or DCNv2 and the offset groups, from a 3x3 offset conv's weight [C, in, 3, 3]:
-    C = 18 G (offsets) or 27 G (offsets and mask), G dividing the input channels."""
+    C = 18 G (offsets) or 27 G (offsets and mask), G dividing the input channels. Where C
+    fits both (54 = 3 x 18 = 2 x 27), what a config `stated` settles it; else refused."""
     if weight.dim() != 4 or tuple(weight.shape[1:]) != (in_channels, 3, 3) or not weight.shape[0]:
         raise CheckpointError(f"{source}: unknown layout: {key} has shape {tuple(weight.shape)}, "
                               f"expected [18 G or 27 G, {in_channels}, 3, 3]")
     channels = int(weight.shape[0])
-    candidates = [DeformSpec(modulated, channels // per_group)
-                  for modulated, per_group in ((False, 18), (True, 27))
-                  if channels % per_group == 0 and in_channels % (channels // per_group) == 0]
+    candidates = offset_conv_kinds(channels, in_channels)
     if not candidates:
         raise CheckpointError(f"{source}: unknown layout: {key} has {channels} output channels, not "
                               f"18 G (DCNv1) or 27 G (DCNv2) with G dividing {in_channels}")
+    if len(candidates) > 1 and stated is not None:
+        settled = [c for c in candidates if stated.allows(c)]
+        if not settled:
+            raise CheckpointError(f"{source}: {key}: the config says {stated.text}, but "
+                                  f"{channels} channels are DCNv1 with "
+                                  f"{candidates[0].offset_groups} offset groups or DCNv2 with "
+                                  f"{candidates[1].offset_groups}")
+        candidates = settled
     if len(candidates) > 1:
         raise CheckpointError(f"{source}: {key}: {channels} channels fit both DCNv1 with "
                               f"{candidates[0].offset_groups} offset groups and DCNv2 with "
                               f"{candidates[1].offset_groups}; deformviz cannot tell which")
     return candidates[0]
+
+
+def offset_conv_kinds(channels: int, in_channels: int) -> list[DeformSpec]:
+    """The deformable convs an offset conv of `channels` outputs can serve: DCNv1 with
+    channels / 18 offset groups, DCNv2 with channels / 27 (G dividing `in_channels`)."""
+    return [DeformSpec(modulated, channels // per_group)
+            for modulated, per_group in ((False, 18), (True, 27))
+            if channels % per_group == 0 and in_channels % (channels // per_group) == 0]
+
+
+@dataclass(frozen=True)
+class StatedDeform:
+    """What a training config says of its deformable convs (mmdetection's
+    `dcn=dict(type=..., deform_groups=...)`): DCNv2 or not, and G; None where it is silent.
+
+    Attributes:
+        modulated: True for DCNv2 ("DCNv2"), False for DCNv1 ("DCN"), None: not said.
+        offset_groups: G, or None.
+        text: how the config said it, for messages and `inspect`.
+    """
+
+    modulated: bool | None
+    offset_groups: int | None
+    text: str
+
+    def allows(self, spec: DeformSpec) -> bool:
+        return ((self.modulated is None or spec.modulated == self.modulated)
+                and (self.offset_groups is None or spec.offset_groups == self.offset_groups))
 
 
 def block_counts(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...], source: str,
@@ -204,17 +239,20 @@ class StageLayout:
     outs: tuple[int, ...]
     groups: int
     deform: tuple[tuple[DeformSpec | None, ...], ...]
+    settled_by_config: bool = False  # an offset conv fitting DCNv1 and DCNv2, told by a config
 
 
 def read_stages(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...],
                 blocks: tuple[int, ...], original_keys: Mapping[str, str], source: str,
-                prefix: str, offset_keys: str) -> StageLayout:
+                prefix: str, offset_keys: str,
+                stated: StatedDeform | None = None) -> StageLayout:
     """Widths, groups and deformable blocks of stages `stage_names` ("layer1".. or "res2"..),
     with offset convs under the normalised `STAGE.BLOCK.conv2.conv_offset.*` names;
     `original_keys` maps those back to the file's own for messages, and `offset_keys` names the
     offset keys the format uses, for the "no deformable layers" message."""
     widths, outs, groups = [], [], set()
     deform: list[tuple[DeformSpec | None, ...]] = []
+    settled = False
     for stage, count in zip(stage_names, blocks):
         width = key_shape(backbone, f"{stage}.0.conv1.weight", source, prefix)[0]
         widths.append(width)
@@ -224,8 +262,10 @@ def read_stages(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...],
         stage_deform = []
         for block in range(count):
             key = f"{stage}.{block}.conv2.conv_offset.weight"
+            if key in backbone and backbone[key].dim() == 4:
+                settled |= len(offset_conv_kinds(int(backbone[key].shape[0]), width)) > 1
             stage_deform.append(deform_spec_from_offset_conv(
-                backbone[key], width, prefix + original_keys[key], source)
+                backbone[key], width, prefix + original_keys[key], source, stated)
                 if key in backbone else None)
         deform.append(tuple(stage_deform))
     if len(groups) != 1 or 0 in groups:
@@ -236,7 +276,8 @@ def read_stages(backbone: Mapping[str, Tensor], stage_names: tuple[str, ...],
         name = ResNetSpec(blocks, tuple(widths), tuple(outs), group).name
         raise CheckpointError(f"{source}: no deformable layers: the keys look like a plain "
                               f"{name} (no {offset_keys} keys)")
-    return StageLayout(tuple(widths), tuple(outs), group, tuple(deform))
+    return StageLayout(tuple(widths), tuple(outs), group, tuple(deform),
+                       settled and stated is not None)
 
 
 def load_strictly(module: torch.nn.Module, state: Mapping[str, Tensor], source: str,

@@ -109,7 +109,8 @@ def _literal(text: str, name: str) -> Any:
 
 def mmdetection_backbone(text: str) -> dict[str, Any]:
     """Backbone settings of an mmdetection config text: {"type", "style", "strides",
-    "dilations", "deep_stem", "avg_down", "norm_type", "norm_groups"}; absent ones left out."""
+    "dilations", "deep_stem", "avg_down", "norm_type", "norm_groups", "dcn_type",
+    "deform_groups"}; absent ones left out."""
     backbone = _call_arguments(text, "backbone=dict(")
     if backbone is None:
         return {}
@@ -122,6 +123,12 @@ def mmdetection_backbone(text: str) -> dict[str, Any]:
     if norm is not None:
         for name, key in (("type", "norm_type"), ("num_groups", "norm_groups")):
             value = _literal(norm, name)
+            if value is not None:
+                found[key] = value
+    dcn = _call_arguments(backbone, "dcn=dict(")
+    if dcn is not None:  # mmcv's DCN is DCNv1, DCNv2 modulated; deform_groups its G
+        for name, key in (("type", "dcn_type"), ("deform_groups", "deform_groups")):
+            value = _literal(dcn, name)
             if value is not None:
                 found[key] = value
     return found

@@ -9,7 +9,9 @@ What the keys say, and how it is read:
   ResNeXt groups from the conv shapes (groups = width / conv2.weight.shape[1]).
 - deformable conv2: `conv2.conv_offset.{weight,bias}` (or the legacy `conv2_offset.*` that
   mmcv renames on load) makes that block's conv2 deformable; 18 G output channels are DCN
-  (DCNv1), 27 G DCNv2 (`ModulatedDeformConv2dPack`), G the deform_groups.
+  (DCNv1), 27 G DCNv2 (`ModulatedDeformConv2dPack`), G the deform_groups; a count that fits
+  both (54 = 3 x 18 = 2 x 27) is settled by the embedded config's `dcn=dict(type=...,
+  deform_groups=...)`, else refused.
 - norms: batch norm (`bn1`.. with running statistics) or GroupNorm (`gn1`.., weight and bias
   only; 32 groups unless the embedded config's `norm_cfg` says `num_groups`).
 - stem: the 7x7 `conv1`, or ResNetV1c/V1d's deep stem `stem.0..8`; `downsample.{1,2}` with
@@ -33,8 +35,8 @@ from torch import Tensor
 
 from deformviz.errors import CheckpointError
 
-from .backbone_keys import (block_counts, find_prefix, key_shape, loaded_resnet, read_stages,
-                            split_backbone, stage_strides)
+from .backbone_keys import (StatedDeform, block_counts, find_prefix, key_shape, loaded_resnet,
+                            read_stages, split_backbone, stage_strides)
 from .embedded_config import FoundConfig, mmdetection_backbone
 from .loaded_network import LoadedNetwork
 from .preprocessing import CAFFE_BGR, MMDETECTION_PYTORCH, Preprocessing
@@ -69,6 +71,19 @@ def _style_from_meta(extras: Mapping[str, Any]) -> str | None:
             if len(found) == 1:
                 return found.pop()
     return None
+
+
+def _stated_deform(settings: Mapping[str, Any]) -> StatedDeform | None:
+    """What the config's `dcn=dict(type=..., deform_groups=...)` says, or None."""
+    kind, groups = settings.get("dcn_type"), settings.get("deform_groups")
+    modulated = {"DCN": False, "DCNv2": True}.get(kind) if isinstance(kind, str) else None
+    groups = groups if isinstance(groups, int) and not isinstance(groups, bool) and groups > 0 \
+        else None
+    if modulated is None and groups is None:
+        return None
+    said = ([f"type={kind!r}"] if modulated is not None else []) + \
+        ([f"deform_groups={groups}"] if groups is not None else [])
+    return StatedDeform(modulated, groups, f"dcn=dict({', '.join(said)})")
 
 
 def _norm_kind(backbone: Mapping[str, Tensor], prefix: str, stem_norm: str, settings: dict,
@@ -135,8 +150,10 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
         raise CheckpointError(f"{source}: unknown layout: {prefix}layer1.0 has no conv3 (a "
                               "ResNet-18/34 basic block; mmdetection builds DCN only into "
                               "bottleneck ResNets)")
+    stated = _stated_deform(settings)
     stages = read_stages(backbone, _STAGES,
-                         blocks, renamed, source, prefix, "conv2.conv_offset / conv2_offset")
+                         blocks, renamed, source, prefix, "conv2.conv_offset / conv2_offset",
+                         stated)
     norm, norm_groups, norm_origin = _norm_kind(
         backbone, prefix, "stem.1" if deep_stem else ("gn1" if "gn1.weight" in backbone else "bn1"),
         settings, source)
@@ -171,6 +188,9 @@ def load_mmdetection(state: Mapping[str, Tensor], *, source: str, structure: str
              "norm": norm_origin,
              "strides, dilations": dilation_origin,
              "ignored keys": keys.ignored_summary()}
+    if stages.settled_by_config:  # said where it decided something the weights could not
+        facts["deformable convs"] = (f"{stated.text} (the checkpoint's config; the offset "
+                                     "convs' channels fit DCNv1 and DCNv2)")
     return loaded_resnet(spec, backbone, source=source, format="mmdetection",
                          checkpoint_key=lambda key: prefix + renamed.get(key, key),
                          preprocessing=preprocessing, facts=facts)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deformviz.errors import InputError
-from deformviz.imaging import STRIDE, LoadedImage, ModelInput, prepare_for_model, resized_pixels
+from deformviz.imaging import STRIDE, ImageResize, LoadedImage, ModelInput, prepare_for_model
 
 __all__ = ["Preprocessing", "LongSideResize", "NetworkInput", "MMDETECTION_PYTORCH", "CAFFE_BGR",
            "IMAGENET_RGB", "resized_size", "preprocessing_dict"]
@@ -28,14 +28,9 @@ NetworkInput = ModelInput
 
 def resized_size(size: tuple[int, int], short_side: int | None,
                  max_long_side: int | None) -> tuple[int, int]:
-    """(h, w) for an (H, W) image: the shorter side becomes `short_side` unless the longer
-    would then exceed `max_long_side` (then the longer becomes that); sides rounded to the
-    nearest pixel, at least 1. None leaves that limit out (both None: the size unchanged)."""
-    height, width = size
-    scale = 1.0 if short_side is None else short_side / min(height, width)
-    if max_long_side is not None and max(height, width) * scale > max_long_side:
-        scale = max_long_side / max(height, width)
-    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+    """(h, w) for an (H, W) image under `ImageResize.shorter_side_to` (kept for one release;
+    the resize object is the one way)."""
+    return ImageResize.shorter_side_to(size, short_side, max_long_side).resized_size  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -93,6 +88,10 @@ class Preprocessing:
         """Plain values (tuples as lists), saved with results."""
         return {key: _plain(value) for key, value in dataclasses.asdict(self).items()}
 
+    def image_resize(self, size: tuple[int, int]) -> ImageResize:
+        """The resize this preprocessing applies to an (H, W) image."""
+        return ImageResize.shorter_side_to(size, self.short_side, self.max_long_side)
+
     def prepare(self, image: LoadedImage) -> ModelInput:
         """The network input for an image.
 
@@ -105,8 +104,9 @@ class Preprocessing:
         """
         import torch  # only the network needs torch
 
-        height, width = resized_size(image.size, self.short_side, self.max_long_side)
-        pixels = resized_pixels(image, (height, width)).astype(np.float32)
+        resize = self.image_resize(image.size)
+        height, width = resize.resized_size  # type: ignore[misc]
+        pixels = resize.apply_image(image.pixels).astype(np.float32)
         if self.channel_order == "BGR":
             pixels = pixels[..., ::-1]
         normalised = (pixels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
@@ -136,6 +136,10 @@ class LongSideResize:
                 not 32 <= self.long_side <= 4096:
             raise InputError(f"model input size must be a multiple of {STRIDE} in 32..4096, "
                              f"got {self.long_side}")
+
+    def image_resize(self, size: tuple[int, int]) -> ImageResize:
+        """The resize this preparation applies to an (H, W) image."""
+        return ImageResize.longer_side_to(size, self.long_side, STRIDE)
 
     def prepare(self, image: LoadedImage) -> ModelInput:
         """ModelInput with tensor [1, 3, h, w] float32 RGB in [0, 1], h, w multiples of 16."""

@@ -1,6 +1,9 @@
-"""The one resize step of a network's input: `with_resize` gives a network another input size
-in the words its preprocessing has (`long_side` for the bundled detector's `LongSideResize`,
-`short_side` / `max_long_side` for a checkpoint's or factory's `Preprocessing`)."""
+"""Another input size for a network: `with_resize` changes the parameters of its
+preprocessing's resize in the words that preprocessing has (`long_side` for the bundled
+detector's `LongSideResize`, `short_side` / `max_long_side` for a checkpoint's or factory's
+`Preprocessing`; `--long-side`, `--short-side`, `--max-long-side` on the command line). The
+resize itself, for one image, is the preprocessing's `image_resize(size)`: one
+`deformviz.image_resize.ImageResize`."""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ loaded. Written for clarity, not speed: every sampling position is materialised,
 provides the gradients. The border rules and the floor-based bilinear weights are the same as the
 kernels' (cuda_ext/include/deformviz/bilinear.h), so values and gradients agree everywhere,
 including at integer positions.
+
+Its bilinear reading stays its own, separate from `deformviz.geometry.read_bilinear` (the one
+reader of the geometry and the statistics) on purpose: an oracle written independently of the
+code it checks. Do not merge the two.
 """
 
 from __future__ import annotations

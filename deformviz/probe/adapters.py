@@ -28,6 +28,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from deformviz.geometry import DeformLayerGeometry
+
 __all__ = ["LayerSpec", "LayerAdapter", "OffsetSink", "OffsetSource", "from_forward_arguments",
            "from_submodule_output", "from_offset_hook", "split_modulated", "spec_from_attributes",
            "register_layer_adapter", "unregister_layer_adapter", "find_adapter", "BUILTIN_ADAPTERS"]
@@ -71,6 +73,19 @@ class LayerSpec:
     def __post_init__(self) -> None:
         for name in ("kernel_size", "stride", "padding", "dilation"):
             object.__setattr__(self, name, _pair(getattr(self, name), name))
+
+    def geometry(self, offset_channels: int) -> DeformLayerGeometry:
+        """The records' geometry of the layer: this spec, with G from the module or else
+        from the offset's channels (2 G K). Raises ValueError when the channels fit no G."""
+        taps = self.kernel_size[0] * self.kernel_size[1]
+        groups = self.offset_groups
+        if groups is None:
+            if offset_channels % (2 * taps) or not offset_channels:
+                raise ValueError(f"{offset_channels} offset channels do not fit a "
+                                 f"{self.kernel_size[0]}x{self.kernel_size[1]} kernel (2 * G * K)")
+            groups = offset_channels // (2 * taps)
+        return DeformLayerGeometry(self.kernel_size, self.stride, self.padding, self.dilation,
+                                   groups)
 
 
 def spec_from_attributes(module: nn.Module, modulated: bool | None = None) -> LayerSpec:

@@ -11,6 +11,7 @@ Standard forward hooks only, always removed, also when the forward pass fails:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from deformviz.errors import DeformvizError
-from deformviz.geometry import DeformLayerGeometry, MapGrid
+from deformviz.geometry import MapGrid
 
 from .adapters import LayerAdapter, LayerSpec, find_adapter
 from .grids import ConvArithmetic, derive_grids, fallback_grid, record_conv_arithmetic
@@ -62,24 +63,11 @@ def _first_tensor(args: tuple, kwargs: dict) -> Tensor:
 
 
 @dataclass
-class _Call:
-    """One call of a deformable layer, as the hooks saw it."""
-
-    name: str
-    adapter: LayerAdapter
-    spec: LayerSpec
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
-    offset: Tensor
-    mask: Tensor | None
-
-
-@dataclass
 class _Recorder:
     """The hooks' shared state during one forward pass."""
 
     pending: dict[int, tuple[Tensor, Tensor | None]] = field(default_factory=dict)
-    calls: list[_Call] = field(default_factory=list)
+    records: list[DeformLayerRecord] = field(default_factory=list)  # grids set after the pass
     runs: list[ConvArithmetic] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -99,13 +87,12 @@ def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]], recorder: _Record
                                  "reporting its offsets")
             offset, mask = recorder.pending.pop(id(layer))
             count = recorder.counts[name] = recorder.counts.get(name, 0) + 1
-            spec = adapter.spec(layer)
-            call = _Call(name if count == 1 else f"{name}#{count}", adapter, spec,
-                         _size(_first_tensor(args, kwargs)), _size(output), offset, mask)
-            recorder.calls.append(call)
-            recorder.runs.append(ConvArithmetic(call.input_size, call.output_size,
-                                                spec.kernel_size, spec.stride, spec.padding,
-                                                spec.dilation))
+            record = _record(f"{name}#{count}" if count > 1 else name, adapter, adapter.spec(layer),
+                             _size(_first_tensor(args, kwargs)), _size(output), offset, mask)
+            recorder.records.append(record)
+            g = record.geometry
+            recorder.runs.append(ConvArithmetic(record.input_size, record.output_size,
+                                                g.kernel_size, g.stride, g.padding, g.dilation))
 
         handles += adapter.source(layer, sink)
         handles.append(layer.register_forward_hook(after, with_kwargs=True))
@@ -117,42 +104,44 @@ def _on_cpu(tensor: Tensor) -> Tensor:
     return tensor.to(device="cpu", dtype=dtype)
 
 
-def _record(call: _Call, grids: dict[tuple[int, int], MapGrid], input_size: tuple[int, int],
-            notes: list[str]) -> DeformLayerRecord:
-    spec = call.spec
-    taps = spec.kernel_size[0] * spec.kernel_size[1]
-    channels = int(call.offset.shape[1])
-    groups = spec.offset_groups
-    if groups is None:
-        if channels % (2 * taps):
-            raise ProbeError(f"{call.name}: {channels} offset channels do not fit a "
-                             f"{spec.kernel_size[0]}x{spec.kernel_size[1]} kernel (2 * G * K)")
-        groups = channels // (2 * taps)
-    geometry = DeformLayerGeometry(spec.kernel_size, spec.stride, spec.padding, spec.dilation,
-                                   groups)
-    if call.offset.dim() != 4 or channels != geometry.offset_channels or \
-            _size(call.offset) != call.output_size:
-        raise ProbeError(f"{call.name}: offset of shape {tuple(call.offset.shape)} does not "
+def _record(name: str, adapter: LayerAdapter, spec: LayerSpec, input_size: tuple[int, int],
+            output_size: tuple[int, int], offset: Tensor, mask: Tensor | None) -> DeformLayerRecord:
+    """One call as its record, checked; its grids (known only after the pass) are the model
+    input's until `_placed` sets them."""
+    try:
+        geometry = spec.geometry(int(offset.shape[1]) if offset.dim() > 1 else 0)
+    except ValueError as error:
+        raise ProbeError(f"{name}: {error}") from None
+    if offset.dim() != 4 or int(offset.shape[1]) != geometry.offset_channels or \
+            _size(offset) != output_size:
+        raise ProbeError(f"{name}: offset of shape {tuple(offset.shape)} does not "
                          f"fit the layer ({geometry.offset_channels} channels, output "
-                         f"{call.output_size[0]}x{call.output_size[1]})")
-    modulated = spec.modulated if spec.modulated is not None else call.mask is not None
-    if modulated and call.mask is None:
-        raise ProbeError(f"{call.name}: a modulated layer ran without a mask")
-    if call.mask is not None:
-        geometry.check_mask(call.mask, call.offset, f"{call.name} mask")
-    input_grid = grids.get(call.input_size)
-    if input_grid is None:
-        input_grid = fallback_grid(call.input_size, input_size)
-        notes.append(f"{call.name}: no conv arithmetic leads to its {call.input_size[0]}x"
-                     f"{call.input_size[1]} input; assumed an evenly spread grid "
-                     f"({input_grid.describe()})")
-    output_grid = input_grid.after(spec.kernel_size, spec.stride, spec.padding, spec.dilation)
+                         f"{output_size[0]}x{output_size[1]})")
+    modulated = spec.modulated if spec.modulated is not None else mask is not None
+    if modulated and mask is None:
+        raise ProbeError(f"{name}: a modulated layer ran without a mask")
+    if mask is not None:
+        geometry.check_mask(mask, offset, f"{name} mask")
+    image = MapGrid.image()
     return DeformLayerRecord(
-        name=call.name, kind=call.adapter.kind, geometry=geometry, modulated=modulated,
-        weight_groups=spec.weight_groups, offset=_on_cpu(call.offset),
-        mask=None if call.mask is None else _on_cpu(call.mask),
-        input_size=call.input_size, output_size=call.output_size,
-        input_grid=input_grid, output_grid=output_grid)
+        name=name, kind=adapter.kind, geometry=geometry, modulated=modulated,
+        weight_groups=spec.weight_groups, offset=_on_cpu(offset),
+        mask=None if mask is None else _on_cpu(mask), input_size=input_size,
+        output_size=output_size, input_grid=image, output_grid=image)
+
+
+def _placed(record: DeformLayerRecord, grids: dict[tuple[int, int], MapGrid],
+            input_size: tuple[int, int], notes: list[str]) -> DeformLayerRecord:
+    """`record` with the grids of its maps, from the pass's conv arithmetic."""
+    input_grid = grids.get(record.input_size)
+    if input_grid is None:
+        input_grid = fallback_grid(record.input_size, input_size)
+        notes.append(f"{record.name}: no conv arithmetic leads to its {record.input_size[0]}x"
+                     f"{record.input_size[1]} input; assumed an evenly spread grid "
+                     f"({input_grid.describe()})")
+    g = record.geometry
+    output_grid = input_grid.after(g.kernel_size, g.stride, g.padding, g.dilation)
+    return dataclasses.replace(record, input_grid=input_grid, output_grid=output_grid)
 
 
 @torch.no_grad()
@@ -211,6 +200,6 @@ def probe(module: nn.Module, image: Tensor, *, adapters: Sequence[LayerAdapter] 
     input_size = _size(image)
     grids = derive_grids(input_size, recorder.runs, grid_overrides)
     notes: list[str] = []
-    records = tuple(_record(call, grids, input_size, notes) for call in recorder.calls)
+    records = tuple(_placed(record, grids, input_size, notes) for record in recorder.records)
     return ProbeResult(records, input_size, outputs if keep_outputs else None,
                        dict(aliases or {}), tuple(notes))

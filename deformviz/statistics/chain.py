@@ -3,21 +3,22 @@
 The chain is a sequence of `deformviz.geometry.ChainLayer` (one image's captured offsets of
 each layer, with the grids of its input and output maps, bottom to top; a probe record gives
 one with `record.chain_layer()`). `deformviz.geometry.trace_chain` follows one unit; the
-statistics need every unit of every image, so `trace_deepest_points` is the same model (same
-rules: fractional positions kept, offsets read bilinearly with the DCNv2 border rule, offset
-group 0 followed, positions carried between layers through the grids) vectorised over all
-units, in chunks so memory stays bounded. Tests check it against `trace_chain`.
+statistics need every unit of every image, so `trace_deepest_points` runs the same step
+(`deformviz.geometry.filter_points`, then `carry_down` between layers; offset group 0
+followed) over all units at once, in chunks so memory stays bounded, reading the offsets
+through `read_bilinear`'s vectorised kernel. Tests check it against `trace_chain`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from deformviz.geometry import ChainLayer, layer_effective_dilation, read_bilinear
+from deformviz.geometry import ChainLayer, carry_down, filter_points, layer_effective_dilation
+from deformviz.imaging import ImageResize
 
 __all__ = ["unit_centres", "layer_dilation", "trace_deepest_points"]
 
@@ -34,7 +35,7 @@ def unit_centres(layer: ChainLayer, resize: tuple[float, float] = (1.0, 1.0)) ->
     cells = torch.stack(torch.meshgrid(torch.arange(height, dtype=torch.float64),
                                        torch.arange(width, dtype=torch.float64), indexing="ij"), -1)
     model_input = layer.output_grid.to_pixels(cells.reshape(-1, 2))
-    return (model_input + 0.5) * torch.tensor(resize, dtype=torch.float64) - 0.5
+    return ImageResize(resize).points_to_original(model_input)
 
 
 def layer_dilation(layer: ChainLayer) -> Tensor:
@@ -42,20 +43,6 @@ def layer_dilation(layer: ChainLayer) -> Tensor:
 
     With several offset groups, the mean over groups of each group's effective dilation."""
     return layer_effective_dilation(layer.offset, layer.geometry, offset_group=None).reshape(-1)
-
-
-def _read(values: Tensor, points: Tensor) -> Tensor:
-    """`read_bilinear(values, points)` ([C, H, W] at [N, 2] (y, x) -> [N, C]) through
-    grid_sample: with align_corners=True and zero padding it applies the same DCNv2 border
-    rule (neighbours outside the map read 0), in one vectorised kernel."""
-    channels, height, width = values.shape
-    if height < 2 or width < 2:  # grid_sample cannot normalise a one-cell axis
-        return read_bilinear(values, points)
-    scale = points.new_tensor([2.0 / (width - 1), 2.0 / (height - 1)])
-    grid = points.flip(-1) * scale - 1.0  # (x, y) in [-1, 1] over the cell centres
-    sampled = F.grid_sample(values.unsqueeze(0), grid.view(1, 1, -1, 2), mode="bilinear",
-                            padding_mode="zeros", align_corners=True)
-    return sampled.view(channels, -1).T
 
 
 def trace_deepest_points(chain: Sequence[ChainLayer], units: Tensor, levels: int | None = None,
@@ -83,20 +70,21 @@ def trace_deepest_points(chain: Sequence[ChainLayer], units: Tensor, levels: int
         points_per_unit *= layer.geometry.taps
     units = units.to(device=device, dtype=dtype).reshape(-1, 2)
     result = torch.empty(len(units), points_per_unit, 2, dtype=dtype, device=device)
-    # Group 0 of each layer as [2K, H, W]: one offset group is followed (see the module doc).
-    group_offsets = [layer.offset[: 2 * layer.geometry.taps].to(device=device, dtype=dtype)
-                     for layer in used]
+    # Group 0 of each layer is followed (see the module doc).
+    used = [_on(layer, device, dtype) for layer in used]
     for start in range(0, len(units), chunk):
         position = units[start:start + chunk]
         for depth in range(levels - 1, -1, -1):
             layer = used[depth]
-            points = layer.geometry.regular_locations(position)  # [N, K, 2] input cells
-            if not rigid:
-                taps = layer.geometry.taps
-                points = points + _read(group_offsets[depth], position).reshape(-1, taps, 2)
-            points = points.reshape(-1, 2)
+            points = filter_points(layer, position, 0, rigid, "grid_sample").reshape(-1, 2)
             if depth > 0:  # this layer's input cells -> the lower layer's output cells
-                position = used[depth - 1].output_grid.to_cells(layer.input_grid.to_pixels(points))
+                position = carry_down(points, layer, used[depth - 1])
         pixels = used[0].input_grid.to_pixels(points)
         result[start:start + chunk] = pixels.reshape(-1, points_per_unit, 2)
     return result
+
+
+def _on(layer: ChainLayer, device: torch.device, dtype: torch.dtype) -> ChainLayer:
+    """`layer` with its group-0 offsets on `device` in `dtype` (copied once, not per chunk)."""
+    offset = layer.offset[: 2 * layer.geometry.taps].to(device=device, dtype=dtype)
+    return dataclasses.replace(layer, offset=offset, mask=None)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from deformviz.geometry import ChainLayer
@@ -84,6 +85,11 @@ class NetworkPreparation:
         return prepared.tensor, tuple(prepared.resized_size)  # type: ignore[return-value]
 
 
+#: What head-layer names are resolved on: a blank square (the network's preprocessing resizes
+#: it; the pyramid levels depend on the maps' strides, not on the image).
+_BLANK = LoadedImage(np.zeros((256, 256, 3), np.uint8), "<blank>")
+
+
 class NetworkChain:
     """Any network (`deformviz.networks.Network`: bundled, an export, a checkpoint, a factory)
     as a statistics run's chain.
@@ -101,11 +107,16 @@ class NetworkChain:
         index = network.layers
         if not index.names:
             raise LayerNameError("the network has no deformable layer")
-        self.qualified = index.chain(layers)
-        self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.prepare = NetworkPreparation(network.preprocessing)
         self.input_padding = batch_padding(network)
         self.device = torch.device(device)
+        if layers:
+            # Named layers are resolved as `sample` resolves them, against a pass: a head
+            # layer's calls (once per pyramid level, `name@p4`) exist only there. On a blank
+            # image, before the run starts, so a wrong name stops it at once.
+            index = self._pass_index()
+        self.qualified = index.chain(layers)
+        self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.description = {"model": name, **network.facts(), "layers": list(self.qualified)}
 
     def chain(self, tensor: torch.Tensor) -> list[ChainLayer]:
@@ -115,6 +126,13 @@ class NetworkChain:
         """The chain of every image of `batch` ([B, C, H, W], `padded_batch.pad_batch`), on
         the batch's maps."""
         return self._traced(batch)
+
+    def _pass_index(self) -> LayerIndex:
+        """The layers one pass on a blank image ran, calls included (`ProbeResult.index`)."""
+        from deformviz.networks import probe_network
+
+        blank = self.prepare(_BLANK)[0].to(self.device)
+        return probe_network(self.network, blank, detect=False).probe.index
 
     def _traced(self, batch: torch.Tensor) -> list[list[ChainLayer]]:
         from deformviz.networks import probe_network

@@ -62,14 +62,15 @@ class StatsOptions:
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """"i/n" -> (i, n) with 1 <= i <= n, else InputError."""
+    """"i/n" -> (i, n) with 1 <= i <= n, else InputError (in the argument's words, "shard ...";
+    the command line says "--shard ...")."""
     parts = text.split("/")
     try:
         index, count = (int(p) for p in parts)
     except ValueError:
-        raise InputError(f"--shard {text!r}: expected i/n, such as 2/8") from None
+        raise InputError(f"shard {text!r}: expected i/n, such as 2/8") from None
     if not 1 <= index <= count:
-        raise InputError(f"--shard {text!r}: need 1 <= i <= n")
+        raise InputError(f"shard {text!r}: need 1 <= i <= n")
     return index, count
 
 

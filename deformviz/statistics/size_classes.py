@@ -60,7 +60,9 @@ class SizeThresholds:
 
     @classmethod
     def parse(cls, text: str) -> SizeThresholds:
-        """"coco", "paper", or "S,L": sides in pixels (small below S^2, large above L^2)."""
+        """"coco", "paper", or "S,L": sides in pixels (small below S^2, large above L^2).
+        InputError otherwise, in the argument's words ("thresholds ..."; the command line says
+        "--thresholds ...")."""
         value = text.strip().lower()
         if value == "coco":
             return cls.coco()
@@ -70,10 +72,10 @@ class SizeThresholds:
         try:
             small, large = (float(p) for p in parts)
         except ValueError:
-            raise InputError(f"--thresholds {text!r}: expected coco, paper or two sides in "
+            raise InputError(f"thresholds {text!r}: expected coco, paper or two sides in "
                              "pixels such as 32,96") from None
         if not (math.isfinite(small) and math.isfinite(large) and 0 <= small <= large):
-            raise InputError(f"--thresholds {text!r}: need 0 <= small side <= large side")
+            raise InputError(f"thresholds {text!r}: need 0 <= small side <= large side")
         return cls(small ** 2, large ** 2)
 
     def classify(self, areas: Tensor) -> Tensor:

@@ -62,8 +62,7 @@ def rois_from_pass(network: Network, run: NetworkPass, image: LoadedImage,
                              output_size=rois.output_size, gamma=rois.gamma)
     # Feature cells -> original pixels: the pooled map's grid, then the resize (the mapping
     # shifts the boxes back out of the operator's convention).
-    mapping = FeatureToImage.from_grid(rois.grid, model_input.resized_size,
-                                       model_input.original_size)
+    mapping = FeatureToImage.from_grid(rois.grid, resize=model_input.image_resize)
     regular, deformed = bins.to_image(mapping)
     names = (*head.class_names, "background")
     score, label = rois.probs.double().max(dim=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deformviz.errors import InputError
+from deformviz.imaging import ImageResize
 from deformviz.geometry import ChainLayer, FeatureToImage, filter_effective_dilation, trace_chain
 from deformviz.probe import DeformLayerRecord
 
@@ -112,12 +113,12 @@ def sample_units(probed: "ProbedImage", *,  # noqa: F821 - not imported: no impo
         mask = None if layer.mask is None else layer.mask.double()
         chain.append(ChainLayer(layer.geometry, layer.offset.double(), mask, layer.input_size,
                                 layer.input_grid, layer.output_grid))
-    sizes = (probed.resized_size, image.size)
+    resize = ImageResize.between(image.size, probed.resized_size)  # what preparing did
     check_image_size(image.size, tuple(chain[-1].output_grid.stride),
                      probed.probe.label(records[-1].name))
-    top = FeatureToImage.from_grid(chain[-1].output_grid, *sizes)
+    top = FeatureToImage.from_grid(chain[-1].output_grid, resize=resize)
     # Level l samples the input map of layer [-l]; each level keeps its own layer's grid.
-    mappings = [FeatureToImage.from_grid(layer.input_grid, *sizes) for layer in reversed(chain)]
+    mappings = [FeatureToImage.from_grid(layer.input_grid, resize=resize) for layer in reversed(chain)]
     top_size = chain[-1].output_size
     units: list[Unit] = [unit_at(x, y, top, top_size, image.size) for x, y in at]
     if auto:

@@ -101,8 +101,8 @@ def test_bad_annotations_are_one_line_before_the_run(cli, coco_scenes, tmp_path,
 
 @pytest.mark.parametrize("args, phrase", [
     (["-a", "missing.json"], "no such annotation file"),
-    (["--thresholds", "big"], "--thresholds"),
-    (["--shard", "3/2"], "--shard"),
+    (["--thresholds", "big"], "--thresholds 'big': expected coco, paper"),
+    (["--shard", "3/2"], "--shard '3/2': need 1 <= i <= n"),
     (["--figure", "out.gif"], "unknown figure format"),
 ])
 def test_bad_options_are_one_line(cli, coco_scenes, args, phrase):

@@ -7,8 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
+from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
+                               MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
+                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
+                               parse_layers)
 from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
 
 SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
@@ -18,11 +20,12 @@ Examples:
   deformviz explore photo.jpg -o page.html --levels 2
   deformviz explore photo.jpg --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
   deformviz explore photo.jpg --model model_final.pkl --layers res4f,res5a,res5b
+  deformviz explore photo.jpg --model work_dirs/epoch_12.pth --weights-from model --group 1
 In the page: hover a unit, click to pin it, then 'copy command' gives the
 'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
 """
 
-from ..runtime import DEFAULT_SIZE  # the default of --size, left out of the copied command
+from ..runtime import DEFAULT_SIZE  # --long-side's default, left out of the copied command
 
 
 def command(
@@ -46,6 +49,9 @@ def command(
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
+    weights_from: WeightsFromOpt = None,
+    dilations: DilationsOpt = None,
+    group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = DEFAULT_SIZE,
     score_threshold: ScoreOpt = 0.3,
@@ -73,8 +79,14 @@ def command(
     check_can_create(writable_path(page).parent)  # created only when the page is written
     loaded = load_image(image)  # bad images fail before the network loads
     chain = parse_layers(layers)
+    offset_group = parse_group(group)
+    if offset_group == "all":
+        raise InputError("--group all: the page follows one offset group; give its number "
+                         "('deformviz sample --group all' draws every group)")
     options = NetworkOptions(model_factory, weights, style.value if style else None,
-                             stride_in_1x1, short_side, max_long_side)
+                             stride_in_1x1, short_side, max_long_side,
+                             weights_from.value if weights_from else None,
+                             parse_dilations(dilations))
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
     chain_length = network.layers.chain_length(chain)
@@ -86,27 +98,33 @@ def command(
                               model=model, model_factory=model_factory, weights=weights,
                               style=style.value if style else None, stride_in_1x1=stride_in_1x1,
                               short_side=short_side, max_long_side=max_long_side,
-                              layers=chain, size=size),
+                              weights_from=options.weights_from, dilations=dilations,
+                              group=offset_group, layers=chain, size=size),
                           layers=chain, score_threshold=score_threshold,
-                          max_boxes=max_boxes, levels=levels, model_name=model_name)
+                          max_boxes=max_boxes, levels=levels, model_name=model_name,
+                          group=offset_group)
     write_outputs([(page, render_page(data))])
     print(page)
 
 
 def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, short_side,
-                      max_long_side, layers, size) -> list[str]:
+                      max_long_side, weights_from=None, dilations=None, group=0, layers,
+                      size) -> list[str]:
     """The `deformviz sample` options that select the same network, input and chain (only
     those given: the defaults are the same for both commands)."""
     arguments: list[str] = []
     for flag, value in (("--model", model), ("--model-factory", model_factory),
                         ("--weights", weights), ("--backbone-style", style),
-                        ("--short-side", short_side), ("--max-long-side", max_long_side)):
+                        ("--short-side", short_side), ("--max-long-side", max_long_side),
+                        ("--weights-from", weights_from), ("--dilations", dilations)):
         if value is not None:
             arguments += [flag, str(value)]
     if stride_in_1x1 is not None:
         arguments.append("--stride-in-1x1" if stride_in_1x1 else "--no-stride-in-1x1")
     if layers:
         arguments += ["--layers", ",".join(layers)]
+    if group:
+        arguments += ["--group", str(group)]
     if size != DEFAULT_SIZE:
-        arguments += ["--size", str(size)]
+        arguments += ["--size", str(size)]  # the old name, which every release reads
     return arguments

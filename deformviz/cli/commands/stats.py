@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..network_options import (LayersOpt, MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt,
-                               Stride1x1Opt, BackboneStyleOpt, WeightsOpt, parse_layers)
+from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLongSideOpt,
+                               ModelFactoryOpt, ShortSideOpt, Stride1x1Opt, WeightsFromOpt,
+                               WeightsOpt, parse_dilations, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -25,6 +26,9 @@ Examples:
 Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists its layers):
   deformviz stats val2017/ -a instances_val2017.json --model faster_rcnn_r50_fpn_dconv_c3-c5.pth
   deformviz stats val2017/ -a instances_val2017.json --model model_final.pkl --layers res4f,res5a,res5b
+  deformviz stats val2017/ -a instances_val2017.json --model work_dirs/epoch_12.pth --weights-from model
+  deformviz stats val2017/ -a instances_val2017.json --model-factory pkg.nets:fcos_dcn \
+      --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
 \b
 A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
 the same command again continues where it stopped (--restart starts over).
@@ -75,6 +79,8 @@ def command(
     stride_in_1x1: Stride1x1Opt = None,
     short_side: ShortSideOpt = None,
     max_long_side: MaxLongSideOpt = None,
+    weights_from: WeightsFromOpt = None,
+    dilations: DilationsOpt = None,
     size: SizeOpt = 512,
     device: DeviceOpt = Device.auto,
     limit: Annotated[Optional[int], typer.Option(
@@ -131,11 +137,16 @@ def command(
         if len(inputs) != 1:
             raise InputError(f"give one image folder (got {len(inputs)} arguments); to combine "
                              "shard results use --merge")
-        options_thresholds = SizeThresholds.parse(thresholds)
-        shard_pair = parse_shard(shard) if shard is not None else None
+        try:  # the library names its arguments ("shard '3/2': ..."); here they are options
+            options_thresholds = SizeThresholds.parse(thresholds)
+            shard_pair = parse_shard(shard) if shard is not None else None
+        except InputError as error:
+            raise InputError(f"--{error}") from None
         default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
         network_options = NetworkOptions(model_factory, weights, style.value if style else None,
-                                         stride_in_1x1, short_side, max_long_side)
+                                         stride_in_1x1, short_side, max_long_side,
+                                         weights_from.value if weights_from else None,
+                                         parse_dilations(dilations))
         result = _run(inputs[0], annotations, output or Path(default), figure, read,
                       options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),

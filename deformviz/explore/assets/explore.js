@@ -6,7 +6,8 @@
 // - a filter at a (fractional) output position p of a layer: p0 + pn = p * stride - padding +
 //   (i, j) * dilation, plus the offsets read at p by bilinear interpolation of the layer's
 //   offset map (DCNv2 border rule: zero outside -1 < y < H, -1 < x < W, zero-padded
-//   neighbours), tap k = i * kw + j paired with channels 2k (dy) and 2k + 1 (dx) of group 0;
+//   neighbours), tap k = i * kw + j paired with channels 2k (dy) and 2k + 1 (dx) of the
+//   page's offset group (DATA.group, 0 unless `explore --group G`; its mask channel k too);
 // - between layers, a point p in the upper layer's INPUT cells becomes the lower layer's
 //   OUTPUT position q = (p * S_in(upper) + O_in(upper) - O_out(lower)) / S_out(lower);
 // - a point of a map with grid (S, O) is at model-input pixel p * S + O, and at original pixel
@@ -48,6 +49,8 @@
   const RESIZE_Y = IMAGE_H / DATA.resized_size[0], RESIZE_X = IMAGE_W / DATA.resized_size[1];
   const TOP = LAYERS[LAYERS.length - 1];
   const MODULATED = LAYERS.some(function (l) { return l.mask !== null; });
+  const GROUP = DATA.group || 0;  // the offset group followed through every layer
+  const GROUPED = LAYERS.some(function (l) { return l.groups > 1; });
   // colours.levels[i] = the figures' colour of the chain's layer i + 1 from the top: a level
   // keeps its colour whatever number of levels is shown.
   const MAX_LEVELS = Math.min(LAYERS.length, DATA.colours.levels.length);
@@ -112,8 +115,8 @@
       const g = layer.inGrid;
       for (let p = 0; p < count; p++) {
         const y = positions[2 * p], x = positions[2 * p + 1];
-        const offsets = readBilinear(layer.offset, 0, 2 * K, layer.outH, layer.outW, y, x);
-        const masks = layer.mask ? readBilinear(layer.mask, 0, K, layer.outH, layer.outW, y, x) : null;
+        const offsets = readBilinear(layer.offset, GROUP * 2 * K, 2 * K, layer.outH, layer.outW, y, x);
+        const masks = layer.mask ? readBilinear(layer.mask, GROUP * K, K, layer.outH, layer.outW, y, x) : null;
         const cornerY = y * layer.sy - layer.py, cornerX = x * layer.sx - layer.px;
         for (let k = 0; k < K; k++) {
           const i = Math.floor(k / layer.kw), j = k % layer.kw, n = p * K + k;
@@ -426,6 +429,7 @@
     if (DATA.detections.some(function (d) { return d.deformed_bins; })) entry(DATA.colours.bin, false, "deformed RoI bins");
     document.getElementById("network").textContent = DATA.model.architecture +
       "; model input " + DATA.resized_size[1] + "\u00d7" + DATA.resized_size[0] + " px" +
+      (GROUPED ? "; offset group " + GROUP : "") +
       (MODULATED ? "; opacity shows the DCNv2 modulation along each path" : "") + ".";
     document.getElementById("clear").addEventListener("click", function () { state.pinned = []; refresh(); });
     document.getElementById("copy").addEventListener("click", copyCommand);
