@@ -56,10 +56,12 @@ def _panels(unit: AttentionUnit, split: str) -> list[tuple[str, np.ndarray]]:
 
 
 def _title(unit: AttentionUnit, suffix: str) -> str:
-    """"decoder 6, query 17 · cat 0.91" for a whole query; "query 17 · head 3" for a split
-    panel (short enough for narrow panels)."""
+    """"decoder 6, query 17 · cat 0.91" for a whole query; "dec 6, q17 · head 3" for a split
+    panel (short enough for narrow panels, and telling layers apart when one query is
+    followed through them)."""
     if suffix:
-        return f"query {unit.query} · {suffix}"
+        where = unit.stage[:3] if unit.index is None else f"{unit.stage[:3]} {unit.index + 1}"
+        return f"{where}, q{unit.query} · {suffix}"
     where = unit.stage if unit.index is None else f"{unit.stage} {unit.index + 1}"
     parts = [f"{where}, query {unit.query}"]
     if unit.detection is not None:
