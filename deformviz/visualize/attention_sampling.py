@@ -117,6 +117,30 @@ def encoder_query_at(record: AttentionRecord, prepared: ModelInput, x: float, y:
     return record.level_start[level] + row * cells_w + col
 
 
+#: Two detections overlapping more than this (intersection over union) are one object.
+SAME_OBJECT_IOU = 0.5
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    overlap = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union > 0 else 0.0
+
+
+def _distinct_objects(detected: dict[int, Detection], count: int) -> list[int]:
+    """The queries of the `count` best detections, skipping any whose box overlaps a chosen
+    one by more than SAME_OBJECT_IOU (DETR queries often predict one object twice)."""
+    chosen: list[int] = []
+    for query, detection in detected.items():
+        if all(_iou(detection.box, detected[q].box) <= SAME_OBJECT_IOU for q in chosen):
+            chosen.append(query)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
 def _record(probed: AttentionImage, layer: str | None) -> AttentionRecord:
     return probed.probed.layer(layer) if layer else probed.probed.default_layer()
 
@@ -130,8 +154,8 @@ def attention_units(probed: AttentionImage, *, layer: str | None = None, auto: i
         probed: from `probe_attention_image`.
         layer: the call (any name `LayerIndex` takes: qualified, suffix, "decoder5"); default
             the last decoder layer.
-        auto: the decoder queries of the N best detections (distinct queries), with their
-            boxes and class names.
+        auto: the decoder queries of the N best detections of distinct objects (boxes
+            overlapping by at most SAME_OBJECT_IOU), with their boxes and class names.
         queries: query indices of the call.
         at: original pixels (x, y): the encoder query of the nearest cell of `level`.
         level: pyramid level for `at`, 0 = finest.
@@ -148,7 +172,7 @@ def attention_units(probed: AttentionImage, *, layer: str | None = None, auto: i
         if not detected:
             raise InputError("the network found no objects above the score threshold; "
                              "lower it or pick queries with --query")
-        chosen += list(detected)[:auto]
+        chosen += _distinct_objects(detected, auto)
     chosen += [encoder_query_at(record, probed.prepared, x, y, level) for x, y in at]
     if not chosen:
         raise InputError("no queries chosen: give --auto N, --query K or --at X Y")

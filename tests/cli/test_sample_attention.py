@@ -72,7 +72,7 @@ def test_bad_input_exits_2(run, folder: Path, image: Path, args, message) -> Non
 
 
 def test_attention_options_need_an_attention_model(run, samples: Path) -> None:
-    result = run("sample", samples / "street.jpg", "--query", "3")
+    result = run("sample", samples / "chelsea.jpg", "--query", "3")
     assert result.exit_code == 2 and "--query: only for deformable-attention" in result.output
 
 

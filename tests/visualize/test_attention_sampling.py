@@ -9,7 +9,7 @@ import pytest
 from deformviz.errors import InputError, UnitError
 from deformviz.imaging import LoadedImage
 from deformviz.networks import load_network
-from deformviz.visualize.attention_sampling import (attention_units, probe_attention_image,
+from deformviz.visualize.attention_sampling import (_iou, attention_units, probe_attention_image,
                                                     through_layers)
 from tests.networks.transformers_folders import write_folder
 
@@ -23,11 +23,17 @@ def probed(tmp_path_factory):
 
 def test_auto_takes_the_best_detections_queries(probed) -> None:
     result = attention_units(probed, auto=3)
-    best = probed.detections.queries[:3].tolist()
-    assert [u.query for u in result.units] == best
+    detected = probed.detected_queries()
+    kept: list[int] = []  # greedy, best first: a box overlapping a kept one is skipped
+    for query in detected:
+        if all(_iou(detected[query].box, detected[k].box) <= 0.5 for k in kept):
+            kept.append(query)
+    assert [u.query for u in result.units] == kept[:3]
+    boxes = [u.detection.box for u in result.units]
+    assert all(_iou(a, b) <= 0.5 for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert all(u.layer == "model.decoder.layers.1.encoder_attn" for u in result.units)
-    for unit, index in zip(result.units, range(3)):
-        assert unit.detection == probed.detection_of(index)
+    for unit in result.units:
+        assert unit.detection == detected[unit.query]
         assert unit.points.shape == (2, 4, 4, 2) and unit.reference_box is not None
     assert result.preprocessing["processor"].startswith("DeformableDetrImageProcessor")
 
