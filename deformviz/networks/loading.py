@@ -5,7 +5,8 @@ bundled detector; for a file, its contents decide, not its name: deformviz's own
 `{'config', 'state_dict'}` written by `deformviz train --export`), detectron2's key names
 (`stem.conv1`, `resN`) or mmdetection's / torchvision's (`layer1.0.conv1`), in a
 `{'meta', 'state_dict'}`, `{'model', ...}` or bare dict, saved by torch or pickled with numpy
-arrays; "package.module:function" / "file.py:function" is a factory. (`from_python.as_network`
+arrays; "package.module:function" / "file.py:function" is a factory; a folder with a config.json is
+a Hugging Face model (`transformers_folder`, through transformers). (`from_python.as_network`
 wraps what a Python caller already holds; `resize.with_resize` changes the input size.)
 
 Example:
@@ -34,6 +35,7 @@ from .network import Network
 from .preprocessing import Preprocessing
 from .resize import NetworkOptionError, with_resize
 from .training_state import choose_weights, training_facts
+from .transformers_folder import is_transformers_folder, load_transformers_folder
 
 __all__ = ["load_network", "LoadedNetwork"]
 
@@ -61,8 +63,9 @@ def load_network(spec: str | Path, *, style: str | None = None,
     Args:
         spec: a bundled name ("lite0-deform-synth"), a weights file (deformviz's own export,
             mmdetection 2.x/3.x `.pth`, detectron2 `.pkl` / `.pth`, or a bare ResNet state
-            dict), or a factory "package.module:function" / "file.py:function" (see
-            `deformviz.networks.factory`).
+            dict), a Hugging Face model folder (config.json, weights,
+            preprocessor_config.json; needs transformers), or a factory
+            "package.module:function" / "file.py:function" (see `deformviz.networks.factory`).
         style: "pytorch" (stride on the 3x3 conv2) or "caffe" (on the 1x1 conv1); the weights
             do not say. Default: mmdetection's embedded config or "pytorch"; detectron2 "caffe".
         stride_in_1x1: the same choice in detectron2's words (True = "caffe").
@@ -112,6 +115,10 @@ def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
         network = load_factory(text, weights=weights, preprocessing=preprocessing,
                                short_side=short_side, max_long_side=max_long_side)
         return with_resize(network, long_side=long_side)
+    if is_transformers_folder(path):
+        _only_for_checkpoints(text, {**rebuilt, "short_side": short_side,
+                                     "max_long_side": max_long_side, "long_side": long_side})
+        return load_transformers_folder(path, device)
     if not path.exists() and not path.suffix and "/" not in text and "\\" not in text:
         from deformviz.models.registry import MODELS
 

@@ -52,12 +52,15 @@ class DenseDetections:
         labels: [N] indices into the head's `class_names`.
         heatmap: [classes, h, w] object-centre probabilities on the top deformable layer's
             output map, or None.
+        queries: [N] the decoder query that predicted each object (DETR-family heads), or
+            None.
     """
 
     boxes: Tensor
     scores: Tensor
     labels: Tensor
     heatmap: Tensor | None = None
+    queries: Tensor | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,7 +116,8 @@ class Network(Protocol):
         preprocessing: how an image becomes its input.
         layers: its deformable layers (find, chain, labels, default chain).
         source: its name or file, recorded with results.
-        format: "bundled", "deformviz-export", "mmdetection", "detectron2", "factory", "module".
+        format: "bundled", "deformviz-export", "mmdetection", "detectron2", "factory", "module",
+            "transformers" (a Hugging Face model folder).
         architecture: one line for people.
         details: what its loader read and assumed, for people (`deformviz inspect`) and saved
             data, in display order.

@@ -56,15 +56,16 @@ def _panels(unit: AttentionUnit, split: str) -> list[tuple[str, np.ndarray]]:
 
 
 def _title(unit: AttentionUnit, suffix: str) -> str:
-    """"decoder 6, query 17 · cat 0.91" for a whole query; "query 17 · head 3" for a split
-    panel (short enough for narrow panels)."""
+    """"dec 6, q17" and, on a second line, "cat 0.91" for a whole query; "dec 6, q17 · head 3"
+    for a split panel: short enough for column-width panels, and telling layers apart when one
+    query is followed through them."""
+    where = unit.stage[:3] if unit.index is None else f"{unit.stage[:3]} {unit.index + 1}"
+    title = f"{where}, q{unit.query}"
     if suffix:
-        return f"query {unit.query} · {suffix}"
-    where = unit.stage if unit.index is None else f"{unit.stage} {unit.index + 1}"
-    parts = [f"{where}, query {unit.query}"]
+        return f"{title} · {suffix}"
     if unit.detection is not None:
-        parts.append(f"{unit.detection.label} {unit.detection.score:.2f}")
-    return " · ".join(parts)
+        title += f"\n{unit.detection.label} {unit.detection.score:.2f}"
+    return title
 
 
 def _draw_points(ax: Axes, unit: AttentionUnit, chosen: np.ndarray, norm: Normalize,

@@ -18,8 +18,7 @@
 from .adapters import (LayerAdapter, LayerSpec, from_forward_arguments, from_offset_hook,
                        from_submodule_output, register_layer_adapter, spec_from_attributes,
                        split_modulated, unregister_layer_adapter)
-from .attention_adapters import (AttentionAdapter, CoreCall, Slot, register_attention_adapter,
-                                 unregister_attention_adapter)
+from .attention_adapters import AttentionAdapter, CoreCall, Slot
 from .attention_probe import attention_layers, probe_attention
 from .attention_records import AttentionProbeResult, AttentionRecord
 from .layer_index import DEFAULT_CHAIN_LENGTH, LayerIndex, LayerNameError, paper_name
@@ -28,8 +27,7 @@ from .records import DeformLayerRecord, LayerRecord, MapGrid, ProbeResult
 
 __all__ = [
     "AttentionAdapter", "AttentionProbeResult", "AttentionRecord", "CoreCall", "Slot",
-    "attention_layers", "probe_attention", "register_attention_adapter",
-    "unregister_attention_adapter",
+    "attention_layers", "probe_attention",
     "DEFAULT_CHAIN_LENGTH", "DeformLayerRecord", "LayerAdapter", "LayerIndex", "LayerNameError",
     "LayerRecord", "LayerSpec", "MapGrid", "ProbeError",
     "ProbeResult", "deformable_layers", "from_forward_arguments", "from_offset_hook",

@@ -14,9 +14,11 @@ Built in:
 | detectron2      | detectron2.layers.deform_conv.DeformConv                         | forward argument offset |
 | detectron2-v2   | detectron2.layers.deform_conv.ModulatedDeformConv                | forward arguments (offset, mask) |
 
-Library classes are matched by their `__module__` and `__name__`, so nothing is ever imported:
-a model holding an mmcv layer has imported mmcv already, and without one there is nothing to
-find. Any other kind: `register_layer_adapter` (or pass `adapters=` to `probe`).
+Library classes are matched by their `__module__` and `__qualname__` (`matching_class`, also
+used by the attention adapters), so nothing is ever imported: a model holding an mmcv layer has
+imported mmcv already, and without one there is nothing to find. Any other kind, convolution or
+attention: `register_layer_adapter` (or pass `adapters=` to `probe` / `probe_attention`); the
+one registry holds both families.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from deformviz.geometry import DeformLayerGeometry
 
 __all__ = ["LayerSpec", "LayerAdapter", "OffsetSink", "OffsetSource", "from_forward_arguments",
            "from_submodule_output", "from_offset_hook", "split_modulated", "spec_from_attributes",
-           "register_layer_adapter", "unregister_layer_adapter", "find_adapter", "BUILTIN_ADAPTERS"]
+           "register_layer_adapter", "unregister_layer_adapter", "find_adapter", "first_match",
+           "matching_class", "BUILTIN_ADAPTERS"]
 
 OffsetSink = Callable[[Tensor, "Tensor | None"], None]
 """Called with (offset [B, 2GK, Ho, Wo], mask [B, GK, Ho, Wo] or None) each time the layer runs."""
@@ -180,14 +183,30 @@ def from_offset_hook() -> OffsetSource:
     return attach
 
 
+def matching_class(module: nn.Module, class_paths: Sequence[str]) -> type | None:
+    """The first class in `module`'s MRO whose "module.QualName" is one of `class_paths`, or
+    None. A path starting with "." matches any module path ending so (code imported under
+    varying package names, such as the Deformable DETR authors' `ops`). Nothing is imported:
+    a model holding a library's layer has imported that library already.
+
+    Example:
+        >>> matching_class(nn.Conv2d(1, 1, 1), ["torch.nn.modules.conv._ConvNd"]).__name__
+        '_ConvNd'
+        >>> matching_class(nn.Conv2d(1, 1, 1), [".conv.Conv2d"]).__name__, matching_class(nn.ReLU(), [".conv.Conv2d"])
+        ('Conv2d', None)
+    """
+    for cls in type(module).__mro__:
+        path = f"{cls.__module__}.{cls.__qualname__}"
+        for wanted in class_paths:
+            if path == wanted or (wanted.startswith(".") and path.endswith(wanted)):
+                return cls
+    return None
+
+
 def _library_class(module_path: str, name: str) -> Callable[[nn.Module], bool]:
     """Matches instances of a library class (or subclasses) without importing the library."""
-
-    def matches(module: nn.Module) -> bool:
-        return any(cls.__module__ == module_path and cls.__name__ == name
-                   for cls in type(module).__mro__)
-
-    return matches
+    paths = (f"{module_path}.{name}",)
+    return lambda module: matching_class(module, paths) is not None
 
 
 def _deformviz_matches(module: nn.Module) -> bool:
@@ -221,12 +240,14 @@ BUILTIN_ADAPTERS: tuple[LayerAdapter, ...] = (
                  spec_from_attributes, _ARGS_V2),
 )
 
-_REGISTERED: list[LayerAdapter] = []
+_REGISTERED: list = []  # every registered adapter, of any family, latest first
 
 
-def register_layer_adapter(adapter: LayerAdapter) -> LayerAdapter:
-    """Make every later `probe` recognise another kind of layer (checked before the built-in
-    ones, latest first). Returns the adapter, for `unregister_layer_adapter`.
+def register_layer_adapter(adapter: object) -> object:
+    """Make every later probe recognise another kind of layer: a `LayerAdapter` (deformable
+    convolution, for `probe`) or a `deformviz.probe.attention_adapters.AttentionAdapter`
+    (multi-scale deformable attention, for `probe_attention`); checked before the built-in
+    ones, latest first. Returns the adapter, for `unregister_layer_adapter`.
 
     Example:
         >>> class MyDCN(nn.Module):  # predicts offsets in `self.offsets`, samples in forward
@@ -236,21 +257,30 @@ def register_layer_adapter(adapter: LayerAdapter) -> LayerAdapter:
         ...     from_submodule_output("offsets")))
         >>> unregister_layer_adapter(adapter)
     """
-    if not isinstance(adapter, LayerAdapter):
-        raise TypeError(f"expected a LayerAdapter, got {type(adapter).__name__}")
+    if not isinstance(getattr(adapter, "kind", None), str) \
+            or not callable(getattr(adapter, "matches", None)):
+        raise TypeError(f"expected a LayerAdapter or an AttentionAdapter, got "
+                        f"{type(adapter).__name__}")
     _REGISTERED.insert(0, adapter)
     return adapter
 
 
-def unregister_layer_adapter(adapter: LayerAdapter) -> None:
+def unregister_layer_adapter(adapter: object) -> None:
     """Undo `register_layer_adapter` (no error if it is not registered)."""
     if adapter in _REGISTERED:
         _REGISTERED.remove(adapter)
 
 
-def find_adapter(module: nn.Module, extra: Sequence[LayerAdapter] = ()) -> LayerAdapter | None:
-    """The adapter for `module`: `extra` first, then registered ones, then built-in; or None."""
-    for adapter in (*extra, *_REGISTERED, *BUILTIN_ADAPTERS):
+def first_match(module: nn.Module, family: type, extra: Sequence = (),
+                builtin: Sequence = ()) -> object | None:
+    """The adapter of `family` (a class: LayerAdapter, AttentionAdapter) for `module`:
+    `extra` first, then the registered ones (latest first), then `builtin`; or None."""
+    for adapter in (*extra, *(a for a in _REGISTERED if isinstance(a, family)), *builtin):
         if adapter.matches(module):
             return adapter
     return None
+
+
+def find_adapter(module: nn.Module, extra: Sequence[LayerAdapter] = ()) -> LayerAdapter | None:
+    """The adapter for `module`: `extra` first, then registered ones, then built-in; or None."""
+    return first_match(module, LayerAdapter, extra, BUILTIN_ADAPTERS)  # type: ignore[return-value]

@@ -22,7 +22,8 @@ them at that hand-over, whichever core runs:
 
 Functions are replaced by a recording wrapper in the module's own namespace only while the
 probe runs, and put back when its handles are removed (also after an exception). Classes are
-matched by `type(m).__module__ + "." + __qualname__` along the MRO, never imported.
+matched by class path along the MRO (`adapters.matching_class`), never imported; other kinds
+are added with `register_layer_adapter`, the one registry of both families.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from .adapters import first_match, matching_class
+
 __all__ = ["Slot", "CoreCall", "AttentionAdapter", "CoreSink", "OuterSink", "attach_attention",
-           "read_tensor", "BUILTIN_ATTENTION_ADAPTERS", "find_attention_adapter",
-           "register_attention_adapter", "unregister_attention_adapter"]
+           "read_tensor", "BUILTIN_ATTENTION_ADAPTERS", "find_attention_adapter"]
 
 
 @dataclass(frozen=True)
@@ -102,21 +104,14 @@ class AttentionAdapter:
     cores: tuple[CoreCall, ...]
 
     def matches(self, module: nn.Module) -> bool:
-        for cls in type(module).__mro__:
-            path = f"{cls.__module__}.{cls.__qualname__}"
-            for wanted in self.class_paths:
-                if path == wanted or (wanted.startswith(".") and path.endswith(wanted)):
-                    return True
-        return False
+        return matching_class(module, self.class_paths) is not None
 
     def defining_module(self, module: nn.Module) -> str:
         """The module path of the matched class (whose namespace holds the core function)."""
-        for cls in type(module).__mro__:
-            path = f"{cls.__module__}.{cls.__qualname__}"
-            if any(path == w or (w.startswith(".") and path.endswith(w))
-                   for w in self.class_paths):
-                return cls.__module__
-        raise ValueError(f"{type(module).__name__} is not a {self.kind} attention")
+        cls = matching_class(module, self.class_paths)
+        if cls is None:
+            raise ValueError(f"{type(module).__name__} is not a {self.kind} attention")
+        return cls.__module__
 
 
 class _Restore:
@@ -288,31 +283,12 @@ BUILTIN_ATTENTION_ADAPTERS: tuple[AttentionAdapter, ...] = (
                      (CoreCall("MSDeformAttnFunction.apply", "function", 1, 3, 4),)),
 )
 
-_REGISTERED: list[AttentionAdapter] = []
-
-
-def register_attention_adapter(adapter: AttentionAdapter) -> AttentionAdapter:
-    """Make every later `probe_attention` recognise another attention class (checked before
-    the built-in adapters, latest first). Returns the adapter, for unregistering."""
-    if not isinstance(adapter, AttentionAdapter):
-        raise TypeError(f"expected an AttentionAdapter, got {type(adapter).__name__}")
-    _REGISTERED.insert(0, adapter)
-    return adapter
-
-
-def unregister_attention_adapter(adapter: AttentionAdapter) -> None:
-    """Undo `register_attention_adapter` (no error if it is not registered)."""
-    if adapter in _REGISTERED:
-        _REGISTERED.remove(adapter)
-
-
 def find_attention_adapter(module: nn.Module, extra: Sequence[AttentionAdapter] = ()
                            ) -> AttentionAdapter | None:
-    """The adapter for `module`: `extra` first, then registered, then built-in; or None."""
-    for adapter in (*extra, *_REGISTERED, *BUILTIN_ATTENTION_ADAPTERS):
-        if adapter.matches(module):
-            return adapter
-    return None
+    """The adapter for `module`: `extra` first, then registered (`register_layer_adapter`, the
+    one registry of layer kinds), then built-in; or None."""
+    return first_match(module, AttentionAdapter, extra,  # type: ignore[return-value]
+                       BUILTIN_ATTENTION_ADAPTERS)
 
 
 def read_tensor(slot: Slot | None, args: tuple, kwargs: dict) -> Tensor | None:

@@ -19,17 +19,19 @@ from torch import Tensor
 
 from deformviz.geometry import MapGrid
 
+from .layer_index import LayerIndex
+from .records import LayerRecord
+
 __all__ = ["AttentionRecord", "AttentionProbeResult"]
 
 
-@dataclass(frozen=True)
-class AttentionRecord:
+@dataclass(frozen=True, eq=False)
+class AttentionRecord(LayerRecord):
     """One call of a multi-scale deformable attention (B images, Q queries, M heads, L levels,
-    K points per level).
+    K points per level): the `LayerRecord` family's member for deformable attention.
 
     Attributes:
-        name: qualified module name in the probed network ("#2" appended for a second call).
-        kind: the adapter that recognised it ("transformers", "mmcv", ...).
+        name, kind: see `LayerRecord` (kind: the adapter, "transformers", "mmcv", ...).
         stage: "encoder" or "decoder" (from the module name; else queries == value cells).
         index: the layer's index within its stage (the number after "layers"), or None.
         role: "self" (the queries are the map's own cells: encoder) or "cross" (decoder).
@@ -48,8 +50,6 @@ class AttentionRecord:
             the network's own conv arithmetic (or an even spread, noted in the result).
     """
 
-    name: str
-    kind: str
     stage: str
     index: int | None
     role: str
@@ -98,7 +98,7 @@ class AttentionRecord:
                 f"{self.heads} heads, {self.levels} levels x {self.points} points")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AttentionProbeResult:
     """Everything `probe_attention` recorded, in execution order.
 
@@ -124,10 +124,30 @@ class AttentionProbeResult:
         """The records of "encoder" or "decoder" calls, in execution order."""
         return tuple(r for r in self.records if r.stage == stage)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(record.name for record in self.records)
+
+    @property
+    def index(self) -> LayerIndex:
+        """The attention calls as a `LayerIndex` (the one way layers are found by name):
+        qualified names, unique dotted suffixes, and "encoder3" / "decoder5" (stage and
+        index) as aliases; the default is the last decoder layer (else the last call)."""
+        aliases = {f"{r.stage}{r.index}": r.name for r in self.records
+                   if r.index is not None and "#" not in r.name}
+        decoder = self.stage("decoder")
+        default = (decoder[-1].name,) if decoder else self.names[-1:]
+        return LayerIndex(self.names, aliases, default)
+
     def layer(self, name: str) -> AttentionRecord:
-        """The record of the call named `name`; KeyError listing the names otherwise."""
-        for record in self.records:
-            if record.name == name:
-                return record
-        raise KeyError(f"no attention call named {name!r}; recorded: "
-                       f"{', '.join(r.name for r in self.records) or 'none'}")
+        """The record of the call named `name` (qualified name, suffix, "decoder5", or "#k"
+        for a later call).
+
+        Raises:
+            LayerNameError: no call or several calls match.
+        """
+        return self.records[self.names.index(self.index.find(name))]
+
+    def default_layer(self) -> AttentionRecord:
+        """The call drawn when none is named: the last decoder layer, else the last call."""
+        return self.layer(self.index.default_chain[-1])

@@ -50,12 +50,9 @@ def attention_queries(probed: AttentionProbeResult, image: LoadedImage, *, layer
         batch_index: which image of the probed batch.
         detections: query index -> its predicted box (original pixels), drawn with it.
     Raises:
-        InputError: unknown layer, query or batch index.
+        InputError: unknown layer (`LayerNameError`), query or batch index.
     """
-    try:
-        record = probed.layer(layer)
-    except KeyError as error:
-        raise InputError(str(error.args[0])) from None
+    record = probed.layer(layer)
     if not 0 <= batch_index < record.batch:
         raise InputError(f"batch index {batch_index} outside 0..{record.batch - 1}")
     resized = tuple(resized_size) if resized_size is not None else probed.input_size

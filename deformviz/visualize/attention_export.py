@@ -72,6 +72,7 @@ def attention_to_dict(result: AttentionResult) -> dict:
         "image": {"path": result.image.name, "width": width, "height": height},
         "model_input": {"width": result.input_size[1], "height": result.input_size[0]},
         "resized": {"width": result.resized_size[1], "height": result.resized_size[0]},
+        "preprocessing": result.preprocessing,
         "levels": [{"shape": list(shape), "stride": list(stride)}
                    for shape, stride in zip(result.level_shapes, result.level_strides)],
         "conventions": dict(ATTENTION_CONVENTIONS),

@@ -61,6 +61,8 @@ class AttentionResult:
         level_shapes: (H_l, W_l) of each level, feature cells.
         level_strides: (sy, sx) model-input pixels per cell of each level.
         units: the queries, in the order asked for.
+        preprocessing: how the network prepared the image (`ImagePreparation.to_dict`: a
+            Hugging Face model's processor class, size, mean and std), or None.
     """
 
     image: LoadedImage
@@ -70,3 +72,4 @@ class AttentionResult:
     level_shapes: tuple[tuple[int, int], ...]
     level_strides: tuple[tuple[float, float], ...]
     units: tuple[AttentionUnit, ...]
+    preprocessing: dict | None = None

@@ -13,10 +13,9 @@ import pytest
 import torch
 from torch import nn
 
+from deformviz.probe.adapters import find_adapter, register_layer_adapter, unregister_layer_adapter
 from deformviz.probe.attention_adapters import (_PATCHED, AttentionAdapter, CoreCall, Slot,
-                                                find_attention_adapter,
-                                                register_attention_adapter,
-                                                unregister_attention_adapter)
+                                                find_attention_adapter)
 from deformviz.probe.attention_probe import probe_attention
 
 NAMESPACE = "detrex.layers.multi_scale_deform_attn"
@@ -138,11 +137,12 @@ def test_registered_adapter_is_found_first_and_unregistered():
                                Slot(1, "ref"), None, True,
                                (CoreCall("core", "attribute", 1, 2, 3),))
     assert find_attention_adapter(MyAttention()) is None
-    register_attention_adapter(adapter)
+    register_layer_adapter(adapter)  # the one registry of layer kinds, both families
     try:
         assert find_attention_adapter(MyAttention()) is adapter
+        assert find_adapter(MyAttention()) is None  # not a deformable-convolution kind
     finally:
-        unregister_attention_adapter(adapter)
+        unregister_layer_adapter(adapter)
     assert find_attention_adapter(MyAttention()) is None
 
 

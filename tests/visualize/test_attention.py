@@ -80,7 +80,7 @@ def test_figure_of_a_real_network(probed_chelsea):
         plot_attention(result, threshold=(heaviest + 1) / 2)
     with pytest.raises(InputError, match="query 99"):
         attention_queries(probed, image, layer=layer.name, queries=[99])
-    with pytest.raises(InputError, match="no attention call"):
+    with pytest.raises(InputError, match="no deformable layer named .nope."):
         attention_queries(probed, image, layer="nope", queries=[0])
 
 

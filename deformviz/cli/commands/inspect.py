@@ -17,6 +17,7 @@ Examples:
   deformviz inspect work_dirs/epoch_12.pth --weights-from model
   deformviz inspect model_final.pth --dilations 1,1,1,2
   deformviz inspect mypkg.nets:build --weights best.pth
+  deformviz inspect deformable-detr-folder/     # Hugging Face folder: attention layers
 """
 
 #: Side (pixels) of the blank image the probe runs to measure the grids: small, and a
@@ -65,7 +66,8 @@ def command(
     checkpoint: Annotated[str, typer.Argument(
         metavar="CHECKPOINT", show_default=False,
         help="An mmdetection or detectron2 checkpoint (.pth, .pkl), a deformviz export, a "
-             "bundled name, or a model factory package.module:function.")],
+             "bundled name, a model factory package.module:function, or a Hugging Face "
+             "model folder (deformable attention).")],
     weights: WeightsOpt = None,
     style: BackboneStyleOpt = None,
     stride_in_1x1: Stride1x1Opt = None,
@@ -86,6 +88,19 @@ def command(
                            short_side=short_side, max_long_side=max_long_side,
                            weights_from=weights_from.value if weights_from else None,
                            dilations=parse_dilations(dilations))
+    if network.format == "transformers":
+        from ..attention_inspect import describe_attention_layers
+
+        width = max(len(key) for key in (*network.details, "attention layers")) + 2
+        for key, value in [("source", network.source), ("format", network.format),
+                           ("architecture", network.architecture), *network.details.items()]:
+            print(f"{key + ':':<{width}}{value}")
+        print(f"{'attention layers:':<{width}}{len(network.deformable_layers)}")
+        for line in describe_attention_layers(network):
+            print(line)
+        print(f"{'default layer:':<{width}}{', '.join(network.default_chain)}")
+        print(f"{'preprocessing:':<{width}}{network.preprocessing.describe()}")
+        return
     layer_names = set(network.deformable_layers)
     skip = layer_names | {"deformable layers", "preprocessing", "architecture", "format"}
     rows = [("source", network.source), ("format", network.format),

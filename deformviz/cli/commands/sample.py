@@ -33,6 +33,13 @@ Your own network (see 'deformviz inspect FILE' for its layers):
   deformviz sample photo.jpg --model work_dirs/epoch_12.pth --group all --levels 1
   deformviz sample photo.jpg --model-factory mypkg.nets:fcos_dcn \\
       --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
+\b
+Deformable attention (a Hugging Face model folder; pip install "deformviz[transformers]"):
+  deformviz sample photo.jpg --model detr-folder/ --auto 3       # top detections' queries
+  deformviz sample photo.jpg --model detr-folder/ --auto 1 --split level --min-weight 0.02
+  deformviz sample photo.jpg --model detr-folder/ --auto 1 --through-layers
+  deformviz sample photo.jpg --model detr-folder/ --layer encoder5 --at 320 200 --level 2
+  deformviz sample photo.jpg --model detr-folder/ --query 17 --save-data query17.json
 """
 
 
@@ -87,6 +94,28 @@ def command(
         help="Panel titles, one per unit in order (repeatable); default: role and position.")] = None,
     svg_text: SvgTextOpt = True,
     max_megapixels: MaxMegapixelsOpt = 100.0,
+    query: Annotated[Optional[list[int]], typer.Option(
+        "--query", metavar="K", min=0, show_default=False,
+        help="Attention models: query K of the attention layer (repeatable).")] = None,
+    layer: Annotated[Optional[str], typer.Option(
+        "--layer", metavar="NAME", show_default=False,
+        help="Attention models: the attention layer (qualified name, suffix, or encoder3 / "
+             "decoder5 counted from 0); default the last decoder layer.")] = None,
+    level: Annotated[int, typer.Option(
+        "--level", metavar="L", min=1, max=8,
+        help="Attention models: the pyramid level (1 = finest) whose nearest cell --at "
+             "picks in an encoder layer.")] = 1,
+    split: Annotated[str, typer.Option(
+        "--split", metavar="none|head|level",
+        help="Attention models: one panel per query, or per head or level of each.")] = "none",
+    min_weight: Annotated[float, typer.Option(
+        "--min-weight", metavar="W",
+        help="Attention models: hide points whose attention weight is below W (display "
+             "only; weights are never renormalised).")] = 0.0,
+    through_layers: Annotated[bool, typer.Option(
+        "--through-layers",
+        help="Attention models: follow the one chosen query through every layer of its "
+             "stage (decoder layers 1..N) as small multiples.")] = False,
 ) -> None:
     """Draw where the deformable layers sample for chosen units: each unit (green) with its
     9, 81 or 729 sampling points through the chain of deformable layers (res5c, res5b, res5a
@@ -99,6 +128,35 @@ def command(
 
     width_in = parse_width(width) if width is not None else None
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
+    if model is not None and Path(model).expanduser().is_dir():
+        from ..attention_sample import AttentionChoice, sample_attention
+
+        conv_only = {"--grid": grid, "--levels": levels, "--layers": layers,
+                     "--title": title, "--model-factory": model_factory, "--weights": weights,
+                     "--style": style != "points", "--group": group != "0",
+                     "--size": size != 512, "--backbone-style": backbone_style,
+                     "--stride-in-1x1": stride_in_1x1, "--short-side": short_side,
+                     "--max-long-side": max_long_side, "--weights-from": weights_from,
+                     "--dilations": dilations}
+        wrong = [flag for flag, value in conv_only.items() if value not in (None, False)]
+        if wrong:
+            raise InputError(f"{', '.join(wrong)}: not for a deformable-attention model folder "
+                             "(its own processor decides the input)")
+        choice = AttentionChoice(auto, tuple(query or ()), tuple(units), level, layer,
+                                 through_layers, split, min_weight)
+        raise typer.Exit(sample_attention(
+            images, str(Path(model).expanduser()), choice, output=output, fmt=fmt.value,
+            width=width_in, dpi=dpi, save_data=save_data,
+            device=resolve_device(device.value), score_threshold=score_threshold,
+            titles=titles, legend=legend, svg_text=svg_text,
+            max_pixels=int(max_megapixels * 1e6)))
+    attention_only = {"--query": query, "--layer": layer, "--level": level != 1,
+                      "--split": split != "none", "--min-weight": min_weight != 0.0,
+                      "--through-layers": through_layers}
+    wrong = [flag for flag, value in attention_only.items() if value not in (None, False)]
+    if wrong:
+        raise InputError(f"{', '.join(wrong)}: only for deformable-attention models "
+                         "(--model FOLDER of a Hugging Face model)")
     if grid and (units or auto):
         raise InputError("--grid cannot be combined with --at or --auto")
     if grid and levels not in (None, 1):
