@@ -72,6 +72,7 @@ class _Call:
     output_size: tuple[int, int]
     offset: Tensor
     mask: Tensor | None
+    module: nn.Module | None = None
 
 
 @dataclass
@@ -100,8 +101,12 @@ def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]], recorder: _Record
             offset, mask = recorder.pending.pop(id(layer))
             count = recorder.counts[name] = recorder.counts.get(name, 0) + 1
             spec = adapter.spec(layer)
+            if adapter.map_sizes is not None:  # channels-last or token layouts
+                input_size, output_size = adapter.map_sizes(layer, args, kwargs, output)
+            else:
+                input_size, output_size = _size(_first_tensor(args, kwargs)), _size(output)
             call = _Call(name if count == 1 else f"{name}#{count}", adapter, spec,
-                         _size(_first_tensor(args, kwargs)), _size(output), offset, mask)
+                         input_size, output_size, offset, mask, layer)
             recorder.calls.append(call)
             recorder.runs.append(ConvArithmetic(call.input_size, call.output_size,
                                                 spec.kernel_size, spec.stride, spec.padding,
@@ -147,12 +152,15 @@ def _record(call: _Call, grids: dict[tuple[int, int], MapGrid], input_size: tupl
                      f"{call.input_size[1]} input; assumed an evenly spread grid "
                      f"({input_grid.describe()})")
     output_grid = input_grid.after(spec.kernel_size, spec.stride, spec.padding, spec.dilation)
-    return DeformLayerRecord(
+    record = DeformLayerRecord(
         name=call.name, kind=call.adapter.kind, geometry=geometry, modulated=modulated,
         weight_groups=spec.weight_groups, offset=_on_cpu(call.offset),
         mask=None if call.mask is None else _on_cpu(call.mask),
         input_size=call.input_size, output_size=call.output_size,
         input_grid=input_grid, output_grid=output_grid)
+    if call.adapter.refine is not None and call.module is not None:
+        return call.adapter.refine(record, call.module)
+    return record
 
 
 @torch.no_grad()
