@@ -135,7 +135,8 @@ def _read_spec(backbone: Mapping[str, Tensor], source: str, prefix: str,
         core, channels, depths, tuple(groups), tuple(hidden), scale,
         layer_scale="levels.0.blocks.0.gamma1" in backbone, post_norm=post_norm,
         center_feature_scale=cfs, dw_kernel_size=dw,
-        output_bias="levels.0.blocks.0.dcn.output_proj.bias" in backbone)
+        output_bias="levels.0.blocks.0.dcn.output_proj.bias" in backbone,
+        mlp_fc2_bias="levels.0.blocks.0.mlp.fc2.bias" in backbone)
     facts = {
         "offset scale": f"{scale:g} ({scale_origin}; the weights do not say; "
                         "option offset_scale / --offset-scale)",

@@ -44,7 +44,8 @@ class InternImageSpec:
         dw_kernel_size: the depthwise conv feeding the offsets (None: DCNv4 without one).
         norm_eps: LayerNorm eps (not in the weights; InternImage uses 1e-6).
         activation: "GELU" (not in the weights; every published config).
-        output_bias: DCNv4 output_proj has a bias.
+        output_bias: DCNv4 output_proj has a bias (FlashInternImage: none by default).
+        mlp_fc2_bias: the MLP's fc2 has a bias (FlashInternImage: none by default).
     """
 
     core: str
@@ -60,6 +61,7 @@ class InternImageSpec:
     norm_eps: float = 1e-6
     activation: str = "GELU"
     output_bias: bool = True
+    mlp_fc2_bias: bool = True
 
 
 def _activation(name: str) -> nn.Module:
@@ -146,9 +148,9 @@ class DCNv4Module(nn.Module):
         self.value_proj = nn.Linear(channels, channels)
         self.output_proj = nn.Linear(channels, channels, bias=output_bias)
 
-    def forward(self, x: Tensor, shape: tuple[int, int]) -> Tensor:
+    def forward(self, x: Tensor, shape: tuple[int, int] | None = None) -> Tensor:
         n, length, c = x.shape
-        h, w = shape
+        h, w = shape if shape is not None else (int(length ** 0.5),) * 2  # DCNv4's rule
         value = self.value_proj(x).reshape(n, h, w, -1)
         source = x
         if self.dw_kernel_size is not None:
@@ -162,10 +164,10 @@ class DCNv4Module(nn.Module):
 
 
 class _MLP(nn.Module):
-    def __init__(self, channels: int, hidden: int, activation: str) -> None:
+    def __init__(self, channels: int, hidden: int, activation: str, fc2_bias: bool) -> None:
         super().__init__()
         self.fc1, self.act, self.fc2 = (nn.Linear(channels, hidden), _activation(activation),
-                                        nn.Linear(hidden, channels))
+                                        nn.Linear(hidden, channels, bias=fc2_bias))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -187,7 +189,7 @@ class _Block(nn.Module):
             self.dcn = DCNv4Module(channels, spec.groups[level], spec.offset_scale,
                                    spec.dw_kernel_size, spec.output_bias)
         self.norm2 = _norm(channels, spec.norm_eps)
-        self.mlp = _MLP(channels, spec.mlp_hidden[level], spec.activation)
+        self.mlp = _MLP(channels, spec.mlp_hidden[level], spec.activation, spec.mlp_fc2_bias)
         if spec.layer_scale:
             self.gamma1 = nn.Parameter(torch.ones(channels))
             self.gamma2 = nn.Parameter(torch.ones(channels))

@@ -9,8 +9,12 @@ import torch
 
 def internimage_state(channels: int = 16, depths=(1, 1, 2, 2), groups=(1, 2, 4, 8),
                       mlp_ratio: int = 4, layer_scale: bool = False, post_norm: bool = False,
-                      classifier: bool = True, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A DCNv3 InternImage state dict (classification keys), random values (scaled small)."""
+                      classifier: bool = True, seed: int = 0, flash: bool = False,
+                      dw_kernel: int | None = 3) -> dict[str, torch.Tensor]:
+    """A DCNv3 InternImage state dict (classification keys), random values (scaled small).
+    flash=True: FlashInternImage's (DCNv4's `offset_mask`, `value_proj`, optional
+    `offset_mask_dw`, no output_proj or fc2 bias: its defaults dcn_output_bias and
+    mlp_fc2_bias False), after OpenGVLab/DCNv4's classification/models/flash_intern_image.py."""
     g = torch.Generator().manual_seed(seed)
 
     def rnd(*shape: int) -> torch.Tensor:
@@ -35,16 +39,27 @@ def internimage_state(channels: int = 16, depths=(1, 1, 2, 2), groups=(1, 2, 4, 
         for j in range(depth):
             block = f"levels.{i}.blocks.{j}."
             norm(block + "norm1.0", width)
-            state[block + "dcn.dw_conv.0.weight"] = rnd(width, 1, 3, 3)
-            state[block + "dcn.dw_conv.0.bias"] = rnd(width)
-            norm(block + "dcn.dw_conv.1.1", width)
-            linear(block + "dcn.offset", group * 9 * 2, width)
-            linear(block + "dcn.mask", group * 9, width)
-            linear(block + "dcn.input_proj", width, width)
-            linear(block + "dcn.output_proj", width, width)
+            if flash:
+                if dw_kernel is not None:
+                    state[block + "dcn.offset_mask_dw.weight"] = rnd(width, 1, dw_kernel, dw_kernel)
+                    state[block + "dcn.offset_mask_dw.bias"] = rnd(width)
+                linear(block + "dcn.offset_mask", -(-27 * group // 8) * 8, width)
+                linear(block + "dcn.value_proj", width, width)
+                state[block + "dcn.output_proj.weight"] = rnd(width, width)
+            else:
+                state[block + "dcn.dw_conv.0.weight"] = rnd(width, 1, 3, 3)
+                state[block + "dcn.dw_conv.0.bias"] = rnd(width)
+                norm(block + "dcn.dw_conv.1.1", width)
+                linear(block + "dcn.offset", group * 9 * 2, width)
+                linear(block + "dcn.mask", group * 9, width)
+                linear(block + "dcn.input_proj", width, width)
+                linear(block + "dcn.output_proj", width, width)
             norm(block + "norm2.0", width)
             linear(block + "mlp.fc1", width * mlp_ratio, width)
-            linear(block + "mlp.fc2", width, width * mlp_ratio)
+            if flash:
+                state[block + "mlp.fc2.weight"] = rnd(width, width * mlp_ratio)
+            else:
+                linear(block + "mlp.fc2", width, width * mlp_ratio)
             if layer_scale:
                 state[block + "gamma1"], state[block + "gamma2"] = 1 + rnd(width), 1 + rnd(width)
         if not post_norm:

@@ -154,3 +154,18 @@ def test_rebuilt_dcn_matches_the_reference_operator(tmp_path):
         core = reference_dcnv3.dcnv3(dcn.input_proj(x), offset, mask, (3, 3), (1, 1), (1, 1),
                                      (1, 1), 2, 1.0)
         assert torch.allclose(dcn(x), dcn.output_proj(core), atol=1e-10)
+
+
+@pytest.mark.parametrize("dw_kernel", [3, None])
+def test_flash_internimage_loads_strictly_and_probes_dcnv4(tmp_path, dw_kernel):
+    state = internimage_state(channels=32, groups=(2, 4, 8, 16), flash=True, dw_kernel=dw_kernel)
+    network = load_network(_save(tmp_path, as_mmdetection(state)))
+    assert set(network.module.state_dict()) == {k[len("backbone."):] for k in
+                                                as_mmdetection(state)["state_dict"]
+                                                if k.startswith("backbone.")}
+    assert network.architecture.startswith("FlashInternImage")
+    assert network.details["groups per level"] == "2, 4, 8, 16"
+    assert network.details["depthwise kernel"] == ("none" if dw_kernel is None else "3")
+    record = _probe(network).layers[-1]
+    assert record.kind == "dcnv4" and record.version == "DCNv4"
+    assert record.geometry.offset_groups == 16 and record.input_grid.stride == (32.0, 32.0)
