@@ -187,6 +187,8 @@ def load_internimage(state: Mapping[str, Tensor], *, source: str, structure: str
     architecture = (f"{family} (C {spec.channels}, depths {'-'.join(map(str, spec.depths))}), "
                     f"{spec.core} in every block, offset scale {spec.offset_scale:g}")
     layers = module.deformable_layers
+    last = f"levels.{len(spec.depths) - 1}."
+    chain = default_chain(tuple(name for name in layers if name.startswith(last)))
     details = {
         "format": "internimage", "file": f"{structure or 'state dict'}, backbone under "
                                          f"{prefix or '(no prefix)'}",
@@ -200,9 +202,10 @@ def load_internimage(state: Mapping[str, Tensor], *, source: str, structure: str
         "depthwise kernel": "none" if spec.dw_kernel_size is None else str(spec.dw_kernel_size),
         **facts,
         "ignored keys": keys.ignored_summary(),
-        "deformable layers": f"{len(layers)}, default chain {', '.join(default_chain(layers))}",
+        "deformable layers": f"{len(layers)}, default chain {', '.join(chain)} (the last "
+                             "three DCN layers of the last level, at most)",
         "preprocessing": preprocessing.describe() + " (ImageNet statistics, RGB; "
                          "mmdetection's test resize)",
     }
-    return LoadedNetwork(module, preprocessing, "internimage", architecture, layers,
-                         default_chain(layers), source, details)
+    return LoadedNetwork(module, preprocessing, "internimage", architecture, layers, chain,
+                         source, details)
