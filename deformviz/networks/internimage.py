@@ -207,5 +207,7 @@ def load_internimage(state: Mapping[str, Tensor], *, source: str, structure: str
         "preprocessing": preprocessing.describe() + " (ImageNet statistics, RGB; "
                          "mmdetection's test resize)",
     }
+    # Short names for people ("stage4.2": level 3, block 2), as InternImage's paper counts stages.
+    aliases = {f"stage{int(name.split('.')[1]) + 1}.{name.split('.')[3]}": name for name in layers}
     return LoadedNetwork(module, preprocessing, "internimage", architecture, layers, chain,
-                         source, details)
+                         source, details, aliases)
