@@ -64,7 +64,7 @@ DilationsOpt = Annotated[Optional[str], typer.Option(
          "Weights cannot tell.")]
 
 OffsetScaleOpt = Annotated[Optional[float], typer.Option(
-    "--offset-scale", show_default=False,
+    "--offset-scale", metavar="S", show_default=False,
     help="InternImage checkpoints: the DCNv3/v4 offset_scale (default: the published config "
          "the keys match, e.g. 2 for InternImage-L/XL, else 1). Weights cannot tell.")]
 

@@ -19,7 +19,8 @@ Built in:
 Library classes are matched by their `__module__` and `__name__`, so nothing is ever imported:
 a model holding an mmcv layer has imported mmcv already, and without one there is nothing to
 find. DCNv3 / DCNv4 (`dcnv3_layers`) read their channels-last map sizes themselves
-(`map_sizes`) and become `DCNv3LayerRecord`s (`refine`). Any other kind: `register_layer_adapter` (or pass `adapters=` to `probe`).
+(`map_sizes`) and become `DCNv3LayerRecord`s (`refine`). Any other kind:
+`register_layer_adapter` (or pass `adapters=` to `probe`).
 """
 
 from __future__ import annotations
