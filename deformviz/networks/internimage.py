@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from deformviz.errors import CheckpointError
@@ -96,7 +97,7 @@ def _read_spec(backbone: Mapping[str, Tensor], source: str, prefix: str,
         raise CheckpointError(f"{source}: unknown layout: levels {sorted(depths_found)} under "
                               f"{prefix}levels (expected 0..n-1)")
     depths = tuple(depths_found[i] for i in range(len(depths_found)))
-    core = "DCNv4" if f"levels.0.blocks.0.dcn.offset_mask.weight" in backbone else "DCNv3"
+    core = "DCNv4" if "levels.0.blocks.0.dcn.offset_mask.weight" in backbone else "DCNv3"
     channels = _shape(backbone, "patch_embed.conv2.weight", source, prefix)[0]
     groups, hidden = [], []
     for level in range(len(depths)):
@@ -173,9 +174,7 @@ def load_internimage(state: Mapping[str, Tensor], *, source: str, structure: str
                                          and math.isfinite(offset_scale) and offset_scale > 0):
         raise CheckpointError(f"offset_scale must be a positive number, got {offset_scale!r}")
     spec, facts = _read_spec(keys.backbone, source, prefix, offset_scale)
-    import torch
-
-    with torch.device("meta"):
+    with torch.device("meta"):  # shapes only: every value comes from the checkpoint
         module = InternImageBackbone(spec)
     load_strictly(module, keys.backbone, source, lambda key: prefix + key)
     module.eval()
