@@ -168,3 +168,14 @@ def test_flash_internimage_loads_strictly_and_probes_dcnv4(tmp_path, dw_kernel):
     record = _probe(network).layers[-1]
     assert record.kind == "dcnv4" and record.version == "DCNv4"
     assert record.geometry.offset_groups == 16 and record.input_grid.stride == (32.0, 32.0)
+
+
+def test_training_checkpoint_with_model_ema(tmp_path):
+    model, ema = internimage_state(seed=0), internimage_state(seed=1)
+    path = _save(tmp_path, {"model": model, "model_ema": ema, "epoch": 2, "max_accuracy": 80.0})
+    key = "levels.2.blocks.0.dcn.offset.weight"
+    averaged = load_network(path)
+    assert averaged.details["EMA"].startswith("timm ModelEma")
+    assert torch.equal(averaged.module.state_dict()[key], ema[key])
+    own = load_network(path, weights_from="model")
+    assert torch.equal(own.module.state_dict()[key], model[key])
