@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's deformviz
 GALLERY = ROOT / "docs" / "gallery"
 
 # (output name, deformviz arguments); every figure is 300 dpi at a column or text width.
@@ -28,8 +30,29 @@ FIGURES = [
 ]
 
 
+# InternImage-T in its published key layout with RANDOM weights (no trained checkpoint can be
+# downloaded here): what the figure shows is the drawing, not what a trained network learned.
+INTERNIMAGE_CHECKPOINT = Path(tempfile.gettempdir()) / "deformviz_gallery_internimage_t_random.pth"
+FIGURES.append(("internimage_sample.png", ["sample", "samples/chelsea.jpg", "--model",
+                                           str(INTERNIMAGE_CHECKPOINT), "--short-side", "512",
+                                           "--width", "cvpr-text"]))
+
+
+def write_random_internimage(path: Path) -> None:
+    """InternImage-T (C 64, depths 4-4-18-4, groups 4-8-16-32) as a classification checkpoint
+    {'model': state_dict}, PyTorch's default initialisation with seed 0."""
+    import torch
+
+    from deformviz.networks.internimage_model import InternImageBackbone, InternImageSpec
+
+    torch.manual_seed(0)
+    spec = InternImageSpec("DCNv3", 64, (4, 4, 18, 4), (4, 8, 16, 32), (256, 512, 1024, 2048))
+    torch.save({"model": InternImageBackbone(spec).state_dict()}, path)
+
+
 def main() -> None:
     GALLERY.mkdir(parents=True, exist_ok=True)
+    write_random_internimage(INTERNIMAGE_CHECKPOINT)
     for name, arguments in FIGURES:
         command = [sys.executable, "-m", "deformviz", *arguments, "-o", str(GALLERY / name),
                    "--dpi", "150"]

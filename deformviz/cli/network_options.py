@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "BackboneStyleOpt", "Stride1x1Opt",
+__all__ = ["OffsetScaleOpt", "Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "BackboneStyleOpt", "Stride1x1Opt",
            "ShortSideOpt", "MaxLongSideOpt", "WeightsFromOpt", "DilationsOpt", "GroupOpt", "parse_layers",
            "parse_dilations", "parse_group"]
 
@@ -62,6 +62,11 @@ DilationsOpt = Annotated[Optional[str], typer.Option(
     help="Checkpoints: dilation of each stage c2..c5, e.g. 1,1,1,2 for a dilated last stage "
          "(DC5), where no config in or beside the file says; a dilated stage does not stride. "
          "Weights cannot tell.")]
+
+OffsetScaleOpt = Annotated[Optional[float], typer.Option(
+    "--offset-scale", metavar="S", show_default=False,
+    help="InternImage checkpoints: the DCNv3/v4 offset_scale (default: the published config "
+         "the keys match, e.g. 2 for InternImage-L/XL, else 1). Weights cannot tell.")]
 
 
 GroupOpt = Annotated[str, typer.Option(

@@ -78,6 +78,7 @@ class NetworkOptions:
     max_long_side: int | None = None
     weights_from: str | None = None
     dilations: tuple[int, ...] | None = None
+    offset_scale: float | None = None
 
     @property
     def given(self) -> list[str]:
@@ -88,7 +89,7 @@ class NetworkOptions:
 _FLAGS = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
           "stride_in_1x1": "--stride-in-1x1", "short_side": "--short-side",
           "max_long_side": "--max-long-side", "weights_from": "--weights-from",
-          "dilations": "--dilations"}
+          "dilations": "--dilations", "offset_scale": "--offset-scale"}
 
 
 def load_cli_network(spec: str | None, device: str, options: NetworkOptions = NetworkOptions(),
@@ -113,7 +114,8 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
                 target, style=options.style, stride_in_1x1=options.stride_in_1x1,
                 weights=options.weights, short_side=options.short_side,
                 max_long_side=options.max_long_side, weights_from=options.weights_from,
-                dilations=options.dilations, device=device)
+                dilations=options.dilations, device=device,
+                offset_scale=options.offset_scale)
             name = network.source
         else:
             network, name = load_cli_model(spec, device)

@@ -29,6 +29,7 @@ from .checkpoint_file import read_checkpoint
 from .detectron2 import load_detectron2, looks_like_detectron2
 from .embedded_config import find_config
 from .factory import is_factory_spec, load_factory
+from .internimage import load_internimage, looks_like_internimage
 from .loaded_network import LoadedNetwork
 from .mmdetection import STYLES, load_mmdetection, looks_like_mmdetection
 from .network import Network
@@ -57,7 +58,7 @@ def load_network(spec: str | Path, *, style: str | None = None,
                  short_side: int | None = None, max_long_side: int | None = None,
                  preprocessing: Preprocessing | None = None, weights_from: str | None = None,
                  dilations: tuple[int, ...] | None = None, long_side: int | None = None,
-                 device: str = "cpu") -> LoadedNetwork:
+                 device: str = "cpu", offset_scale: float | None = None) -> LoadedNetwork:
     """Load a deformable network.
 
     Args:
@@ -78,6 +79,8 @@ def load_network(spec: str | Path, *, style: str | None = None,
             (1, 1, 1, 2) for a dilated last stage; the weights cannot tell.
         long_side: the bundled detector's resize: pixels of the longer side (default 512).
         device: where the module goes.
+        offset_scale: an InternImage checkpoint's DCNv3/v4 offset_scale, when the published
+            configuration its keys match is not the one (the weights do not say).
     Returns:
         LoadedNetwork with the module in eval mode on `device`.
     Raises:
@@ -88,7 +91,7 @@ def load_network(spec: str | Path, *, style: str | None = None,
     network = _load(spec, style=style, stride_in_1x1=stride_in_1x1, weights=weights,
                     short_side=short_side, max_long_side=max_long_side,
                     preprocessing=preprocessing, weights_from=weights_from, dilations=dilations,
-                    long_side=long_side, device=device)
+                    long_side=long_side, device=device, offset_scale=offset_scale)
     network.module.to(device)
     return network  # type: ignore[return-value]
 
@@ -96,19 +99,20 @@ def load_network(spec: str | Path, *, style: str | None = None,
 def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
           weights: str | Path | None, short_side: int | None, max_long_side: int | None,
           preprocessing: Preprocessing | None, weights_from: str | None,
-          dilations: tuple[int, ...] | None, long_side: int | None, device: str) -> Network:
+          dilations: tuple[int, ...] | None, long_side: int | None, device: str,
+          offset_scale: float | None = None) -> Network:
     text = str(spec)
     path = Path(spec)
     rebuilt = {"style": style, "stride_in_1x1": stride_in_1x1, "weights": weights,
                "preprocessing": preprocessing, "weights_from": weights_from,
-               "dilations": dilations}
+               "dilations": dilations, "offset_scale": offset_scale}
     if is_bundled_name(text) and not path.exists():
         _only_for_checkpoints(text, rebuilt)
         network = load_bundled(text, device, long_side)
         return with_resize(network, short_side=short_side, max_long_side=max_long_side)
     if not path.exists() and is_factory_spec(text):
         if style is not None or stride_in_1x1 is not None or dilations is not None \
-                or weights_from is not None:
+                or weights_from is not None or offset_scale is not None:
             raise InputError("style / stride_in_1x1 / dilations / weights_from describe "
                              "checkpoints deformviz rebuilds; a model factory builds its own "
                              "network")
@@ -138,7 +142,15 @@ def _load(spec: str | Path, *, style: str | None, stride_in_1x1: bool | None,
     config = find_config(contents.extras, path)
     sizes = {"short_side": short_side if short_side is not None else 800,
              "max_long_side": max_long_side if max_long_side is not None else 1333}
-    if looks_like_detectron2(chosen.state, text):
+    if offset_scale is not None and not looks_like_internimage(chosen.state):
+        raise InputError(f"offset_scale describes InternImage checkpoints; {text} is not one")
+    if looks_like_internimage(chosen.state):
+        if style is not None or stride_in_1x1 is not None or dilations is not None:
+            raise InputError("style / stride_in_1x1 / dilations describe ResNets; "
+                             f"{text} holds an InternImage")
+        network = load_internimage(chosen.state, source=text, structure=contents.structure,
+                                   offset_scale=offset_scale, **sizes)
+    elif looks_like_detectron2(chosen.state, text):
         network = load_detectron2(chosen.state, source=text, structure=contents.structure,
                                   stride_in_1x1=stride_1x1, dilations=dilations,
                                   config=config, **sizes)

@@ -77,6 +77,11 @@ def choose_weights(state: Mapping[str, Tensor], extras: Mapping[str, Any], sourc
                if isinstance(key, str) and key.startswith(_EMA_MODULE)}
         averaged = dict(state)
         swap = "mmengine's EMAHook swaps the average into state_dict before saving"
+    elif _tensor_mapping(extras.get("model_ema")) and set(extras["model_ema"]) == set(state):
+        ema = "timm ModelEma (model_ema beside model, as InternImage's training saves)"
+        averaged = dict(extras["model_ema"])
+        own = dict(state)
+        swap = "model_ema is the running average of model"
     elif buffers and any(_ema_buffer_name(key) in buffers for key in state):
         ema = "mmdetection 2.x EMA hook (ema_* buffers)"
         averaged = {key: value for key, value in state.items() if key not in buffers}
@@ -86,12 +91,17 @@ def choose_weights(state: Mapping[str, Tensor], extras: Mapping[str, Any], sourc
     else:
         if weights_from == "ema":
             raise CheckpointError(f"{source}: --weights-from ema: the file holds no EMA copy "
-                                  "of the weights (no ema_state_dict, no ema_* keys)")
+                                  "of the weights (no ema_state_dict, model_ema or ema_* keys)")
         return ChosenWeights(dict(state), None, "the file's only weights")
     if weights_from == "model":
         return ChosenWeights(own, ema, f"model (chosen; {swap})")
     origin = "default: what mmdetection evaluates with" if weights_from is None else "chosen"
     return ChosenWeights(averaged, ema, f"ema ({origin}; {swap})")
+
+
+def _tensor_mapping(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in value.items())
 
 
 def _meta_value(meta: Mapping[str, Any], *names: str) -> Any:

@@ -60,9 +60,11 @@ def _level(sampling: UnitSampling, level: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _alphas(weights: np.ndarray, modulated: bool) -> np.ndarray:
-    """Opacity per point: 1 without modulation; else weight relative to the level's largest."""
+    """Opacity per point: 1 without modulation; else the weight's magnitude relative to the
+    level's largest (DCNv4's raw modulation, and so a product of it, may be negative)."""
     if not modulated or len(weights) == 0:
         return np.ones(len(weights))
+    weights = np.abs(weights)
     top = float(weights.max())
     relative = weights / top if top > 0 else np.zeros_like(weights)
     return _MIN_ALPHA + (1 - _MIN_ALPHA) * np.clip(relative, 0, 1)
@@ -329,7 +331,7 @@ def _legend(result: SamplingResult, style: str, levels: int, colors: Sequence[st
                                                   f"({count(levels)})"))
     if modulated:
         entries.append(square(colors[0] if style != "points" else colors[-1],
-                              "faint: low DCNv2 modulation", 4.5))
+                              "faint: low modulation", 4.5))
         entries[-1].set_alpha(0.35)
     return entries + _group_entries(result)
 

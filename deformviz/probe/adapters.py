@@ -13,12 +13,15 @@ Built in:
 | mmcv-pack-v2    | mmcv.ops.modulated_deform_conv.ModulatedDeformConv2dPack         | `conv_offset` output, cut in 3: [o1, o2] offset, sigmoid(m) mask |
 | detectron2      | detectron2.layers.deform_conv.DeformConv                         | forward argument offset |
 | detectron2-v2   | detectron2.layers.deform_conv.ModulatedDeformConv                | forward arguments (offset, mask) |
+| dcnv3           | InternImage's ops_dcnv3.modules.dcnv3.DCNv3 / DCNv3_pytorch, deformviz's DCNv3Module | `offset`, softmax of `mask` (channels last) |
+| dcnv4           | DCNv4.modules.dcnv4.DCNv4, deformviz's DCNv4Module               | `offset_mask`, split (no softmax) |
 
 Library classes are matched by their `__module__` and `__qualname__` (`matching_class`, also
 used by the attention adapters), so nothing is ever imported: a model holding an mmcv layer has
-imported mmcv already, and without one there is nothing to find. Any other kind, convolution or
-attention: `register_layer_adapter` (or pass `adapters=` to `probe` / `probe_attention`); the
-one registry holds both families.
+imported mmcv already, and without one there is nothing to find. DCNv3 / DCNv4 (`dcnv3_layers`)
+read their channels-last map sizes themselves (`map_sizes`) and become `DCNv3LayerRecord`s
+(`refine`). Any other kind, convolution or attention: `register_layer_adapter` (or pass
+`adapters=` to `probe` / `probe_attention`); the one registry holds both families.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from deformviz.geometry import DeformLayerGeometry
+from . import dcnv3_layers
+from .class_paths import matching_class
+from .records import DeformLayerRecord
 
 __all__ = ["LayerSpec", "LayerAdapter", "OffsetSink", "OffsetSource", "from_forward_arguments",
            "from_submodule_output", "from_offset_hook", "split_modulated", "spec_from_attributes",
@@ -115,12 +121,20 @@ class LayerAdapter:
         spec: module -> its LayerSpec (geometry read from the module).
         source: attaches the hooks that report the offsets and mask the layer used; see
             `from_forward_arguments`, `from_submodule_output`, `from_offset_hook`.
+        map_sizes: (module, args, kwargs, output) -> ((H, W) of the map it sampled,
+            (Ho, Wo) of its output), for layers whose tensors are not [N, C, H, W]
+            (None: the last two dimensions of the first input and of the output).
+        refine: (generic record, module) -> the record as a subclass with the kind's own
+            facts (None: the DeformLayerRecord as it is).
     """
 
     kind: str
     matches: Callable[[nn.Module], bool]
     spec: Callable[[nn.Module], LayerSpec]
     source: OffsetSource
+    map_sizes: Callable[[nn.Module, tuple, dict, object],
+                        tuple[tuple[int, int], tuple[int, int]]] | None = None
+    refine: Callable[[DeformLayerRecord, nn.Module], DeformLayerRecord] | None = None
 
 
 def _argument(args: tuple, kwargs: dict, position: int, name: str) -> Tensor | None:
@@ -183,26 +197,6 @@ def from_offset_hook() -> OffsetSource:
     return attach
 
 
-def matching_class(module: nn.Module, class_paths: Sequence[str]) -> type | None:
-    """The first class in `module`'s MRO whose "module.QualName" is one of `class_paths`, or
-    None. A path starting with "." matches any module path ending so (code imported under
-    varying package names, such as the Deformable DETR authors' `ops`). Nothing is imported:
-    a model holding a library's layer has imported that library already.
-
-    Example:
-        >>> matching_class(nn.Conv2d(1, 1, 1), ["torch.nn.modules.conv._ConvNd"]).__name__
-        '_ConvNd'
-        >>> matching_class(nn.Conv2d(1, 1, 1), [".conv.Conv2d"]).__name__, matching_class(nn.ReLU(), [".conv.Conv2d"])
-        ('Conv2d', None)
-    """
-    for cls in type(module).__mro__:
-        path = f"{cls.__module__}.{cls.__qualname__}"
-        for wanted in class_paths:
-            if path == wanted or (wanted.startswith(".") and path.endswith(wanted)):
-                return cls
-    return None
-
-
 def _library_class(module_path: str, name: str) -> Callable[[nn.Module], bool]:
     """Matches instances of a library class (or subclasses) without importing the library."""
     paths = (f"{module_path}.{name}",)
@@ -220,8 +214,17 @@ _ARGS_V2 = from_forward_arguments((1, "offset"), (2, "mask"))
 _MMCV, _MMCV_V2 = "mmcv.ops.deform_conv", "mmcv.ops.modulated_deform_conv"
 _D2 = "detectron2.layers.deform_conv"
 
+def _dcnv3_spec(module: nn.Module) -> LayerSpec:
+    kernel, stride, pad, dilation, groups, _ = dcnv3_layers.dcnv3_geometry(module)
+    return LayerSpec(kernel, stride, pad, dilation, 1, groups, True)
+
+
 # Most derived first: mmcv's Pack classes subclass the plain ones.
 BUILTIN_ADAPTERS: tuple[LayerAdapter, ...] = (
+    LayerAdapter("dcnv3", dcnv3_layers.is_dcnv3, _dcnv3_spec, dcnv3_layers.dcnv3_source,
+                 dcnv3_layers.channels_last_sizes, dcnv3_layers.as_dcnv3_record),
+    LayerAdapter("dcnv4", dcnv3_layers.is_dcnv4, _dcnv3_spec, dcnv3_layers.dcnv4_source,
+                 dcnv3_layers.token_sizes, dcnv3_layers.as_dcnv3_record),
     LayerAdapter("deformviz", _deformviz_matches, spec_from_attributes, from_offset_hook()),
     LayerAdapter("mmcv-pack-v2", _library_class(_MMCV_V2, "ModulatedDeformConv2dPack"),
                  lambda m: spec_from_attributes(m, True),

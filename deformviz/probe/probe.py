@@ -87,8 +87,15 @@ def _attach(layers: list[tuple[str, nn.Module, LayerAdapter]], recorder: _Record
                                  "reporting its offsets")
             offset, mask = recorder.pending.pop(id(layer))
             count = recorder.counts[name] = recorder.counts.get(name, 0) + 1
-            record = _record(f"{name}#{count}" if count > 1 else name, adapter, adapter.spec(layer),
-                             _size(_first_tensor(args, kwargs)), _size(output), offset, mask)
+            spec = adapter.spec(layer)
+            if adapter.map_sizes is not None:  # channels-last or token layouts
+                input_size, output_size = adapter.map_sizes(layer, args, kwargs, output)
+            else:
+                input_size, output_size = _size(_first_tensor(args, kwargs)), _size(output)
+            record = _record(f"{name}#{count}" if count > 1 else name, adapter, spec,
+                             input_size, output_size, offset, mask)
+            if adapter.refine is not None:  # the kind's own record subclass
+                record = adapter.refine(record, layer)
             recorder.records.append(record)
             g = record.geometry
             recorder.runs.append(ConvArithmetic(record.input_size, record.output_size,

@@ -45,8 +45,9 @@ def _unit(unit: Unit) -> dict:
 
 
 def _layer(layer: LayerInfo) -> dict:
+    extra = {} if layer.offset_scale is None else {"offset_scale": layer.offset_scale}
     return {"name": layer.name, "label": layer.label, "kind": layer.kind,
-            "version": "DCNv2" if layer.modulated else "DCNv1",
+            "version": layer.version or ("DCNv2" if layer.modulated else "DCNv1"), **extra,
             "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
             "padding": list(layer.padding), "dilation": list(layer.dilation),
             "offset_groups": layer.offset_groups, "weight_groups": layer.weight_groups,

@@ -57,6 +57,9 @@ class LayerInfo:
         input_stride, input_origin: (y, x) its input map's grid: cell p centred at model-input
             pixel p * stride + origin.
         output_stride, output_origin: the same for its output map.
+        version: "DCNv1", "DCNv2", "DCNv3" or "DCNv4" (empty: from `modulated`).
+        offset_scale: a DCNv3 / DCNv4 layer's offset_scale (its offsets, as recorded, already
+            include the grid's stretch), else None.
     """
 
     name: str
@@ -75,6 +78,8 @@ class LayerInfo:
     input_origin: tuple[float, float]
     output_stride: tuple[float, float]
     output_origin: tuple[float, float]
+    version: str = ""
+    offset_scale: float | None = None
 
     @classmethod
     def from_record(cls, record: Any, label: str) -> LayerInfo:
@@ -85,7 +90,8 @@ class LayerInfo:
                    g.dilation, g.offset_groups, record.weight_groups, record.modulated,
                    record.input_size, record.output_size, record.input_grid.stride,
                    record.input_grid.origin, record.output_grid.stride,
-                   record.output_grid.origin)
+                   record.output_grid.origin, record.version,
+                   getattr(record, "offset_scale", None))
 
 
 @dataclass(frozen=True)

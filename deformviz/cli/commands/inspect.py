@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, MaxLongSideOpt, ShortSideOpt,
-                               Stride1x1Opt, WeightsFromOpt, WeightsOpt, parse_dilations)
+                               Stride1x1Opt, OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_dilations)
 
 SUMMARY = "What deformviz recognises in a network: format, architecture, deformable layers."
 EPILOG = """\b
@@ -75,6 +75,7 @@ def command(
     max_long_side: MaxLongSideOpt = None,
     weights_from: WeightsFromOpt = None,
     dilations: DilationsOpt = None,
+    offset_scale: OffsetScaleOpt = None,
 ) -> None:
     """Print what was recognised: the format, the architecture (depth, width, style), every
     deformable layer with its stride, dilation, offset groups, DCN version and the stride of
@@ -87,7 +88,7 @@ def command(
                            stride_in_1x1=stride_in_1x1, weights=weights,
                            short_side=short_side, max_long_side=max_long_side,
                            weights_from=weights_from.value if weights_from else None,
-                           dilations=parse_dilations(dilations))
+                           dilations=parse_dilations(dilations), offset_scale=offset_scale)
     if network.format == "transformers":
         from ..attention_inspect import describe_attention_layers
 

@@ -13,7 +13,7 @@ from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, Image
                        SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
                                MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
-                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
+                               OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
                                parse_layers)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
@@ -79,6 +79,7 @@ def command(
     max_long_side: MaxLongSideOpt = None,
     weights_from: WeightsFromOpt = None,
     dilations: DilationsOpt = None,
+    offset_scale: OffsetScaleOpt = None,
     group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
@@ -182,7 +183,7 @@ def command(
     options = NetworkOptions(model_factory, weights, backbone_style.value if backbone_style else None,
                              stride_in_1x1, short_side, max_long_side,
                              weights_from.value if weights_from else None,
-                             parse_dilations(dilations))
+                             parse_dilations(dilations), offset_scale)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
     levels_used = levels or (1 if grid else None)
