@@ -54,3 +54,21 @@ def test_offset_scale_refused_for_other_checkpoints(tmp_path):
     torch.save(mmdetection_checkpoint(Layout(dcn=dcn_c3_c5())), model)
     result = _run("inspect", model, "--offset-scale", "2")
     assert result.exit_code == 2 and "InternImage" in result.output
+
+
+def test_explore_and_stats_take_the_offset_scale(tmp_path):
+    from tests.statistics.conftest import write_coco_scenes
+
+    model = _model(tmp_path)
+    page = tmp_path / "page.html"
+    explored = _run("explore", CHELSEA, "--model", model, "--short-side", "128",
+                    "--offset-scale", "2", "-o", page)
+    assert explored.exit_code == 0, explored.output
+    assert '"--offset-scale","2.0"' in page.read_text()  # the copied sample command keeps it
+    folder = tmp_path / "scenes"
+    write_coco_scenes(folder, 1)
+    table = tmp_path / "table.json"
+    counted = _run("stats", folder, "-a", folder / "instances.json", "--model", model,
+                   "--short-side", "128", "--offset-scale", "2", "-o", table, "--workers", "0")
+    assert counted.exit_code == 0, counted.output
+    assert "offset scale 2" in json.loads(table.read_text())["settings"]["network"]["architecture"]

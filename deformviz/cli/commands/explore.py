@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
-                               MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
-                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
-                               parse_layers)
+                               MaxLongSideOpt, ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt,
+                               Stride1x1Opt, WeightsFromOpt, WeightsOpt, parse_dilations,
+                               parse_group, parse_layers)
 from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
 
 SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
@@ -51,6 +51,7 @@ def command(
     max_long_side: MaxLongSideOpt = None,
     weights_from: WeightsFromOpt = None,
     dilations: DilationsOpt = None,
+    offset_scale: OffsetScaleOpt = None,
     group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = DEFAULT_SIZE,
@@ -86,7 +87,7 @@ def command(
     options = NetworkOptions(model_factory, weights, style.value if style else None,
                              stride_in_1x1, short_side, max_long_side,
                              weights_from.value if weights_from else None,
-                             parse_dilations(dilations))
+                             parse_dilations(dilations), offset_scale)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
     chain_length = network.layers.chain_length(chain)
@@ -99,7 +100,7 @@ def command(
                               style=style.value if style else None, stride_in_1x1=stride_in_1x1,
                               short_side=short_side, max_long_side=max_long_side,
                               weights_from=options.weights_from, dilations=dilations,
-                              group=offset_group, layers=chain, size=size),
+                              offset_scale=offset_scale, group=offset_group, layers=chain, size=size),
                           layers=chain, score_threshold=score_threshold,
                           max_boxes=max_boxes, levels=levels, model_name=model_name,
                           group=offset_group)
@@ -108,7 +109,8 @@ def command(
 
 
 def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, short_side,
-                      max_long_side, weights_from=None, dilations=None, group=0, layers,
+                      max_long_side, weights_from=None, dilations=None, offset_scale=None,
+                      group=0, layers,
                       size) -> list[str]:
     """The `deformviz sample` options that select the same network, input and chain (only
     those given: the defaults are the same for both commands)."""
@@ -116,7 +118,8 @@ def _sample_arguments(*, model, model_factory, weights, style, stride_in_1x1, sh
     for flag, value in (("--model", model), ("--model-factory", model_factory),
                         ("--weights", weights), ("--backbone-style", style),
                         ("--short-side", short_side), ("--max-long-side", max_long_side),
-                        ("--weights-from", weights_from), ("--dilations", dilations)):
+                        ("--weights-from", weights_from), ("--dilations", dilations),
+                        ("--offset-scale", offset_scale)):
         if value is not None:
             arguments += [flag, str(value)]
     if stride_in_1x1 is not None:

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLongSideOpt,
-                               ModelFactoryOpt, ShortSideOpt, Stride1x1Opt, WeightsFromOpt,
-                               WeightsOpt, parse_dilations, parse_layers)
+                               ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt, Stride1x1Opt,
+                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -81,6 +81,7 @@ def command(
     max_long_side: MaxLongSideOpt = None,
     weights_from: WeightsFromOpt = None,
     dilations: DilationsOpt = None,
+    offset_scale: OffsetScaleOpt = None,
     size: SizeOpt = 512,
     device: DeviceOpt = Device.auto,
     limit: Annotated[Optional[int], typer.Option(
@@ -146,7 +147,7 @@ def command(
         network_options = NetworkOptions(model_factory, weights, style.value if style else None,
                                          stride_in_1x1, short_side, max_long_side,
                                          weights_from.value if weights_from else None,
-                                         parse_dilations(dilations))
+                                         parse_dilations(dilations), offset_scale)
         result = _run(inputs[0], annotations, output or Path(default), figure, read,
                       options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
