@@ -229,6 +229,7 @@
     });
   }
 
+  const MIN_ALPHA = 0.15;  // opacity of a point whose modulation is 0 (the figures' too)
   const MARKER_PX = { 1: 5.5, 2: 4, 3: 2.6 };  // screen sizes of the figures' 3.6 / 2.4 / 1.5 pt squares
 
   // `faded`: a pinned unit drawn while another is under the pointer, so that one stands out.
@@ -239,10 +240,17 @@
       const size = (MARKER_PX[level] || 2.6) * state.pointSize;
       context.fillStyle = levelColour(level);
       context.strokeStyle = "#fff"; context.lineWidth = 0.8;
+      // As the figures: opacity from |modulation| relative to the level's largest, at least
+      // MIN_ALPHA (DCNv3's softmax products are small, DCNv4's raw masks may be negative).
+      let top = 0;
+      for (let n = 0; n < data.active.length; n++) {
+        if (data.active[n]) top = Math.max(top, Math.abs(data.weights[n]));
+      }
       for (let n = 0; n < data.active.length; n++) {
         if (!data.active[n]) continue;
-        const w = state.modulation && MODULATED ? data.weights[n] : 1;
-        context.globalAlpha = state.opacity * Math.max(0, Math.min(1, w)) * (faded ? 0.35 : 1);
+        const relative = top > 0 ? Math.abs(data.weights[n]) / top : 0;
+        const w = state.modulation && MODULATED ? MIN_ALPHA + (1 - MIN_ALPHA) * relative : 1;
+        context.globalAlpha = state.opacity * w * (faded ? 0.35 : 1);
         const c = toCanvasPoint(data.points[2 * n], data.points[2 * n + 1]);
         context.fillRect(c[0] - size / 2, c[1] - size / 2, size, size);
         if (level === 1) context.strokeRect(c[0] - size / 2, c[1] - size / 2, size, size);
@@ -430,7 +438,7 @@
     document.getElementById("network").textContent = DATA.model.architecture +
       "; model input " + DATA.resized_size[1] + "\u00d7" + DATA.resized_size[0] + " px" +
       (GROUPED ? "; offset group " + GROUP : "") +
-      (MODULATED ? "; opacity shows the DCNv2 modulation along each path" : "") + ".";
+      (MODULATED ? "; opacity shows the modulation along each path, relative to the level's largest" : "") + ".";
     document.getElementById("clear").addEventListener("click", function () { state.pinned = []; refresh(); });
     document.getElementById("copy").addEventListener("click", copyCommand);
   }
