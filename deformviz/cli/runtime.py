@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deformviz.errors import DeviceError, InputError
 
@@ -80,10 +81,29 @@ class NetworkOptions:
     dilations: tuple[int, ...] | None = None
     offset_scale: float | None = None
 
+    @classmethod
+    def parse(cls, factory: str | None = None, weights: Path | None = None, style: Any = None,
+              stride_in_1x1: bool | None = None, short_side: int | None = None,
+              max_long_side: int | None = None, weights_from: Any = None,
+              dilations: str | None = None, offset_scale: float | None = None) -> NetworkOptions:
+        """The options as Typer hands them over (choices as enums, `--dilations` as text)."""
+        from .network_options import parse_dilations
+
+        return cls(factory, weights, None if style is None else style.value, stride_in_1x1,
+                   short_side, max_long_side, None if weights_from is None else weights_from.value,
+                   parse_dilations(dilations), offset_scale)
+
     @property
     def given(self) -> list[str]:
         """The options that only a loaded (not bundled) network takes, as typed."""
         return [flag for field, flag in _FLAGS.items() if getattr(self, field) is not None]
+
+    def loader_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of `deformviz.networks.load_network` these options set."""
+        return {"style": self.style, "stride_in_1x1": self.stride_in_1x1,
+                "weights": self.weights, "short_side": self.short_side,
+                "max_long_side": self.max_long_side, "weights_from": self.weights_from,
+                "dilations": self.dilations, "offset_scale": self.offset_scale}
 
 
 _FLAGS = {"factory": "--model-factory", "weights": "--weights", "style": "--backbone-style",
@@ -110,12 +130,7 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
             target: str | Path = options.factory or spec or DEFAULT_MODEL
             if options.factory is None and Path(target).expanduser().is_file():
                 target = Path(target).expanduser()
-            network = load_network(
-                target, style=options.style, stride_in_1x1=options.stride_in_1x1,
-                weights=options.weights, short_side=options.short_side,
-                max_long_side=options.max_long_side, weights_from=options.weights_from,
-                dilations=options.dilations, device=device,
-                offset_scale=options.offset_scale)
+            network = load_network(target, device=device, **options.loader_arguments())
             name = network.source
         else:
             network, name = load_cli_model(spec, device)

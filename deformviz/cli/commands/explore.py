@@ -9,7 +9,7 @@ import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
                                MaxLongSideOpt, ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt,
-                               Stride1x1Opt, WeightsFromOpt, WeightsOpt, parse_dilations,
+                               Stride1x1Opt, WeightsFromOpt, WeightsOpt,
                                parse_group, parse_layers)
 from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
 
@@ -84,10 +84,8 @@ def command(
     if offset_group == "all":
         raise InputError("--group all: the page follows one offset group; give its number "
                          "('deformviz sample --group all' draws every group)")
-    options = NetworkOptions(model_factory, weights, style.value if style else None,
-                             stride_in_1x1, short_side, max_long_side,
-                             weights_from.value if weights_from else None,
-                             parse_dilations(dilations), offset_scale)
+    options = NetworkOptions.parse(model_factory, weights, style, stride_in_1x1, short_side,
+                                   max_long_side, weights_from, dilations, offset_scale)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
     chain_length = network.layers.chain_length(chain)
@@ -97,7 +95,7 @@ def command(
     data = describe_image(network, loaded, image_argument=str(image),
                           command_arguments=_sample_arguments(
                               model=model, model_factory=model_factory, weights=weights,
-                              style=style.value if style else None, stride_in_1x1=stride_in_1x1,
+                              style=options.style, stride_in_1x1=stride_in_1x1,
                               short_side=short_side, max_long_side=max_long_side,
                               weights_from=options.weights_from, dilations=dilations,
                               offset_scale=offset_scale, group=offset_group, layers=chain, size=size),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, MaxLongSideOpt, ShortSideOpt,
-                               Stride1x1Opt, OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_dilations)
+                               Stride1x1Opt, OffsetScaleOpt, WeightsFromOpt, WeightsOpt)
 
 SUMMARY = "What deformviz recognises in a network: format, architecture, deformable layers."
 EPILOG = """\b
@@ -84,11 +84,11 @@ def command(
     used gets one line saying why, and exit code 2."""
     from deformviz.networks import load_network
 
-    network = load_network(checkpoint, style=style.value if style else None,
-                           stride_in_1x1=stride_in_1x1, weights=weights,
-                           short_side=short_side, max_long_side=max_long_side,
-                           weights_from=weights_from.value if weights_from else None,
-                           dilations=parse_dilations(dilations), offset_scale=offset_scale)
+    from ..runtime import NetworkOptions
+
+    options = NetworkOptions.parse(None, weights, style, stride_in_1x1, short_side,
+                                   max_long_side, weights_from, dilations, offset_scale)
+    network = load_network(checkpoint, **options.loader_arguments())
     if network.format == "transformers":
         from ..attention_inspect import describe_attention_layers
 

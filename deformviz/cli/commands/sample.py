@@ -13,7 +13,7 @@ from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, Image
                        SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
                                MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
-                               OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_dilations, parse_group,
+                               OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_group,
                                parse_layers)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
@@ -180,10 +180,9 @@ def command(
     if offset_group == "all" and style != "points":
         raise InputError("--group all draws points (one marker per group); --style hull or "
                          "density needs one group")
-    options = NetworkOptions(model_factory, weights, backbone_style.value if backbone_style else None,
-                             stride_in_1x1, short_side, max_long_side,
-                             weights_from.value if weights_from else None,
-                             parse_dilations(dilations), offset_scale)
+    options = NetworkOptions.parse(model_factory, weights, backbone_style, stride_in_1x1,
+                                   short_side, max_long_side, weights_from, dilations,
+                                   offset_scale)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
     levels_used = levels or (1 if grid else None)

@@ -11,7 +11,7 @@ import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLongSideOpt,
                                ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt, Stride1x1Opt,
-                               WeightsFromOpt, WeightsOpt, parse_dilations, parse_layers)
+                               WeightsFromOpt, WeightsOpt, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -144,10 +144,9 @@ def command(
         except InputError as error:
             raise InputError(f"--{error}") from None
         default = "stats.json" if shard_pair is None else f"stats.shard-{shard_pair[0]}-of-{shard_pair[1]}.json"
-        network_options = NetworkOptions(model_factory, weights, style.value if style else None,
-                                         stride_in_1x1, short_side, max_long_side,
-                                         weights_from.value if weights_from else None,
-                                         parse_dilations(dilations), offset_scale)
+        network_options = NetworkOptions.parse(model_factory, weights, style, stride_in_1x1,
+                                               short_side, max_long_side, weights_from,
+                                               dilations, offset_scale)
         result = _run(inputs[0], annotations, output or Path(default), figure, read,
                       options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
