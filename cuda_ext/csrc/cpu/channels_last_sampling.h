@@ -143,33 +143,50 @@ struct PointGradient {
 // `sinks` holds 4 * length scratch values that absorb the scatters of unused terms. With
 // kFinite (the input holds no Inf or NaN) a term of weight 0 multiplies a finite value, so value
 // and derivative share their loads; otherwise they read separately, as the shared rules do.
+// What a backward pass reads and writes for a point's four bilinear terms, by the shared rules:
+// a term of weight 0 reads `zeros` for its value and scatters into its own `sinks` row (no
+// write to the image gradient); a term of weight 0 with a non-zero derivative (a neighbour on
+// the border) still reads its pixel for the position gradient (`slope_src`).
+template <typename Acc>
+struct StencilTerms {
+  const Acc* value_src[4];
+  const Acc* slope_src[4];
+  Acc* target[4];
+  Acc weight[4];
+
+  DEFORMVIZ_ALWAYS_INLINE StencilTerms(const BilinearStencil<Acc>& st, const Acc* pixels,
+                                       Acc* grad_pixels, int64_t channels, const Acc* zeros,
+                                       Acc* sinks, int64_t length) {
+    for (int n = 0; n < 4; ++n) {
+      const bool used = st.weight[n] != Acc(0);
+      const bool sloped = st.weight_dy[n] != Acc(0) || st.weight_dx[n] != Acc(0);
+      const int64_t at = st.index[n] * channels;
+      value_src[n] = used ? pixels + at : zeros;
+      slope_src[n] = (used || sloped) ? pixels + at : zeros;
+      target[n] = used ? grad_pixels + at : sinks + n * length;
+      weight[n] = used ? st.weight[n] : Acc(0);
+    }
+  }
+};
+
 template <typename Acc, bool kFinite>
 DEFORMVIZ_ALWAYS_INLINE void backward_run_loop(const LocatedPoint<Acc>& point, const Acc* pixels,
                                                Acc* grad_pixels, int64_t channels, const Acc* zeros,
                                                Acc* sinks, int64_t length,
                                                const Acc* __restrict__ grad_column,
                                                Acc* __restrict__ column, PointGradient<Acc>& gradient) {
-  const Acc* value_src[4];
-  const Acc* slope_src[4];
-  Acc* target[4];
-  Acc w[4];
-  for (int n = 0; n < 4; ++n) {
-    const BilinearStencil<Acc>& st = point.stencil;
-    const bool used = st.weight[n] != Acc(0);
-    const bool sloped = st.weight_dy[n] != Acc(0) || st.weight_dx[n] != Acc(0);
-    const int64_t at = st.index[n] * channels;
-    value_src[n] = used ? pixels + at : zeros;
-    slope_src[n] = (used || sloped) ? pixels + at : zeros;
-    target[n] = used ? grad_pixels + at : sinks + n * length;
-    w[n] = used ? st.weight[n] : Acc(0);
-  }
+  const StencilTerms<Acc> terms(point.stencil, pixels, grad_pixels, channels, zeros, sinks,
+                                length);
+  const Acc* w = terms.weight;
   const Acc m = point.modulation;
-  const Acc *v0 = slope_src[0], *v1 = slope_src[1], *v2 = slope_src[2], *v3 = slope_src[3];
-  const Acc *u0 = value_src[0], *u1 = value_src[1], *u2 = value_src[2], *u3 = value_src[3];
-  Acc* __restrict__ t0 = target[0];
-  Acc* __restrict__ t1 = target[1];
-  Acc* __restrict__ t2 = target[2];
-  Acc* __restrict__ t3 = target[3];
+  const Acc *v0 = terms.slope_src[0], *v1 = terms.slope_src[1], *v2 = terms.slope_src[2],
+            *v3 = terms.slope_src[3];
+  const Acc *u0 = terms.value_src[0], *u1 = terms.value_src[1], *u2 = terms.value_src[2],
+            *u3 = terms.value_src[3];
+  Acc* __restrict__ t0 = terms.target[0];
+  Acc* __restrict__ t1 = terms.target[1];
+  Acc* __restrict__ t2 = terms.target[2];
+  Acc* __restrict__ t3 = terms.target[3];
   Acc d0 = Acc(0), d1 = Acc(0), d2 = Acc(0), d3 = Acc(0), dm = Acc(0);
 #pragma omp simd reduction(+ : d0, d1, d2, d3, dm)
   for (int64_t j = 0; j < length; ++j) {

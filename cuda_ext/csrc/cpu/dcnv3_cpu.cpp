@@ -39,31 +39,22 @@ constexpr int64_t kPositionsPerTask = 16;
 //   gradient.dot[n]   += upstream[j] * pixel_n[j] (for the position gradient)
 // and the mask gradient sum_j upstream[j] * sample[j], which is sum_n w_n * dot[n] over the
 // used terms: no per-channel sample is formed (unlike deform_conv2d's backward_run, which also
-// writes the sample into its column). Terms the shared rules skip read `zeros` and scatter into
-// `sinks` (4 * length scratch values); a term of weight 0 but a non-zero derivative (a
-// neighbour on the border) still reads its pixel for the position gradient.
+// writes the sample into its column). Which pixels each term reads and where it scatters:
+// `StencilTerms` (channels_last_sampling.h), as deform_conv2d's backward.
 template <typename Acc>
 DEFORMVIZ_ALWAYS_INLINE void backward_point(const LocatedPoint<Acc>& point, const Acc* pixels, Acc* grad_pixels,
                            int64_t channels, const Acc* zeros, Acc* sinks, int64_t length,
                            const Acc* __restrict__ upstream, PointGradient<Acc>& gradient) {
-  const Acc* src[4];
-  Acc* target[4];
-  Acc w[4];
-  for (int n = 0; n < 4; ++n) {
-    const BilinearStencil<Acc>& st = point.stencil;
-    const bool used = st.weight[n] != Acc(0);
-    const bool sloped = st.weight_dy[n] != Acc(0) || st.weight_dx[n] != Acc(0);
-    const int64_t at = st.index[n] * channels;
-    src[n] = (used || sloped) ? pixels + at : zeros;
-    target[n] = used ? grad_pixels + at : sinks + n * length;
-    w[n] = used ? st.weight[n] : Acc(0);
-  }
+  const StencilTerms<Acc> terms(point.stencil, pixels, grad_pixels, channels, zeros, sinks,
+                                length);
+  const Acc* w = terms.weight;
   const Acc m = point.modulation;
-  const Acc *a0 = src[0], *a1 = src[1], *a2 = src[2], *a3 = src[3];
-  Acc* __restrict__ t0 = target[0];
-  Acc* __restrict__ t1 = target[1];
-  Acc* __restrict__ t2 = target[2];
-  Acc* __restrict__ t3 = target[3];
+  const Acc *a0 = terms.slope_src[0], *a1 = terms.slope_src[1], *a2 = terms.slope_src[2],
+            *a3 = terms.slope_src[3];
+  Acc* __restrict__ t0 = terms.target[0];
+  Acc* __restrict__ t1 = terms.target[1];
+  Acc* __restrict__ t2 = terms.target[2];
+  Acc* __restrict__ t3 = terms.target[3];
   Acc d0 = Acc(0), d1 = Acc(0), d2 = Acc(0), d3 = Acc(0);
 #pragma omp simd reduction(+ : d0, d1, d2, d3)
   for (int64_t j = 0; j < length; ++j) {
