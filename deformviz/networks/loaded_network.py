@@ -27,12 +27,13 @@ class LoadedNetwork:
         module: in eval mode; module(tensor [B, 3, H, W], prepared by `preprocessing`) runs it
             (a rebuilt backbone returns {"c2": ..., "c5": ...}).
         preprocessing: what the network expects of an image (`preprocessing.prepare(image)`).
-        format: "mmdetection", "detectron2", "factory", "module", "bundled" or
-            "deformviz-export".
+        format: "mmdetection", "detectron2", "factory", "module", "bundled",
+            "deformviz-export" or "transformers".
         architecture: one line, e.g. "ResNet-50, pytorch style (stride on the 3x3), DCNv2 in
             c3-c5".
         deformable_layers: qualified module names (as in `module.named_modules()`) of every
-            deformable conv, in the order the input meets them.
+            deformable conv (or, for family "attention", every multi-scale deformable attention
+            module), in the order the input meets them.
         default_chain: the layers `sample` draws by default: the last three deformable layers
             (layer4.0/1/2.conv2 = res5a/b/c in a ResNet with DCN in c5).
         source: the file path or factory spec it came from.
@@ -43,6 +44,9 @@ class LoadedNetwork:
         roi_head: classes and deformed bins of boxes, or None.
         grids: input size -> {map size: MapGrid} the network states itself, or None.
         recorded: which facts results record beside the name (`facts`), in order.
+        family: "convolution" (deformable convs, DCNv1-v4: `deformviz.probe.probe`) or
+            "attention" (multi-scale deformable attention: `deformviz.probe.probe_attention`);
+            the commands choose their path by it.
     """
 
     module: nn.Module
@@ -58,6 +62,7 @@ class LoadedNetwork:
     roi_head: RoIHead | None = None
     grids: Callable[[tuple[int, int]], Mapping[tuple[int, int], MapGrid]] | None = None
     recorded: tuple[str, ...] = ("format", "architecture", "input")
+    family: str = "convolution"
 
     def facts(self) -> dict[str, str]:
         """What identifies the network in results (statistics settings), beside its name:

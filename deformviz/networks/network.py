@@ -122,6 +122,8 @@ class Network(Protocol):
         details: what its loader read and assumed, for people (`deformviz inspect`) and saved
             data, in display order.
         detection_head, roi_head: None where the network has none.
+        family: "convolution" (deformable convs) or "attention" (multi-scale deformable
+            attention, probed with `deformviz.probe.probe_attention`).
     """
 
     module: nn.Module
@@ -132,6 +134,7 @@ class Network(Protocol):
     details: Mapping[str, str]
     detection_head: DetectionHead | None
     roi_head: RoIHead | None
+    family: str
 
     @property
     def layers(self) -> LayerIndex: ...

@@ -101,7 +101,7 @@ def load_transformers_folder(folder: Path, device: str = "cpu") -> LoadedNetwork
         format="transformers", architecture=f"{type(model).__name__} ({config['model_type']})",
         deformable_layers=names, default_chain=tuple(decoder[-1:] or names[-1:]),
         source=str(folder), details=details,
-        detection_head=PostProcessingHead(processor, classes))
+        detection_head=PostProcessingHead(processor, classes), family="attention")
 
 
 def _outputs(model: object) -> str:

@@ -89,7 +89,7 @@ def command(
     options = NetworkOptions.parse(None, weights, style, stride_in_1x1, short_side,
                                    max_long_side, weights_from, dilations, offset_scale)
     network = load_network(checkpoint, **options.loader_arguments())
-    if network.format == "transformers":
+    if network.family == "attention":
         from ..attention_inspect import describe_attention_layers
 
         width = max(len(key) for key in (*network.details, "attention layers")) + 2
