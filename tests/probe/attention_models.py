@@ -51,6 +51,24 @@ def rt_detr(version: int = 1, seed: int = 0):
     return model.double().eval()
 
 
+def d_fine(points: int | list[int] = 4, seed: int = 0):
+    """DFineForObjectDetection, d_model 32, 3 levels with `points` per level (D-FINE's
+    published configurations use [3, 6, 3]), 2 decoder layers; float64."""
+    backbone = transformers.RTDetrResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], layer_type="basic",
+        out_features=["stage2", "stage3", "stage4"])
+    config = transformers.DFineConfig(
+        backbone_config=backbone, encoder_in_channels=[16, 32, 64], encoder_hidden_dim=32,
+        encoder_ffn_dim=32, encoder_attention_heads=2, d_model=32,
+        decoder_in_channels=[32, 32, 32], decoder_ffn_dim=32, decoder_layers=2,
+        decoder_attention_heads=2, num_queries=12, num_labels=3, num_denoising=0,
+        decoder_n_points=points)
+    torch.manual_seed(seed)
+    model = transformers.DFineForObjectDetection(config)
+    _spread_offsets(model)
+    return model.double().eval()
+
+
 def _spread_offsets(model: torch.nn.Module) -> None:
     """Random offsets and weights large enough to matter (the library's init makes the
     attention weights uniform and the offsets a fixed pattern)."""
