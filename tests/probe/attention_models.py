@@ -51,6 +51,22 @@ def rt_detr(version: int = 1, seed: int = 0):
     return model.double().eval()
 
 
+def grounding_dino(seed: int = 0):
+    """GroundingDinoForObjectDetection with a one-layer BERT text encoder (vocabulary 100),
+    d_model 32, 4 levels x 4 points, 1 encoder + 2 decoder layers, 10 queries; float64.
+    Its inputs need `input_ids` beside the pixels."""
+    text = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=32)
+    config = transformers.GroundingDinoConfig(
+        backbone_config=_resnet_backbone(), text_config=text, d_model=32, encoder_layers=1,
+        decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
+        decoder_attention_heads=2, num_queries=10, max_text_len=16)
+    torch.manual_seed(seed)
+    model = transformers.GroundingDinoForObjectDetection(config)
+    _spread_offsets(model)
+    return model.double().eval()
+
+
 def d_fine(points: int | list[int] = 4, seed: int = 0):
     """DFineForObjectDetection, d_model 32, 3 levels with `points` per level (D-FINE's
     published configurations use [3, 6, 3]), 2 decoder layers; float64."""

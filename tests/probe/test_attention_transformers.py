@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.probe.attention_models import (BACKBONE_STRIDES, d_fine, deformable_detr, mask2former,
-                                          padded_batch, rt_detr)
+from tests.probe.attention_models import (BACKBONE_STRIDES, d_fine, deformable_detr,
+                                          grounding_dino, mask2former, padded_batch, rt_detr)
 
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.probe.attention_adapters import _PATCHED
@@ -123,6 +123,19 @@ def test_rt_detr_records_what_the_core_received(monkeypatch, version):
     if version == 2:  # the probe's wrapper is gone, the test's own is back
         assert sys.modules[V2_MODULE].multi_scale_deformable_attention_v2 is core
         assert not _PATCHED
+
+
+def test_grounding_dino_records_what_the_core_received(monkeypatch):
+    model = grounding_dino()
+    seen = _capture_core_module(monkeypatch,
+                                "transformers.models.grounding_dino.modeling_grounding_dino")
+    inputs = padded_batch()
+    inputs["input_ids"] = torch.randint(1, 100, (2, 6), generator=torch.Generator().manual_seed(3))
+    result = probe_attention(model, inputs)
+    _compare(result.records, seen)
+    assert [(r.stage, r.role) for r in result] == [("encoder", "self")] + [("decoder", "cross")] * 2
+    assert result.stage("encoder")[0].queries == sum(h * w for h, w in
+                                                     result.records[0].spatial_shapes)
 
 
 @pytest.mark.parametrize("points", [4, [2, 4, 3]])
