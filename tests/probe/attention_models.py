@@ -27,10 +27,7 @@ def deformable_detr(box_refine: bool = False, two_stage: bool = False, seed: int
         encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
         decoder_attention_heads=2, num_queries=12, num_labels=3, with_box_refine=box_refine,
         two_stage=two_stage, two_stage_num_proposals=12)
-    torch.manual_seed(seed)
-    model = transformers.DeformableDetrForObjectDetection(config)
-    _spread_offsets(model)
-    return model.double().eval()
+    return _seeded(transformers.DeformableDetrForObjectDetection, config, seed)
 
 
 def rt_detr(version: int = 1, seed: int = 0):
@@ -61,10 +58,7 @@ def grounding_dino(seed: int = 0):
         backbone_config=_resnet_backbone(), text_config=text, d_model=32, encoder_layers=1,
         decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
         decoder_attention_heads=2, num_queries=10, max_text_len=16)
-    torch.manual_seed(seed)
-    model = transformers.GroundingDinoForObjectDetection(config)
-    _spread_offsets(model)
-    return model.double().eval()
+    return _seeded(transformers.GroundingDinoForObjectDetection, config, seed)
 
 
 def d_fine(points: int | list[int] = 4, seed: int = 0):
@@ -79,8 +73,13 @@ def d_fine(points: int | list[int] = 4, seed: int = 0):
         decoder_in_channels=[32, 32, 32], decoder_ffn_dim=32, decoder_layers=2,
         decoder_attention_heads=2, num_queries=12, num_labels=3, num_denoising=0,
         decoder_n_points=points)
+    return _seeded(transformers.DFineForObjectDetection, config, seed)
+
+
+def _seeded(model_class, config, seed: int):  # noqa: ANN001, ANN202 - transformers types
+    """`model_class(config)` with seeded weights and spread offsets, float64, eval mode."""
     torch.manual_seed(seed)
-    model = transformers.DFineForObjectDetection(config)
+    model = model_class(config)
     _spread_offsets(model)
     return model.double().eval()
 
@@ -119,7 +118,4 @@ def mask2former(seed: int = 0):
         backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
         encoder_feedforward_dim=32, encoder_layers=2, decoder_layers=2, num_attention_heads=2,
         num_queries=10, dim_feedforward=32, num_labels=3)
-    torch.manual_seed(seed)
-    model = transformers.Mask2FormerForUniversalSegmentation(config)
-    _spread_offsets(model)
-    return model.double().eval()
+    return _seeded(transformers.Mask2FormerForUniversalSegmentation, config, seed)
