@@ -1,0 +1,118 @@
+"""`deformviz stats --model FOLDER` for a deformable-attention model (a small random Deformable
+DETR folder): tables, JSON and figure; shards merged through the command line equal one run;
+options of the other family and mixed merges are one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deformviz.cli import app
+from deformviz.networks import load_network
+from tests.networks.transformers_folders import write_folder
+from tests.statistics.attention_datasets import MATCH_IOU, write_attention_dataset
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return write_folder(tmp_path_factory.mktemp("hf") / "detr")
+
+
+@pytest.fixture(scope="module")
+def scenes(folder, tmp_path_factory) -> Path:
+    images = tmp_path_factory.mktemp("attention_scenes")
+    write_attention_dataset(images, load_network(folder))
+    return images
+
+
+@pytest.fixture
+def stats(folder, scenes, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args, model: bool = True):
+        argv = ["stats", *[str(a) for a in args]]
+        if model:
+            argv = ["stats", str(scenes), "-a", str(scenes / "instances.json"), "--model",
+                    str(folder), "--workers", "0", *argv[1:]]
+        return CliRunner().invoke(app, argv)
+
+    return invoke
+
+
+def _one_error_line(result, phrase: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert phrase in lines[0], lines[0]
+
+
+def test_tables_json_and_figure(stats, tmp_path):
+    result = stats("--score-threshold", "0", "--match-iou", MATCH_IOU, "--objects", "mask",
+                   "--layers", "decoder1,encoder0", "-o", "attention.json", "--figure", "fig.png")
+    assert result.exit_code == 0, result.output
+    assert "encoder0: encoder queries (cells) by what they sit on" in result.output
+    assert "decoder1: decoder queries whose detection matched an object" in result.output
+    document = json.loads((tmp_path / "attention.json").read_text())
+    settings = document["settings"]
+    assert settings["family"] == "attention" and settings["layers"] == ["encoder0", "decoder1"]
+    assert settings["score_threshold"] == 0.0 and settings["match_iou"] == MATCH_IOU
+    assert settings["containment"] == "mask" and "share_levels" not in settings
+    assert settings["network"]["format"] == "transformers"
+    assert settings["network"]["layers"] == ["model.encoder.layers.0.self_attn",
+                                             "model.decoder.layers.1.encoder_attn"]
+    decoder = document["attention"]["decoder1"]
+    assert decoder["stage"] == "decoder"
+    assert sum(decoder[k]["spread_px"]["queries"] for k in ("small", "medium", "large")) >= 8
+    assert document["images"] == {"selected": 4, "done": 4, "failed": {}}
+    assert (tmp_path / "fig.png").stat().st_size > 1000
+    assert not (tmp_path / "attention.partial.json").exists()
+
+
+def test_shards_merged_on_the_command_line_equal_one_run(stats, tmp_path):
+    assert stats("--score-threshold", "0", "-o", "whole.json").exit_code == 0
+    for index in (1, 2):
+        result = stats("--score-threshold", "0", "--shard", f"{index}/2")
+        assert result.exit_code == 0, result.output
+    merged = stats("--merge", "stats.shard-1-of-2.json", "stats.shard-2-of-2.json", "-o",
+                   "merged.json", "--figure", "merged.pdf", model=False)
+    assert merged.exit_code == 0, merged.output
+    assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert "decoder1" in merged.output and (tmp_path / "merged.pdf").exists()
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--long-side", "128"], "--long-side/--size: not for a deformable-attention model"),
+    (["--batch-size", "2"], "--batch-size: not for a deformable-attention model"),
+    (["--layers", "decoder9"], "no deformable layer named 'decoder9'"),
+    (["--layers", "decoder1,decoder1"], "named twice"),
+    (["--match-iou", "0"], "match IoU 0: expected an overlap in (0, 1]"),
+    (["--score-threshold", "2"], "not in the range"),
+])
+def test_bad_options_for_an_attention_model(stats, tmp_path, args, phrase):
+    result = stats(*args)
+    if phrase == "not in the range":  # click's own range check: a usage error, exit 2
+        assert result.exit_code == 2 and phrase in result.output
+    else:
+        _one_error_line(result, phrase)
+    assert not (tmp_path / "stats.json").exists()
+
+
+def test_attention_options_for_a_convolution_model(stats, coco_scenes, test_model_path):
+    result = stats(coco_scenes, "-a", coco_scenes / "instances.json", "--model", test_model_path,
+                   "--size", "128", "--workers", "0", "--score-threshold", "0.5", "--match-iou",
+                   "0.7", model=False)
+    _one_error_line(result, "--score-threshold, --match-iou: only for deformable-attention models")
+
+
+def test_a_convolution_table_and_an_attention_table_do_not_merge(stats, coco_scenes,
+                                                                 test_model_path):
+    conv = stats(coco_scenes, "-a", coco_scenes / "instances.json", "--model", test_model_path,
+                 "--size", "128", "--workers", "0", "--limit", "1", "-o", "conv.json", model=False)
+    assert conv.exit_code == 0, conv.output
+    assert stats("--limit", "1", "-o", "attention.json").exit_code == 0
+    result = stats("--merge", "conv.json", "attention.json", "-o", "both.json", model=False)
+    _one_error_line(result, "attention.json is a table of attention layers and conv.json one "
+                            "of convolution layers; they cannot be merged")
