@@ -116,3 +116,18 @@ def test_a_convolution_table_and_an_attention_table_do_not_merge(stats, coco_sce
     result = stats("--merge", "conv.json", "attention.json", "-o", "both.json", model=False)
     _one_error_line(result, "attention.json is a table of attention layers and conv.json one "
                             "of convolution layers; they cannot be merged")
+
+
+def test_two_ranks_give_the_single_process_table(folder, scenes, tmp_path, monkeypatch):
+    from tests.statistics.test_distributed import TIMEOUT_S, _torchrun
+
+    args = [scenes, "-a", scenes / "instances.json", "--model", folder, "--workers", "0",
+            "--score-threshold", "0", "--match-iou", MATCH_IOU, "--checkpoint-every", "1"]
+    job = _torchrun([*args, "-o", "ranks.json"], tmp_path)
+    out, err = job.communicate(timeout=TIMEOUT_S)
+    assert job.returncode == 0, err
+    assert "4 images measured, 0 failed" in out and "on 2 processes" in out
+    monkeypatch.chdir(tmp_path)  # one thread here too (tests.fixtures_model._one_thread)
+    single = CliRunner().invoke(app, ["stats", *[str(a) for a in args], "-o", "single.json"])
+    assert single.exit_code == 0, single.output
+    assert (tmp_path / "ranks.json").read_bytes() == (tmp_path / "single.json").read_bytes()
