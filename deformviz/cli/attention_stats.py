@@ -48,8 +48,4 @@ def render_attention(document: dict) -> list:
         table.caption = (f"attention-weighted, mean ± std over queries; {sizes}; left out: "
                          f"{row['left_out_queries']:,} {left_out}")
         tables.append(table)
-    images = document["images"]
-    if images["failed"]:
-        tables.append(f"{len(images['failed'])} of {images['selected']} images could not be used "
-                      "(listed under images.failed in the JSON)")
     return tables

@@ -14,6 +14,7 @@ from deformviz.cli import app
 from deformviz.networks import load_network
 from tests.networks.transformers_folders import write_folder
 from tests.statistics.attention_datasets import MATCH_IOU, write_attention_dataset
+from tests.statistics.test_cli import _one_error_line
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,6 @@ def stats(folder, scenes, tmp_path, monkeypatch):
         return CliRunner().invoke(app, argv)
 
     return invoke
-
-
-def _one_error_line(result, phrase: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert phrase in lines[0], lines[0]
 
 
 def test_tables_json_and_figure(stats, tmp_path):

@@ -361,7 +361,7 @@ def render(document: dict) -> list:
     if document["settings"].get("family") == "attention":
         from ..attention_stats import render_attention
 
-        return render_attention(document)
+        return render_attention(document) + _failures(document)
     from rich import box
     from rich.table import Table
 
@@ -417,8 +417,13 @@ def render(document: dict) -> list:
                      for v in values]
             table.add_row(name, f"{entry['units']:,}", *cells)
         tables.append(table)
+    return tables + _failures(document)
+
+
+def _failures(document: dict) -> list[str]:
+    """A line saying how many images could not be used, if any."""
     images = document["images"]
-    if images["failed"]:
-        tables.append(f"{len(images['failed'])} of {images['selected']} images could not be used "
-                      "(listed under images.failed in the JSON)")
-    return tables
+    if not images["failed"]:
+        return []
+    return [f"{len(images['failed'])} of {images['selected']} images could not be used "
+            "(listed under images.failed in the JSON)"]
