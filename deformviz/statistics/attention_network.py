@@ -6,7 +6,9 @@ Layers are named as `sample --layer` names them (`deformviz.probe.AttentionProbe
 qualified names, unique suffixes, "encoder5" / "decoder5" counted from 0), resolved on one
 pass over a blank image before the run starts, so a wrong name is a one-line error. By default
 the table has the last encoder layer (its queries are the levels' cells) and the last decoder
-layer (its queries are the object queries), those the network has.
+layer (its queries are the object queries), those the network has; the decoder's only where
+the network gives detections deformviz reads (a Hugging Face folder's post-processing, DETR
+outputs of a factory's module), as its queries are counted through them.
 """
 
 from __future__ import annotations
@@ -66,26 +68,36 @@ class AttentionNetwork:
         self.input_padding = InputPadding(1)  # unused: attention networks take no batches
         self.score_threshold = float(score_threshold)
         self.match_iou = float(match_iou)
-        probed = self._run(self.prepare(BLANK_IMAGE)[0], detect=False).probed
+        blank = self._run(self.prepare(BLANK_IMAGE)[0])
+        probed = blank.probed
         index = probed.index
-        default = tuple(stage[-1].name for stage in (probed.stage("encoder"), probed.stage("decoder"))
-                        if stage)
+        # Decoder queries are counted through detections: by default only where the network
+        # gives detections deformviz reads.
+        detects = blank.detections is not None
+        stages = [probed.stage("encoder"), probed.stage("decoder") if detects else ()]
+        default = tuple(stage[-1].name for stage in stages if stage)
+        if not default:
+            raise LayerNameError("the network gives no detections deformviz reads (no detection "
+                                 "head, or outputs without pred_logits / pred_boxes) and has no "
+                                 "encoder (self-attention) layer: no queries to count")
         self.qualified = LayerIndex(index.names, index.aliases, default).chain(layers)
         records = [probed.layer(n) for n in self.qualified]
         for record in records:
-            if record.stage == "decoder" and network.detection_head is None:
+            if record.stage == "decoder" and not detects:
                 raise LayerNameError(f"{index.label(record.name)}: decoder queries are counted "
-                                     "through detections, and the network has no detection head")
+                                     "through detections, and the network gives none deformviz "
+                                     "reads (no detection head, or outputs without pred_logits "
+                                     "/ pred_boxes); name encoder layers")
         self.layer_names = tuple(index.label(n) for n in self.qualified)
         self.stages = tuple(record.stage for record in records)
         self.description = {"model": name, **network.facts(), "layers": list(self.qualified)}
 
-    def _run(self, tensor: torch.Tensor, detect: bool = True):
+    def _run(self, tensor: torch.Tensor):
         from deformviz.networks.attention_pass import probe_attention_network
 
         return probe_attention_network(self.network, tensor.to(self.device),
                                        score_threshold=self.score_threshold,
-                                       max_detections=MAX_DETECTIONS, detect=detect)
+                                       max_detections=MAX_DETECTIONS)
 
     def measure(self, item: PreparedImage, use_mask: bool, thresholds) -> dict[str, QueryValues]:
         """One prepared image's counted queries per layer label (`attention_queries`).

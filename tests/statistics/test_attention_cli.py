@@ -125,3 +125,26 @@ def test_two_ranks_give_the_single_process_table(folder, scenes, tmp_path, monke
     single = CliRunner().invoke(app, ["stats", *[str(a) for a in args], "-o", "single.json"])
     assert single.exit_code == 0, single.output
     assert (tmp_path / "ranks.json").read_bytes() == (tmp_path / "single.json").read_bytes()
+
+
+def test_a_factorys_attention_network(stats, scenes, tmp_path):
+    from tests.cli.test_sample_attention_factory import HF_FACTORY
+
+    factory = tmp_path / "detr_factory.py"
+    factory.write_text(HF_FACTORY)
+    common = [scenes, "-a", scenes / "instances.json", "--workers", "0", "--limit", "2",
+              "--score-threshold", "0"]
+    result = stats(*common, "--model-factory", f"{factory}:build", "-o", "factory.json",
+                   model=False)
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "factory.json").read_text())
+    assert document["settings"]["layers"] == ["encoder1", "decoder1"]
+    assert document["settings"]["network"]["format"] == "factory"
+    # Without its detection head the outputs hold no detections: the encoder alone by default,
+    # and a decoder layer named is refused before the run.
+    bare = stats(*common, "--model-factory", f"{factory}:build_bare", "-o", "bare.json",
+                 model=False)
+    assert bare.exit_code == 0, bare.output
+    assert json.loads((tmp_path / "bare.json").read_text())["settings"]["layers"] == ["encoder1"]
+    _one_error_line(stats(*common, "--model-factory", f"{factory}:build_bare", "--layers",
+                          "decoder1", model=False), "decoder1: decoder queries are counted")

@@ -299,11 +299,13 @@ def _stats_network(network, name: str, device: str, layers: list[str] | None, si
     if network.family == "attention":
         from deformviz.statistics.attention_network import AttentionNetwork
 
-        wrong = [flag for flag, given in (("--long-side/--size", size != DEFAULT_SIZE),
-                                          ("--batch-size", batch_size != 1)) if given]
-        if wrong:
-            raise InputError(f"{', '.join(wrong)}: not for a deformable-attention model (its own "
-                             "image processor decides the input; its images run one at a time)")
+        if size != DEFAULT_SIZE:
+            raise InputError("--long-side/--size: not for a deformable-attention model (it "
+                             "resizes the bundled network; a folder's image processor, or a "
+                             "factory's --short-side / --max-long-side, sizes the input)")
+        if batch_size != 1:
+            raise InputError("--batch-size: not for a deformable-attention model (its images run "
+                             "one at a time: a padded batch would change its padding masks)")
         from deformviz.statistics.detection_matching import MATCH_IOU
 
         return AttentionNetwork(network, name, device, layers,
