@@ -73,7 +73,7 @@ class AttentionNetwork:
         index = probed.index
         # Decoder queries are counted through detections: by default only where the network
         # gives detections deformviz reads.
-        detects = blank.detections is not None
+        detects = blank.detections is not None and blank.detections.queries is not None
         stages = [probed.stage("encoder"), probed.stage("decoder") if detects else ()]
         default = tuple(stage[-1].name for stage in stages if stage)
         if not default:
@@ -83,6 +83,10 @@ class AttentionNetwork:
         self.qualified = LayerIndex(index.names, index.aliases, default).chain(layers)
         records = [probed.layer(n) for n in self.qualified]
         for record in records:
+            cells = sum(h * w for h, w in record.spatial_shapes)
+            if record.stage == "encoder" and record.queries != cells:
+                raise LayerNameError(f"{index.label(record.name)}: {record.queries} queries over "
+                                     f"{cells} cells; an encoder layer's queries are its cells")
             if record.stage == "decoder" and not detects:
                 raise LayerNameError(f"{index.label(record.name)}: decoder queries are counted "
                                      "through detections, and the network gives none deformviz "

@@ -235,7 +235,8 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
     """Measure Table 2 over `dataset` (or its shard), resuming from `state_path` if it exists.
 
     Args:
-        network: the chain network (see `networks`).
+        network: the chain network (see `networks`), or an attention network
+            (`attention_network.AttentionNetwork`: the result's `attention` table).
         dataset: the checked annotations (`read_coco`).
         options: size classes, containment, share depth.
         shard: (i, n), 1-based, or None for all images.
