@@ -27,7 +27,10 @@ from .loader import PreparedImage
 from .networks import BLANK_IMAGE, NetworkPreparation
 from .padded_batch import InputPadding
 
-__all__ = ["AttentionNetwork", "MAX_DETECTIONS"]
+__all__ = ["AttentionNetwork", "MAX_DETECTIONS", "DEFAULT_SCORE"]
+
+#: The least score of a detection whose query is matched (as `sample`'s --score-threshold).
+DEFAULT_SCORE = 0.3
 
 #: Detections asked of the head per image (Hugging Face's post-processing keeps at most the
 #: 100 best of queries x classes, as COCO's evaluation does).
@@ -53,7 +56,7 @@ class AttentionNetwork:
     family = "attention"
 
     def __init__(self, network: Any, name: str, device: str = "cpu",
-                 layers: Sequence[str] | None = None, score_threshold: float = 0.3,
+                 layers: Sequence[str] | None = None, score_threshold: float = DEFAULT_SCORE,
                  match_iou: float = MATCH_IOU) -> None:
         if getattr(network, "family", "convolution") != "attention":
             raise InputError(f"{name} is a network of deformable convolutions; its statistics "

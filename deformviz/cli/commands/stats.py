@@ -15,7 +15,6 @@ from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLon
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt, finite_in
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
-DEFAULT_SCORE = 0.3  # attention models: detections matched to objects score at least this
 EPILOG = """\b
 Examples:
   deformviz stats val2017/ --annotations instances_val2017.json -o table.json
@@ -182,8 +181,8 @@ def command(
         console.print(table)
     if figure is not None:
         from deformviz.output_paths import writable_path
-        from deformviz.plotting.output import save_figure
         from deformviz.plotting.attention_statistics import plot_attention_statistics
+        from deformviz.plotting.output import save_figure
         from deformviz.plotting.statistics import plot_statistics
 
         plot = plot_attention_statistics if result.family == "attention" else plot_statistics
@@ -297,7 +296,8 @@ def _stats_network(network, name: str, device: str, layers: list[str] | None, si
     from ..runtime import DEFAULT_SIZE, resize_cli_network
 
     if network.family == "attention":
-        from deformviz.statistics.attention_network import AttentionNetwork
+        from deformviz.statistics.attention_network import DEFAULT_SCORE, AttentionNetwork
+        from deformviz.statistics.detection_matching import MATCH_IOU
 
         if size != DEFAULT_SIZE:
             raise InputError("--long-side/--size: not for a deformable-attention model (it "
@@ -306,8 +306,6 @@ def _stats_network(network, name: str, device: str, layers: list[str] | None, si
         if batch_size != 1:
             raise InputError("--batch-size: not for a deformable-attention model (its images run "
                              "one at a time: a padded batch would change its padding masks)")
-        from deformviz.statistics.detection_matching import MATCH_IOU
-
         return AttentionNetwork(network, name, device, layers,
                                 DEFAULT_SCORE if score_threshold is None else score_threshold,
                                 MATCH_IOU if match_iou is None else match_iou)
