@@ -23,7 +23,8 @@ from typing import Protocol
 import numpy as np
 
 __all__ = ["LevelGrid", "normalized_to_cells", "cells_to_input", "input_to_original",
-           "QueryPixels", "query_pixels", "valid_boxes_to_original"]
+           "locations_to_original", "reference_to_original", "QueryPixels", "query_pixels",
+           "valid_boxes_to_original"]
 
 
 class LevelGrid(Protocol):
@@ -83,6 +84,32 @@ class QueryPixels:
     weights: np.ndarray
 
 
+def locations_to_original(locations: np.ndarray, shapes: Sequence[tuple[int, int]],
+                          grids: Sequence[LevelGrid], resized_size: tuple[int, int],
+                          original_size: tuple[int, int]) -> np.ndarray:
+    """Sampling locations of any number of queries, [..., L, K, 2] (x, y) normalised to each
+    padded level map, -> [..., L, K, 2] (x, y) original-image pixels (index coordinates),
+    float64. Element by element the same arithmetic for one query or for all of them."""
+    locations = np.asarray(locations, dtype=np.float64)
+    points = np.empty_like(locations)
+    for level, (shape, grid) in enumerate(zip(shapes, grids)):
+        cells = normalized_to_cells(locations[..., level, :, :], shape)
+        points[..., level, :, :] = input_to_original(cells_to_input(cells, grid), resized_size,
+                                                     original_size)
+    return points
+
+
+def reference_to_original(reference: np.ndarray, shapes: Sequence[tuple[int, int]],
+                          grids: Sequence[LevelGrid], resized_size: tuple[int, int],
+                          original_size: tuple[int, int]) -> np.ndarray:
+    """Reference points (or boxes) of any number of queries, [..., L or 1, 2 or 4] as recorded,
+    -> [..., 2] (x, y) original-image pixels (index coordinates): level 0's copy of the point
+    (a box's centre) through level 0's grid, the point `sample` draws."""
+    reference = np.asarray(reference, dtype=np.float64)
+    return input_to_original(cells_to_input(normalized_to_cells(reference[..., 0, :2], shapes[0]),
+                                            grids[0]), resized_size, original_size)
+
+
 def query_pixels(locations: np.ndarray, weights: np.ndarray, reference: np.ndarray,
                  shapes: Sequence[tuple[int, int]], grids: Sequence[LevelGrid],
                  resized_size: tuple[int, int], original_size: tuple[int, int]) -> QueryPixels:
@@ -97,15 +124,9 @@ def query_pixels(locations: np.ndarray, weights: np.ndarray, reference: np.ndarr
         >>> q.points[0, 0, 0].tolist(), q.reference
         ([17.75, 17.75], (17.75, 17.75))
     """
-    locations = np.asarray(locations, dtype=np.float64)
-    points = np.empty_like(locations)
-    for level, (shape, grid) in enumerate(zip(shapes, grids)):
-        cells = normalized_to_cells(locations[:, level], shape)
-        points[:, level] = input_to_original(cells_to_input(cells, grid), resized_size,
-                                             original_size)
+    points = locations_to_original(locations, shapes, grids, resized_size, original_size)
     reference = np.asarray(reference, dtype=np.float64)
-    centre = input_to_original(cells_to_input(normalized_to_cells(reference[0, :2], shapes[0]),
-                                              grids[0]), resized_size, original_size)
+    centre = reference_to_original(reference, shapes, grids, resized_size, original_size)
     box = None
     if reference.shape[-1] == 4:
         # The box's extent in continuous pixels: normalised size * map cells * stride, resized.

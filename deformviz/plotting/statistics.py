@@ -11,40 +11,63 @@ and saved with `deformviz.plotting.output.save_figure` (deterministic bytes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
 
 from .style import FONT_SIZE, LAYER_COLORS, REGULAR_BIN_COLOR, WHITE, paper_style
 
-__all__ = ["plot_statistics"]
+__all__ = ["plot_statistics", "layer_errorbars", "style_axes"]
 
 _CLASSES = ("small", "medium", "large", "background")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _LEGEND_COLUMNS = 4
 
 
-def _dilation_panel(axes, document: dict[str, Any]) -> None:
-    layers = list(reversed(document["settings"]["layers"]))  # top first, as the paper's table
-    table = document["effective_dilation"]
-    count = len(layers)
+def layer_errorbars(axes, rows: dict[str, dict[str, tuple[float, float] | None]],
+                    classes: Sequence[str], ylabel: str) -> None:
+    """One marker series per layer (in `rows` order: colour and marker by position) over the
+    `classes` on the x axis, mean with a +-1 std whisker; the legend above the panel.
+
+    Args:
+        rows: layer label -> class -> (mean, std), or None where the class has no value.
+    """
+    count = len(rows)
     spread = 0.7 / max(count, 1)
-    for index, layer in enumerate(layers):
-        row = table[layer]
+    for index, (layer, row) in enumerate(rows.items()):
         xs, means, stds = [], [], []
-        for position, name in enumerate(_CLASSES):
-            entry = row[name]
-            if entry["mean"] is None or entry["units"] == 0:
+        for position, name in enumerate(classes):
+            entry = row.get(name)
+            if entry is None:
                 continue
             xs.append(position + (index - (count - 1) / 2) * spread)
-            means.append(entry["mean"])
-            stds.append(entry["std"] or 0.0)
+            means.append(entry[0])
+            stds.append(entry[1])
         # The layer's colour in every figure: its place in the chain, top first.
         colour = LAYER_COLORS[index % len(LAYER_COLORS)]
         outline = "#000000" if colour == WHITE else colour  # layer 6's white on white paper
         axes.errorbar(xs, means, yerr=stds, fmt=_MARKERS[index % len(_MARKERS)], color=colour,
                       markeredgecolor=outline, ecolor=outline, markersize=3.2, elinewidth=0.7,
                       capsize=1.5, capthick=0.7, label=layer)
+    axes.set_xticks(range(len(classes)), classes)
+    axes.set_xlim(-0.5, len(classes) - 0.5)
+    axes.set_ylim(bottom=0)
+    axes.set_ylabel(ylabel)
+    # Above the plot, outside it: a legend inside would cover whichever whisker reaches it.
+    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False,
+                fontsize=FONT_SIZE - 1, handletextpad=0.2, borderaxespad=0.1, borderpad=0.0,
+                ncol=min(count, _LEGEND_COLUMNS), columnspacing=0.8)
+
+
+def _dilation_panel(axes, document: dict[str, Any]) -> None:
+    layers = list(reversed(document["settings"]["layers"]))  # top first, as the paper's table
+    table = document["effective_dilation"]
+    rows = {layer: {name: (table[layer][name]["mean"], table[layer][name]["std"] or 0.0)
+                    for name in _CLASSES
+                    if table[layer][name]["mean"] is not None and table[layer][name]["units"]}
+            for layer in layers}
+    layer_errorbars(axes, rows, _CLASSES, "effective dilation (cells)")
     rigid = sorted({table[layer]["rigid"] for layer in layers if table[layer].get("rigid") is not None})
     for value in rigid:
         axes.axhline(value, color="0.45", linewidth=0.6, linestyle=(0, (3, 2)), zorder=0)
@@ -52,14 +75,6 @@ def _dilation_panel(axes, document: dict[str, Any]) -> None:
         axes.annotate("rigid", (len(_CLASSES) - 0.5, rigid[-1]), xytext=(-1, 1.5),
                       textcoords="offset points", ha="right", va="bottom", fontsize=FONT_SIZE - 1,
                       color="0.35")
-    axes.set_xticks(range(len(_CLASSES)), _CLASSES)
-    axes.set_xlim(-0.5, len(_CLASSES) - 0.5)
-    axes.set_ylim(bottom=0)
-    axes.set_ylabel("effective dilation (cells)")
-    # Above the plot, outside it: a legend inside would cover whichever whisker reaches it.
-    axes.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False,
-                fontsize=FONT_SIZE - 1, handletextpad=0.2, borderaxespad=0.1, borderpad=0.0,
-                ncol=min(count, _LEGEND_COLUMNS), columnspacing=0.8)
 
 
 def _share_panel(axes, share: dict[str, Any], deepest: str) -> None:
@@ -123,10 +138,15 @@ def plot_statistics(document: dict[str, Any], width: float) -> Figure:
         if share is not None:
             depth = len(document["settings"]["layers"])
             _share_panel(axes[1], share, LAYER_COLORS[(depth - 1) % len(LAYER_COLORS)])
-        for ax in axes:
-            ax.tick_params(length=2, width=0.5, pad=1.5)
-            for spine in ("top", "right"):
-                ax.spines[spine].set_visible(False)
-            for spine in ("left", "bottom"):
-                ax.spines[spine].set_linewidth(0.5)
+        style_axes(axes)
     return figure
+
+
+def style_axes(axes) -> None:
+    """The statistics figures' axes: short ticks, no top and right spines, thin others."""
+    for ax in axes:
+        ax.tick_params(length=2, width=0.5, pad=1.5)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(False)
+        for spine in ("left", "bottom"):
+            ax.spines[spine].set_linewidth(0.5)

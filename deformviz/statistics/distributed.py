@@ -28,7 +28,7 @@ from .networks import ChainNetwork
 from .ranks import Ranks, RankLost, broadcast, gather, split_by_size
 from .results import ResultError, StatsResult, add_result
 from .run import StatsOptions, _deferred_interrupt, _fresh, _resume, _settings, _take_batch, \
-    select_images, write_result
+    check_batch_size, select_images, write_result
 
 __all__ = ["run_statistics_on_ranks"]
 
@@ -54,6 +54,7 @@ def run_statistics_on_ranks(network: ChainNetwork, dataset: CocoDataset, ranks: 
         RankLost: another rank could not be reached, after rank 0 saved the state.
         ResultError: (every rank) the saved state belongs to another run.
     """
+    check_batch_size(network, batch_size)
     images = select_images(dataset, shard, limit)
     template = _fresh(_settings(network, dataset, options), network, len(images), shard, limit)
     state = None if state_path is None else Path(state_path)

@@ -19,9 +19,9 @@ from .accumulators import DilationAccumulator, ShareAccumulator
 from deformviz.geometry import ChainLayer
 
 from .chain import layer_dilation, trace_deepest_points, unit_centres
-from .size_classes import IGNORED, ImageObjects, SizeThresholds, assign_units, unit_classes
+from .size_classes import ImageObjects, SizeThresholds, place_units
 
-__all__ = ["ImageStatistics", "image_statistics", "points_inside_objects"]
+__all__ = ["ImageStatistics", "image_statistics", "points_inside_objects", "points_in_objects"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,20 +70,28 @@ def _packed_masks(objects: ImageObjects) -> tuple[Tensor, Tensor, Tensor]:
 
 def points_inside_objects(points: Tensor, assignment: Tensor, objects: ImageObjects) -> Tensor:
     """How many points of each unit lie in the unit's object (mask where present, else box),
-    for all units at once.
+    for all units at once: [V] int64 counts (arguments as `points_in_objects`)."""
+    return points_in_objects(points, assignment, objects).sum(1)
+
+
+def points_in_objects(points: Tensor, assignment: Tensor, objects: ImageObjects,
+                      use_mask: bool = True) -> Tensor:
+    """Whether each point of each unit lies in the unit's object: its mask where it has one
+    (`use_mask`), else its box; for all units at once.
 
     Args:
         points: [V, P, 2] (y, x) original-image pixels, CONTINUOUS coordinates (pixel i spans
             [i, i + 1]: index coordinates + 0.5).
         assignment: [V] object index of each unit (>= 0).
+        use_mask: False: the box, also for objects with a mask.
     Returns:
-        [V] int64 counts.
+        [V, P] bool.
     """
     points = points.cpu()
     y, x = points[..., 0], points[..., 1]
     boxes = objects.boxes.to(points.dtype)[assignment].unsqueeze(-1)  # [V, 4, 1]
     inside = (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
-    if any(mask is not None for mask in objects.masks):
+    if use_mask and any(mask is not None for mask in objects.masks):
         flat, table, has_mask = _packed_masks(objects)
         top, left, height, width, start = table[assignment].unsqueeze(-1).unbind(1)
         rows = torch.floor(y).to(torch.int64) - top  # the pixel whose square holds the point
@@ -92,7 +100,7 @@ def points_inside_objects(points: Tensor, assignment: Tensor, objects: ImageObje
         index = torch.where(in_crop, start + rows * width + cols, torch.zeros_like(rows))
         in_mask = flat[index] & in_crop
         inside = torch.where(has_mask[assignment].unsqueeze(-1), in_mask, inside)
-    return inside.sum(1)
+    return inside
 
 
 def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects: ImageObjects,
@@ -117,17 +125,11 @@ def image_statistics(chain: Sequence[ChainLayer], names: Sequence[str], objects:
     top_assignment = None
     if len(names) != len(chain):
         raise ValueError(f"need one name per layer, got {len(names)} for {len(chain)}")
-    height, width = objects.image_size
     for name, layer in zip(names, chain):
-        centres = unit_centres(layer, resize)
-        assignment = assign_units(centres, objects, use_mask)
-        dilation[name] = layer_dilation(layer).detach().cpu()
-        classes[name] = unit_classes(assignment, objects, thresholds)
         # Units centred on padding (past the resized image) are not on the image at all.
-        y, x = centres[:, 0] + 0.5, centres[:, 1] + 0.5
-        off_image = (y < 0) | (y >= height) | (x < 0) | (x >= width)
-        classes[name][off_image] = IGNORED
-        assignment[off_image] = -1
+        assignment, classes[name] = place_units(unit_centres(layer, resize), objects, thresholds,
+                                                use_mask)
+        dilation[name] = layer_dilation(layer).detach().cpu()
         top_assignment = assignment
     levels = min(len(chain), 3) if share_levels is None else share_levels
     if levels == 0 or top_assignment is None:

@@ -28,7 +28,7 @@ from deformviz.probe import LayerIndex, LayerNameError
 from .padded_batch import InputPadding
 
 __all__ = ["ChainNetwork", "NetworkChain", "BundledNetwork", "ProbedNetwork", "NetworkPreparation",
-           "resolve_chain"]
+           "BLANK_IMAGE", "resolve_chain"]
 
 
 class ChainNetwork(Protocol):
@@ -87,7 +87,7 @@ class NetworkPreparation:
 
 #: What head-layer names are resolved on: a blank square (the network's preprocessing resizes
 #: it; the pyramid levels depend on the maps' strides, not on the image).
-_BLANK = LoadedImage(np.zeros((256, 256, 3), np.uint8), "<blank>")
+BLANK_IMAGE = LoadedImage(np.zeros((256, 256, 3), np.uint8), "<blank>")
 
 
 class NetworkChain:
@@ -100,6 +100,8 @@ class NetworkChain:
         device: where it runs.
         layers: the chain (names as `--layers` takes them), or None for its default chain.
     """
+
+    family = "convolution"
 
     def __init__(self, network: Any, name: str, device: str = "cpu",
                  layers: Sequence[str] | None = None) -> None:
@@ -131,7 +133,7 @@ class NetworkChain:
         """The layers one pass on a blank image ran, calls included (`ProbeResult.index`)."""
         from deformviz.networks import probe_network
 
-        blank = self.prepare(_BLANK)[0].to(self.device)
+        blank = self.prepare(BLANK_IMAGE)[0].to(self.device)
         return probe_network(self.network, blank, detect=False).probe.index
 
     def _traced(self, batch: torch.Tensor) -> list[list[ChainLayer]]:

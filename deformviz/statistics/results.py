@@ -17,6 +17,18 @@ Layout (``"format": "deformviz.stats/1"``)::
      "in_object_share": {"points_per_unit": P, "small": {"units", "deformed": {"mean", "std"},
                          "rigid": {...}}, ...},
      "exact": {"finished": [ids], "dilation": {...}, "share": {...}}}
+
+An attention network's table (`settings.family` "attention"; settings add the layers' stages,
+score_threshold and match_iou, and have no share_levels) has, instead of effective_dilation and
+in_object_share, per layer label (see `attention_queries` for the quantities)::
+
+     "attention": {layer: {"stage": "encoder" | "decoder", "left_out_queries": n,
+                           "small": {"spread_px": {"mean", "std", "queries"},
+                                     "spread_relative": {...}, "inside_share": {...}},
+                           ..., "background": {"spread_px": {...}}}},
+     "exact": {"finished": [ids], "attention": {...}}
+
+A convolution table and an attention table never merge.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from typing import Any
 from deformviz.errors import InputError
 
 from .accumulators import DilationAccumulator, ShareAccumulator
+from .attention_accumulators import AttentionAccumulator
 
 __all__ = ["FORMAT", "StatsResult", "ResultError", "merge_results", "add_result", "read_result"]
 
@@ -52,6 +65,8 @@ class StatsResult:
         failed: id -> reason, for images that could not be used.
         shard: (index, count), 1-based, or None for a whole run.
         limit: the --limit of a quick look, or None.
+        attention: an attention network's table (then `dilation` has no layers, `share` and
+            `rigid` are empty), or None for a network of deformable convolutions.
     """
 
     settings: dict[str, Any]
@@ -63,6 +78,12 @@ class StatsResult:
     failed: dict[int, str] = field(default_factory=dict)
     shard: tuple[int, int] | None = None
     limit: int | None = None
+    attention: AttentionAccumulator | None = None
+
+    @property
+    def family(self) -> str:
+        """"attention" or "convolution": the kind of network and table."""
+        return "convolution" if self.attention is None else "attention"
 
     @property
     def complete(self) -> bool:
@@ -82,6 +103,14 @@ class StatsResult:
             document["limit"] = self.limit
         document["images"] = {"selected": self.selected, "done": self.done,
                               "failed": {str(k): self.failed[k] for k in sorted(self.failed)}}
+        if self.attention is not None:
+            stages = dict(zip(self.settings["layers"], self.settings["stages"]))
+            document["attention"] = {
+                layer: {"stage": stages[layer], "left_out_queries": self.attention.left_out[layer],
+                        **row} for layer, row in self.attention.summary().items()}
+            document["exact"] = {"finished": sorted(self.finished),
+                                 "attention": self.attention.to_json()}
+            return document
         document["effective_dilation"] = {layer: {"rigid": self.rigid.get(layer), **summary[layer],
                                                   "ignored_units": self.dilation.ignored[layer]}
                                           for layer in self.dilation.layers}
@@ -103,17 +132,21 @@ class StatsResult:
         layers = tuple(data["settings"]["layers"])
         exact = data["exact"]
         shard = data.get("shard")
+        places = dict(selected=int(data["images"]["selected"]),
+                      finished={int(i) for i in exact["finished"]},
+                      failed={int(k): str(v) for k, v in data["images"]["failed"].items()},
+                      shard=None if shard is None else (int(shard["index"]), int(shard["count"])),
+                      limit=data.get("limit"))
+        if data["settings"].get("family") == "attention":
+            return cls(data["settings"], {}, DilationAccumulator(()), None, **places,
+                       attention=AttentionAccumulator.from_json(layers, exact["attention"]))
         return cls(
             settings=data["settings"],
             rigid={layer: float(data["effective_dilation"][layer]["rigid"]) for layer in layers
                    if data["effective_dilation"][layer]["rigid"] is not None},
             dilation=DilationAccumulator.from_json(layers, exact["dilation"]),
             share=None if exact["share"] is None else ShareAccumulator.from_json(exact["share"]),
-            selected=int(data["images"]["selected"]),
-            finished={int(i) for i in exact["finished"]},
-            failed={int(k): str(v) for k, v in data["images"]["failed"].items()},
-            shard=None if shard is None else (int(shard["index"]), int(shard["count"])),
-            limit=data.get("limit"),
+            **places,
         )
 
 
@@ -163,6 +196,10 @@ def merge_results(results: list[StatsResult], names: list[str] | None = None) ->
     first = results[0]
     counts = {r.shard[1] if r.shard else 1 for r in results}
     for result, name in zip(results, names):
+        if result.family != first.family:
+            raise ResultError(f"{name} is a table of {result.family} layers and {names[0]} one of "
+                              f"{first.family} layers; they cannot be merged")
+    for result, name in zip(results, names):
         if result.settings != first.settings:
             raise ResultError(f"{name} was made with other settings than {names[0]} "
                               "(network, layers, thresholds, containment or annotations differ)")
@@ -182,7 +219,9 @@ def merge_results(results: list[StatsResult], names: list[str] | None = None) ->
         what = " and ".join([f"shards {twice} given twice (duplicates)"] * bool(twice)
                             + [f"shards {missing} missing"] * bool(missing))
         raise ResultError(f"cannot merge: {what} (of {count})")
-    merged = StatsResult(first.settings, {}, DilationAccumulator(first.dilation.layers), None, selected=0)
+    merged = StatsResult(first.settings, {}, DilationAccumulator(first.dilation.layers), None, selected=0,
+                         attention=None if first.attention is None else
+                         AttentionAccumulator(first.attention.layers))
     for result, name in zip(results, names):
         if merged.finished & result.finished:
             raise ResultError(f"{name} repeats images of another shard")
@@ -195,6 +234,8 @@ def add_result(total: StatsResult, part: StatsResult) -> None:
     """Add the images of `part` (disjoint from those of `total`, same settings) to `total`,
     exactly; `selected`, `shard` and `limit` of `total` stay as they are."""
     total.dilation.merge(part.dilation)
+    if part.attention is not None:
+        total.attention.merge(part.attention)  # type: ignore[union-attr]
     if not total.rigid:  # a part whose images all failed has not seen the layers
         total.rigid.update(part.rigid)
     if part.share is not None:

@@ -15,6 +15,9 @@
 - Batches: `batch_size` images go through the network at once (GPUs), padded as the network's
   own batching pads them; each image's units are those it has alone (`padded_batch`).
 - torchrun: `distributed.run_statistics_on_ranks` runs this loop on every rank.
+- Attention networks (`attention_network.AttentionNetwork`, family "attention"): the same
+  loop, state, shards and ranks; each image's counted queries (`attention_queries`) go into
+  the result's `attention` table instead of the dilation and share. One image at a time.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from deformviz.errors import InputError
 from deformviz.geometry import filter_effective_dilation
 
 from .accumulators import DilationAccumulator, ShareAccumulator
+from .attention_accumulators import AttentionAccumulator
 from .coco import CocoDataset, CocoImage
 from .image_statistics import image_statistics
 from .loader import AnnotatedImages, FailedImage, PreparedImage, batches, image_loader
@@ -42,7 +46,8 @@ from .padded_batch import own_chain, pad_batch
 from .results import ResultError, StatsResult, read_result
 from .size_classes import SizeThresholds
 
-__all__ = ["StatsOptions", "run_statistics", "select_images", "write_result", "parse_shard"]
+__all__ = ["StatsOptions", "run_statistics", "select_images", "write_result", "parse_shard",
+           "check_batch_size"]
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,12 @@ def select_images(dataset: CocoDataset, shard: tuple[int, int] | None = None,
     return images if limit is None else images[:limit]
 
 
+def _is_attention(network: ChainNetwork) -> bool:
+    return getattr(network, "family", "convolution") == "attention"
+
+
 def _settings(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions) -> dict[str, Any]:
-    return {
+    settings = {
         "network": network.description,
         "layers": list(network.layer_names),
         "thresholds_px2": options.thresholds.to_json(),
@@ -93,10 +102,19 @@ def _settings(network: ChainNetwork, dataset: CocoDataset, options: StatsOptions
         "annotations": {"file": dataset.annotation_file.name, "sha256": dataset.sha256,
                         "images": len(dataset.images)},
     }
+    if _is_attention(network):
+        del settings["share_levels"]
+        settings.update(family="attention", stages=list(network.stages),  # type: ignore[attr-defined]
+                        score_threshold=network.score_threshold,  # type: ignore[attr-defined]
+                        match_iou=network.match_iou)  # type: ignore[attr-defined]
+    return settings
 
 
 def _fresh(settings: dict[str, Any], network: ChainNetwork, selected: int,
            shard: tuple[int, int] | None, limit: int | None) -> StatsResult:
+    if _is_attention(network):
+        return StatsResult(settings, {}, DilationAccumulator(()), None, selected, shard=shard,
+                           limit=limit, attention=AttentionAccumulator(tuple(network.layer_names)))
     return StatsResult(settings, {}, DilationAccumulator(tuple(network.layer_names)), None,
                        selected, shard=shard, limit=limit)
 
@@ -116,6 +134,13 @@ def write_result(result: StatsResult, path: Path) -> None:
     payload = result.to_bytes()
     with atomic_write(path) as handle:
         handle.write(payload)
+
+
+def check_batch_size(network: ChainNetwork, batch_size: int) -> None:
+    """InputError (in the argument's words) for batches of an attention network: its images
+    run one at a time (a padded batch would change its valid ratios and padding masks)."""
+    if batch_size != 1 and _is_attention(network):
+        raise InputError(f"batch size {batch_size}: attention networks run one image at a time")
 
 
 @contextmanager
@@ -146,6 +171,11 @@ def _measure(result: StatsResult, network: ChainNetwork, item, options: StatsOpt
              chain=None) -> None:
     """Add one prepared image to `result` (its chain, if its batch already ran); ValueError if
     its numbers are unusable."""
+    if result.attention is not None:
+        values = network.measure(item, options.use_mask, options.thresholds)  # type: ignore[attr-defined]
+        for layer, layer_values in values.items():
+            result.attention.add(layer, layer_values)
+        return
     if chain is None:
         with torch.no_grad():
             chain = network.chain(item.tensor)
@@ -205,7 +235,8 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
     """Measure Table 2 over `dataset` (or its shard), resuming from `state_path` if it exists.
 
     Args:
-        network: the chain network (see `networks`).
+        network: the chain network (see `networks`), or an attention network
+            (`attention_network.AttentionNetwork`: the result's `attention` table).
         dataset: the checked annotations (`read_coco`).
         options: size classes, containment, share depth.
         shard: (i, n), 1-based, or None for all images.
@@ -225,6 +256,7 @@ def run_statistics(network: ChainNetwork, dataset: CocoDataset, options: StatsOp
         The StatsResult; complete unless interrupted (KeyboardInterrupt propagates after the
         state is saved).
     """
+    check_batch_size(network, batch_size)
     images = select_images(dataset, shard, limit)
     result = _fresh(_settings(network, dataset, options), network, len(images), shard, limit)
     state = None if state_path is None else Path(state_path)

@@ -28,7 +28,7 @@ from deformviz.errors import InputError
 from .masks import MaskCrop
 
 __all__ = ["CLASSES", "IGNORED", "BACKGROUND", "SizeThresholds", "ImageObjects", "assign_units",
-           "unit_classes"]
+           "unit_classes", "place_units"]
 
 CLASSES = ("small", "medium", "large", "background")
 BACKGROUND = CLASSES.index("background")
@@ -176,3 +176,24 @@ def unit_classes(assignment: Tensor, objects: ImageObjects, thresholds: SizeThre
     classes[assignment == _CROWD_ONLY] = IGNORED
     return classes
 
+
+
+def place_units(centres: Tensor, objects: ImageObjects, thresholds: SizeThresholds,
+                use_mask: bool = False) -> tuple[Tensor, Tensor]:
+    """Object and class of every unit, units centred off the image (on a model input's
+    padding) on neither.
+
+    Args:
+        centres: [U, 2] (y, x) unit centres, original-image pixels, index coordinates.
+    Returns:
+        [U] long object index (`assign_units`; -1 also off the image) and [U] long class
+        (`unit_classes`; IGNORED off the image).
+    """
+    assignment = assign_units(centres, objects, use_mask)
+    classes = unit_classes(assignment, objects, thresholds)
+    height, width = objects.image_size
+    y, x = centres[:, 0].cpu() + 0.5, centres[:, 1].cpu() + 0.5
+    off_image = (y < 0) | (y >= height) | (x < 0) | (x >= width)
+    classes[off_image] = IGNORED
+    assignment[off_image] = -1
+    return assignment, classes

@@ -22,8 +22,9 @@ from dataclasses import dataclass, replace
 
 from deformviz.errors import InputError, UnitError
 from deformviz.imaging import LoadedImage, ModelInput
+from deformviz.networks.attention_pass import probe_attention_network
 from deformviz.networks.network import DenseDetections, Network
-from deformviz.probe import AttentionProbeResult, AttentionRecord, probe_attention
+from deformviz.probe import AttentionProbeResult, AttentionRecord
 
 from .attention import attention_queries
 from .attention_results import AttentionResult
@@ -78,16 +79,11 @@ def probe_attention_image(network: Network, image: LoadedImage, *, score_thresho
     """Prepare `image` with the network's preprocessing, run it once under `probe_attention`
     and ask its detection head (if any) for objects."""
     prepared = network.preprocessing.prepare(image)
-    tensor = prepared.tensor.to(next(network.module.parameters()).device)  # type: ignore[attr-defined]
-    probed = probe_attention(network.module, tensor, keep_outputs=True,
-                             grid_overrides=network.stated_grids(prepared.padded_size))
-    head = network.detection_head
-    detections = None if head is None else head.detect(
-        probed.outputs, prepared.padded_size, score_threshold, max_detections)
-    return AttentionImage(network, image, prepared,
-                          AttentionProbeResult(probed.records, probed.input_size, None,
-                                               probed.notes),
-                          detections, model_name or network.source)
+    run = probe_attention_network(network, prepared.tensor,  # type: ignore[arg-type]
+                                  score_threshold=score_threshold,
+                                  max_detections=max_detections)
+    return AttentionImage(network, image, prepared, run.probed, run.detections,
+                          model_name or network.source)
 
 
 def encoder_query_at(record: AttentionRecord, prepared: ModelInput, x: float, y: float,

@@ -12,7 +12,7 @@ import typer
 from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLongSideOpt,
                                ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt, Stride1x1Opt,
                                WeightsFromOpt, WeightsOpt, parse_layers)
-from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt
+from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt, finite_in
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
 EPILOG = """\b
@@ -29,6 +29,15 @@ Your own network (every network 'sample' takes; 'deformviz inspect FILE' lists i
   deformviz stats val2017/ -a instances_val2017.json --model work_dirs/epoch_12.pth --weights-from model
   deformviz stats val2017/ -a instances_val2017.json --model-factory pkg.nets:fcos_dcn \
       --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
+\b
+Deformable attention (a Hugging Face model folder; pip install "deformviz[transformers]"):
+  deformviz stats val2017/ -a instances_val2017.json --model deformable-detr/ -o attention.json
+  deformviz stats val2017/ -a instances_val2017.json --model deformable-detr/ \
+      --layers encoder5,decoder0,decoder5 --score-threshold 0.5 --objects mask
+Per size class: the attention-weighted mean distance of the sampling points from the
+reference point (px, and / sqrt(object area)) and the weight inside the object, over the
+decoder queries whose detection matched an object (IoU >= --match-iou, best score first, one
+query per object, crowd regions never) and over the encoder queries (cells) by what they sit on.
 \b
 A run saves its state to OUTPUT.partial.json every --checkpoint-every images and on Ctrl-C;
 the same command again continues where it stopped (--restart starts over).
@@ -101,6 +110,14 @@ def command(
         "--checkpoint-every", metavar="N", min=1, help="Images between saves of the resumable state.")] = 25,
     restart: Annotated[bool, typer.Option(
         "--restart", help="Ignore a saved state and start over.")] = False,
+    score_threshold: Annotated[Optional[float], typer.Option(
+        "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0), show_default=False,
+        help="Attention models: the least score of a detection whose decoder query is matched "
+             "to an object [default: 0.3].")] = None,
+    match_iou: Annotated[Optional[float], typer.Option(
+        "--match-iou", metavar="IOU", callback=finite_in(0.0, 1.0), show_default=False,
+        help="Attention models: the least box IoU of a detection with the object its query is "
+             "counted for [default: 0.5, COCO's AP50].")] = None,
     rank_timeout: Annotated[float, typer.Option(
         "--rank-timeout", metavar="SECONDS", min=1.0,
         help="Under torchrun: how long a rank waits for the others before the run stops.")] = 600.0,
@@ -110,7 +127,10 @@ def command(
     inside its object next to the rigid filter's, over a folder of images with COCO
     annotations. Prints the tables and writes JSON (and a figure). Layers with several offset
     groups: the effective dilation is the mean over the groups of each group's own, and the
-    deepest points follow group 0 through the chain."""
+    deepest points follow group 0 through the chain. Deformable-attention models (--layers names
+    attention layers, e.g. encoder5,decoder5; default the last of each): the spread of each
+    counted query's sampling points around its reference point and its attention inside its
+    object, per size class."""
     from deformviz.errors import InputError
     from deformviz.plotting.output import figure_format
     from deformviz.plotting.size import parse_width
@@ -151,7 +171,7 @@ def command(
                       options_thresholds,
                       objects == Containment.mask, model, network_options, parse_layers(layers),
                       size, device.value, limit, shard_pair, workers, checkpoint_every, restart,
-                      rank_timeout, batch_size)
+                      rank_timeout, batch_size, score_threshold, match_iou)
         if result is None:  # a rank other than 0 of a torchrun job: rank 0 reports
             return
     from rich.console import Console
@@ -161,10 +181,12 @@ def command(
         console.print(table)
     if figure is not None:
         from deformviz.output_paths import writable_path
+        from deformviz.plotting.attention_statistics import plot_attention_statistics
         from deformviz.plotting.output import save_figure
         from deformviz.plotting.statistics import plot_statistics
 
-        save_figure(plot_statistics(result.to_json(), width_in or parse_width("cvpr-column")),
+        plot = plot_attention_statistics if result.family == "attention" else plot_statistics
+        save_figure(plot(result.to_json(), width_in or parse_width("cvpr-column")),
                     writable_path(figure), dpi)
         print(figure)
 
@@ -206,10 +228,9 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
          thresholds, use_mask: bool, model: str | None,
          network_options, layers: list[str] | None, size: int, device: str, limit: int | None, shard,
          workers: int, checkpoint_every: int, restart: bool, rank_timeout: float,
-         batch_size: int):
+         batch_size: int, score_threshold: float | None, match_iou: float | None):
     from deformviz.output_paths import writable_path
     from deformviz.statistics.coco import read_coco
-    from deformviz.statistics.networks import NetworkChain
     from deformviz.statistics.ranks import Ranks, join, leave
     from deformviz.statistics.run import StatsOptions, write_result
 
@@ -232,8 +253,9 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
     if ranks is not None:
         torch_device = join(ranks, torch_device, rank_timeout)
     try:
-        network, name = load_cli_network(model, torch_device, network_options, size)
-        chain_network = NetworkChain(network, name, torch_device, layers)
+        network, name = load_cli_network(model, torch_device, network_options)
+        chain_network = _stats_network(network, name, torch_device, layers, size, batch_size,
+                                       score_threshold, match_iou)
         options = StatsOptions(thresholds, use_mask)
 
         def measure(progress=None, on_failure=None):
@@ -262,6 +284,37 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
     on = "" if ranks is None else f" on {ranks.world} processes"
     print(f"{result.done} images measured, {len(result.failed)} failed, in {elapsed:.1f} s{on} -> {output}")
     return result
+
+
+def _stats_network(network, name: str, device: str, layers: list[str] | None, size: int,
+                   batch_size: int, score_threshold: float | None, match_iou: float | None):
+    """The loaded network as a statistics run takes it, chosen by its family; an option of the
+    other family is a one-line error."""
+    from deformviz.errors import InputError
+    from deformviz.statistics.networks import NetworkChain
+
+    from ..runtime import DEFAULT_SIZE, resize_cli_network
+
+    if network.family == "attention":
+        from deformviz.statistics.attention_network import DEFAULT_SCORE, AttentionNetwork
+        from deformviz.statistics.detection_matching import MATCH_IOU
+
+        if size != DEFAULT_SIZE:
+            raise InputError("--long-side/--size: not for a deformable-attention model (it "
+                             "resizes the bundled network; a folder's image processor, or a "
+                             "factory's --short-side / --max-long-side, sizes the input)")
+        if batch_size != 1:
+            raise InputError("--batch-size: not for a deformable-attention model (its images run "
+                             "one at a time: a padded batch would change its padding masks)")
+        return AttentionNetwork(network, name, device, layers,
+                                DEFAULT_SCORE if score_threshold is None else score_threshold,
+                                MATCH_IOU if match_iou is None else match_iou)
+    wrong = [flag for flag, value in (("--score-threshold", score_threshold),
+                                      ("--match-iou", match_iou)) if value is not None]
+    if wrong:
+        raise InputError(f"{', '.join(wrong)}: only for deformable-attention models (their "
+                         "decoder queries are counted through the detections)")
+    return NetworkChain(resize_cli_network(network, size), name, device, layers)
 
 
 def _measure_with_progress(measure, state_file: Path, state: Path):
@@ -303,7 +356,12 @@ def _measure_with_progress(measure, state_file: Path, state: Path):
 
 
 def render(document: dict) -> list:
-    """The result document as rich tables: Table 2 and the in-object share."""
+    """The result document as rich tables: Table 2 and the in-object share (an attention
+    model's: `attention_stats.render_attention`)."""
+    if document["settings"].get("family") == "attention":
+        from ..attention_stats import render_attention
+
+        return render_attention(document) + _failures(document)
     from rich import box
     from rich.table import Table
 
@@ -359,8 +417,13 @@ def render(document: dict) -> list:
                      for v in values]
             table.add_row(name, f"{entry['units']:,}", *cells)
         tables.append(table)
+    return tables + _failures(document)
+
+
+def _failures(document: dict) -> list[str]:
+    """A line saying how many images could not be used, if any."""
     images = document["images"]
-    if images["failed"]:
-        tables.append(f"{len(images['failed'])} of {images['selected']} images could not be used "
-                      "(listed under images.failed in the JSON)")
-    return tables
+    if not images["failed"]:
+        return []
+    return [f"{len(images['failed'])} of {images['selected']} images could not be used "
+            "(listed under images.failed in the JSON)"]
