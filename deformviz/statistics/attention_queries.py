@@ -170,6 +170,11 @@ def layer_values(record: AttentionRecord, queries: Tensor, assignment: Tensor, c
                                       record.spatial_shapes, record.level_grids, resized_size,
                                       original_size)
     weights = record.weights[batch_index].numpy()[chosen].astype(np.float64)
+    # A level with fewer points (D-FINE) is padded with NaN places of weight 0: put them on
+    # the reference, where they add nothing; a NaN of nonzero weight still shows below.
+    padded = ~np.isfinite(points).all(-1) & (weights == 0)
+    on_reference = reference.reshape(len(points), *[1] * (points.ndim - 2), 2)
+    points = np.where(padded[..., None], on_reference, points)
     spread = torch.from_numpy(query_spread(points, weights, reference))
     relative = torch.full_like(spread, float("nan"))
     share = torch.full_like(spread, float("nan"))

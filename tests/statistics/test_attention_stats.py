@@ -53,7 +53,7 @@ def _independent(unit, box, mask, area) -> tuple[float, float, float]:
     point by point (mask: None, or the object's MaskCrop)."""
     rx, ry = unit.reference
     total = weighted = inside = 0.0
-    for (x, y), w in zip(unit.points.reshape(-1, 2), unit.weights.reshape(-1)):
+    for (x, y), w in zip(unit.points[unit.point_mask], unit.weights[unit.point_mask]):
         total += w
         weighted += w * math.hypot(x - rx, y - ry)
         cx, cy = x + 0.5, y + 0.5  # index -> continuous coordinates
@@ -120,6 +120,35 @@ def test_each_query_and_the_table_match_an_independent_computation(network, data
                 share = summary[name_of_class]["inside_share"]["mean"]
                 assert share == pytest.approx(np.mean([e[3] for e in mine]), rel=1e-12, abs=1e-15)
     assert all(float(layer.inside_share.nansum()) > 0 for layer in values.values())
+
+
+def test_levels_with_fewer_points_add_nothing(tmp_path):
+    # D-FINE with 2, 4 and 3 points on its levels: the padded places (NaN, weight 0) are left
+    # out, the real points counted exactly as above.
+    network = load_network(write_folder(tmp_path / "dfine", "d_fine"))
+    dataset = read_coco(write_attention_dataset(tmp_path / "scenes", network, sizes=((96, 96),)),
+                        tmp_path / "scenes")
+    image = dataset.images[0]
+    loaded = load_image(image.path)
+    probed = probe_attention_image(network, loaded, score_threshold=0.0, max_detections=1000)
+    objects = objects_of(image, loaded.size, False)
+    d = probed.detections
+    name = "model.decoder.layers.1.encoder_attn"
+    assert probed.probed.layer(name).level_points == (2, 4, 3)
+    layer = image_query_values(probed.probed, [name], d.boxes, d.queries, objects, THRESHOLDS,
+                               probed.prepared.resized_size, False, MATCH_IOU)[name]
+    assert len(layer.queries) >= 2
+    detected = probed.detected_queries()
+    found = match_detections(torch.tensor([box.box for box in detected.values()]), objects,
+                             MATCH_IOU)
+    object_of_query = {q: int(f) for q, f in zip(detected, found) if f >= 0}
+    units = attention_units(probed, layer=name, queries=layer.queries.tolist()).units
+    for index, unit in enumerate(units):
+        which = object_of_query[unit.query]
+        numbers = _independent(unit, objects.boxes[which].tolist(), None,
+                               float(objects.areas[which]))
+        got = (layer.spread_px[index], layer.spread_relative[index], layer.inside_share[index])
+        assert np.allclose(got, numbers, rtol=1e-12, atol=1e-12), (got, numbers)
 
 
 def _object_under(probed, name: str, query: int, objects: ImageObjects, use_mask: bool) -> int:
