@@ -15,7 +15,8 @@ _COUNTED = {"decoder": "decoder queries whose detection matched an object",
 def _cell(entry: dict | None, digits: str) -> str:
     if entry is None or entry["mean"] is None or entry["queries"] == 0:
         return "-"
-    std = "-" if entry["std"] is None else format(entry["std"], digits)
+    spread = entry["std"]  # None (read from JSON) or NaN (computed) for a single query
+    std = "-" if spread is None or spread != spread else format(spread, digits)
     return f"{format(entry['mean'], digits)} ± {std}"
 
 
