@@ -15,8 +15,8 @@ from typing import Any
 
 from deformviz.errors import DeviceError, InputError
 
-__all__ = ["resolve_device", "load_cli_model", "load_cli_network", "NetworkOptions",
-           "DEFAULT_SIZE"]
+__all__ = ["resolve_device", "load_cli_model", "load_cli_network", "with_cli_size",
+           "NetworkOptions", "DEFAULT_SIZE"]
 
 #: `--long-side` (old name `--size`): the bundled network's default resize (pixels of the longer side).
 DEFAULT_SIZE = 512
@@ -58,7 +58,7 @@ def load_cli_model(spec: str | None, device: str):
     if name in MODELS:
         return load_network(name, device=device), name
     path = Path(name).expanduser()
-    if path.is_file():
+    if path.is_file() or path.is_dir():  # a folder: a Hugging Face model (load_network says)
         return load_network(path, device=device), str(path)
     if path.suffix or "/" in name or "\\" in name:
         raise InputError(f"--model {name}: no such weights file")
@@ -121,7 +121,7 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
         (network on `device`, eval mode; the name to record in results).
     """
     from deformviz.models.registry import DEFAULT_MODEL
-    from deformviz.networks import NetworkOptionError, load_network, with_resize
+    from deformviz.networks import NetworkOptionError, load_network
 
     if options.factory is not None and spec is not None:
         raise InputError("give either --model or --model-factory, not both")
@@ -134,12 +134,20 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
             name = network.source
         else:
             network, name = load_cli_model(spec, device)
-        if size != DEFAULT_SIZE:
-            network = with_resize(network, long_side=size)
     except NetworkOptionError as error:
-        if "long_side" in error.given:
-            raise InputError("--long-side/--size resizes for the bundled network; for your own "
-                             "network use --short-side / --max-long-side") from error
         raise InputError(f"{', '.join(options.given)}: only for your own network "
                          "(--model FILE of a checkpoint, or --model-factory)") from error
-    return network, name
+    return with_cli_size(network, size), name
+
+
+def with_cli_size(network, size: int = DEFAULT_SIZE):
+    """`network` resized as `--long-side` says (its default: the network unchanged)."""
+    from deformviz.networks import NetworkOptionError, with_resize
+
+    if size == DEFAULT_SIZE:
+        return network
+    try:
+        return with_resize(network, long_side=size)
+    except NetworkOptionError as error:
+        raise InputError("--long-side/--size resizes for the bundled network; for your own "
+                         "network use --short-side / --max-long-side") from error
