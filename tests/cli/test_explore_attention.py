@@ -1,0 +1,105 @@
+"""`deformviz explore IMAGE --model FOLDER` for a deformable-attention network (a small random
+Deformable DETR folder built in code): the page, the options only one family takes (one-line
+errors, exit 2, nothing written), and inputs never overwritten."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.networks.transformers_folders import write_folder
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return write_folder(tmp_path_factory.mktemp("hf") / "detr")
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _page_data(page: Path) -> dict:
+    text = page.read_text()
+    found = re.search(r'<script type="application/json" id="deformviz-data">(.*?)</script>',
+                      text, re.S)
+    return json.loads(found.group(1))
+
+
+def test_writes_the_attention_page(run, folder: Path, image: Path, tmp_path: Path) -> None:
+    page = tmp_path / "out" / "page.html"
+    result = run("explore", image, "--model", folder, "-o", page, "--score-threshold", "0",
+                 "--max-boxes", "3", "--layer", "encoder0", "--encoder-levels", "2,4",
+                 model=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(page)
+    data = _page_data(page)
+    assert data["kind"] == "attention"
+    assert data["encoder"]["label"] == "encoder0" and data["encoder"]["levels"] == [1, 3]
+    assert len(data["detections"]) == 3 and len(data["decoder"]) == 2
+    assert data["command"]["arguments"] == ["--model", str(folder), "--score-threshold", "0"]
+    assert data["image"]["width"] == 200 and data["image"]["height"] == 120
+
+
+def test_default_page_name_and_every_level(run, folder: Path, image: Path, tmp_path) -> None:
+    result = run("explore", image, "--model", folder, "--encoder-levels", "all", model=False)
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "photo_explore.html"  # run() works in tmp_path
+    data = _page_data(page)
+    assert data["encoder"]["label"] == "encoder1" and data["encoder"]["levels"] == [0, 1, 2, 3]
+    assert data["command"]["arguments"] == ["--model", str(folder)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--levels", "2"), "--levels: only for deformable convolutions"),
+    (("--layers", "res5a"), "--layers: only for deformable convolutions"),
+    (("--group", "1"), "--group: only for deformable convolutions"),
+    (("--long-side", "640"), "--long-side: only for deformable convolutions"),
+    (("--encoder-levels", "0"), "--encoder-levels '0'"),
+    (("--encoder-levels", "7"), "level 7 outside 1..4"),
+    (("--layer", "decoder9"), "decoder9"),
+    (("--layer", "encoder0", "--layer", "encoder1"), "one encoder layer"),
+    (("--short-side", "300"), "--short-side"),
+])
+def test_convolution_options_exit_2(run, folder: Path, image: Path, tmp_path: Path, args,
+                                    message) -> None:
+    page = tmp_path / "bad.html"
+    result = run("explore", image, "--model", folder, "-o", page, *args, model=False)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not page.exists()
+
+
+@pytest.mark.parametrize("args", [("--layer", "decoder1"), ("--encoder-levels", "2")])
+def test_attention_options_for_a_convolution_network_exit_2(run, samples: Path, tmp_path: Path,
+                                                            args) -> None:
+    page = tmp_path / "bad.html"
+    result = run("explore", samples / "chelsea.jpg", "-o", page, *args)
+    assert result.exit_code == 2, result.output
+    assert f"{args[0]}: only for deformable-attention networks" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not page.exists()
+
+
+def test_never_overwrites_an_input(run, folder: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "photo.html"  # an image whose name ends like a page
+    pixels = np.random.default_rng(1).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(picture, format="PNG")
+    before = picture.read_bytes()
+    result = run("explore", picture, "--model", folder, "-o", picture, model=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert picture.read_bytes() == before
+    config = (folder / "config.json").read_bytes()
+    result = run("explore", picture, "--model", folder, "-o", folder / "config.json",
+                 model=False)
+    assert result.exit_code == 2 and (folder / "config.json").read_bytes() == config
