@@ -1,9 +1,9 @@
 """The explore page: one self-contained HTML file from a description (`ExploreData` of a
 convolutional network, `AttentionExploreData` of a deformable-attention one).
 
-The page is a template (`assets/explore.html`, `assets/explore_attention.html`) with the
-stylesheet, the shared helpers (`assets/common.js`), its script and the description's JSON
-inlined: no server, no network, no CDN (its Content-Security-Policy forbids every fetch except
+The page is the skeleton `assets/page.html` with the page's body (`assets/explore_body.html`,
+`assets/explore_attention_body.html`), the stylesheet, the shared helpers (`assets/common.js`),
+its script and the description's JSON inlined: no server, no network, no CDN (its Content-Security-Policy forbids every fetch except
 data: images), so it opens from disk in any current browser.
 """
 
@@ -23,7 +23,7 @@ from .description import ExploreData
 __all__ = ["render_page", "write_page", "check_page_path", "PAGE_SUFFIXES"]
 
 PAGE_SUFFIXES = (".html", ".htm")
-_SLOT = re.compile(r"\{\{(TITLE|STYLE|SCRIPT|DATA)\}\}")
+_SLOT = re.compile(r"\{\{(TITLE|STYLE|BODY|SCRIPT|DATA)\}\}")
 
 
 def _asset(name: str) -> str:
@@ -37,11 +37,12 @@ def render_page(data: ExploreData | AttentionExploreData) -> bytes:
     values = {
         "TITLE": html.escape(f"deformviz explore: {Path(data.image_name).name}"),
         "STYLE": _asset("explore.css"),
+        "BODY": _asset(f"{name}_body.html"),
         "SCRIPT": script.replace("</", "<\\/"),
         "DATA": data.to_json(),
     }
     # One pass, so text inserted for one slot (an image name, say) is never read as another.
-    return _SLOT.sub(lambda match: values[match.group(1)], _asset(f"{name}.html")).encode("utf-8")
+    return _SLOT.sub(lambda match: values[match.group(1)], _asset("page.html")).encode("utf-8")
 
 
 def check_page_path(path: Path) -> None:

@@ -12,21 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.networks.transformers_folders import write_folder
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return write_folder(tmp_path_factory.mktemp("hf") / "detr")
-
-
-@pytest.fixture
-def image(tmp_path: Path) -> Path:
-    path = tmp_path / "photo.png"
-    pixels = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
-
 
 def _page_data(page: Path) -> dict:
     text = page.read_text()
@@ -35,9 +20,9 @@ def _page_data(page: Path) -> dict:
     return json.loads(found.group(1))
 
 
-def test_writes_the_attention_page(run, folder: Path, image: Path, tmp_path: Path) -> None:
+def test_writes_the_attention_page(run, detr: Path, photo: Path, tmp_path: Path) -> None:
     page = tmp_path / "out" / "page.html"
-    result = run("explore", image, "--model", folder, "-o", page, "--score-threshold", "0",
+    result = run("explore", photo, "--model", detr, "-o", page, "--score-threshold", "0",
                  "--max-boxes", "3", "--layer", "encoder0", "--encoder-levels", "2,4",
                  model=False)
     assert result.exit_code == 0, result.output
@@ -46,17 +31,17 @@ def test_writes_the_attention_page(run, folder: Path, image: Path, tmp_path: Pat
     assert data["kind"] == "attention"
     assert data["encoder"]["label"] == "encoder0" and data["encoder"]["levels"] == [1, 3]
     assert len(data["detections"]) == 3 and len(data["decoder"]) == 2
-    assert data["command"]["arguments"] == ["--model", str(folder), "--score-threshold", "0"]
+    assert data["command"]["arguments"] == ["--model", str(detr), "--score-threshold", "0"]
     assert data["image"]["width"] == 200 and data["image"]["height"] == 120
 
 
-def test_default_page_name_and_every_level(run, folder: Path, image: Path, tmp_path) -> None:
-    result = run("explore", image, "--model", folder, "--encoder-levels", "all", model=False)
+def test_default_page_name_and_every_level(run, detr: Path, photo: Path, tmp_path) -> None:
+    result = run("explore", photo, "--model", detr, "--encoder-levels", "all", model=False)
     assert result.exit_code == 0, result.output
     page = tmp_path / "photo_explore.html"  # run() works in tmp_path
     data = _page_data(page)
     assert data["encoder"]["label"] == "encoder1" and data["encoder"]["levels"] == [0, 1, 2, 3]
-    assert data["command"]["arguments"] == ["--model", str(folder)]
+    assert data["command"]["arguments"] == ["--model", str(detr)]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -70,10 +55,10 @@ def test_default_page_name_and_every_level(run, folder: Path, image: Path, tmp_p
     (("--layer", "encoder0", "--layer", "encoder1"), "one encoder layer"),
     (("--short-side", "300"), "--short-side"),
 ])
-def test_convolution_options_exit_2(run, folder: Path, image: Path, tmp_path: Path, args,
+def test_convolution_options_exit_2(run, detr: Path, photo: Path, tmp_path: Path, args,
                                     message) -> None:
     page = tmp_path / "bad.html"
-    result = run("explore", image, "--model", folder, "-o", page, *args, model=False)
+    result = run("explore", photo, "--model", detr, "-o", page, *args, model=False)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -91,15 +76,15 @@ def test_attention_options_for_a_convolution_network_exit_2(run, samples: Path, 
     assert not page.exists()
 
 
-def test_never_overwrites_an_input(run, folder: Path, tmp_path: Path) -> None:
-    picture = tmp_path / "photo.html"  # an image whose name ends like a page
+def test_never_overwrites_an_input(run, detr: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "photo.html"  # an photo whose name ends like a page
     pixels = np.random.default_rng(1).integers(0, 255, (40, 60, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(picture, format="PNG")
     before = picture.read_bytes()
-    result = run("explore", picture, "--model", folder, "-o", picture, model=False)
+    result = run("explore", picture, "--model", detr, "-o", picture, model=False)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert picture.read_bytes() == before
-    config = (folder / "config.json").read_bytes()
-    result = run("explore", picture, "--model", folder, "-o", folder / "config.json",
+    config = (detr / "config.json").read_bytes()
+    result = run("explore", picture, "--model", detr, "-o", detr / "config.json",
                  model=False)
-    assert result.exit_code == 2 and (folder / "config.json").read_bytes() == config
+    assert result.exit_code == 2 and (detr / "config.json").read_bytes() == config

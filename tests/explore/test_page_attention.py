@@ -7,7 +7,6 @@ command, run, draws the pinned queries with the page's points."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shlex
 from pathlib import Path
@@ -24,6 +23,7 @@ from deformviz.visualize.attention_sampling import probe_attention_image
 
 from .attention_page import TOLERANCE, unit_points, write_folder
 from .browser import console_errors, copy_command, network_requests, open_page, point_at
+from .compare import run_copied_command
 
 IMAGE = "chelsea.jpg"  # 451 x 300, resized by the processor to 160 x 106: a real resize
 
@@ -132,16 +132,6 @@ def test_heads_levels_and_min_weight_choose_the_points(loaded) -> None:
     loaded.execute_script("window.deformvizExplore.setMinWeight(0)")
 
 
-def _run_sample(command: str, folder: Path) -> list[dict]:
-    words = shlex.split(command)
-    assert words[:2] == ["deformviz", "sample"], command
-    data = folder / "units.json"
-    result = CliRunner().invoke(app, [*words[1:], "-o", str(folder / "figure.png"),
-                                      "--save-data", str(data), "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    return json.loads(data.read_text())["units"]
-
-
 def test_copied_commands_draw_the_pinned_queries(loaded, tmp_path: Path) -> None:
     loaded.execute_script("window.deformvizExplore.setMode('detections')")
     detections = loaded.execute_script("return window.deformvizExplore.data.detections")
@@ -154,7 +144,7 @@ def test_copied_commands_draw_the_pinned_queries(loaded, tmp_path: Path) -> None
     assert words[words.index("--layer") + 1] == "decoder1"
     assert [int(words[i + 1]) for i, w in enumerate(words) if w == "--query"] == \
         [p["query"] for p in pins]
-    units = _run_sample(command, tmp_path / "decoder")
+    units = run_copied_command(command, tmp_path)
     assert [u["query"] for u in units] == [p["query"] for p in pins]
     for unit, pin in zip(units, pins):
         assert unit["layer"] == pin["layer"]
@@ -169,7 +159,7 @@ def test_copied_commands_draw_the_pinned_queries(loaded, tmp_path: Path) -> None
     words = shlex.split(command)
     assert words[words.index("--layer") + 1] == "encoder1"
     assert words[-2:] == ["--level", "3"] and words.count("--at") == 2
-    units = _run_sample(command, tmp_path / "encoder")
+    units = run_copied_command(command, tmp_path)
     assert [u["query"] for u in units] == [p["query"] for p in pins]
     for unit, pin in zip(units, pins):
         np.testing.assert_allclose(unit["points"], pin["points"], atol=TOLERANCE, rtol=0)

@@ -60,6 +60,62 @@ const deformvizCommon = (function () {
     return scale;
   }
 
+  // The page's "copy command" button: copy `text` (the #command box's), flash "copied" in
+  // #copied, then call done().
+  function copyCommand(text, done) {
+    if (!text) return;
+    copyText(text, document.getElementById("command"), function () {
+      done();
+      document.getElementById("copied").textContent = "copied";
+      setTimeout(function () { document.getElementById("copied").textContent = ""; }, 1500);
+    });
+  }
+
+  // Original-pixel index coordinates [x, y] under a pointer event on a canvas drawn at `scale`
+  // CSS pixels per image pixel (pixel i spans [i, i + 1) * scale).
+  function pointerPixel(canvas, event, scale) {
+    const rect = canvas.getBoundingClientRect();
+    return [(event.clientX - rect.left) / scale - 0.5, (event.clientY - rect.top) / scale - 0.5];
+  }
+
+  function insideImage(p, width, height) {
+    return p[0] > -0.5 && p[0] < width - 0.5 && p[1] > -0.5 && p[1] < height - 0.5;
+  }
+
+  // For scripts and tests: where the image lies in the viewport ({left, top} CSS pixels and
+  // CSS pixels per image pixel), and the viewport coordinates of original pixel (x, y).
+  function viewOf(canvas, scale) {
+    const rect = canvas.getBoundingClientRect();
+    return { left: rect.left, top: rect.top, scale: scale };
+  }
+  function toClient(canvas, scale, x, y) {
+    const rect = canvas.getBoundingClientRect();
+    return [rect.left + (x + 0.5) * scale, rect.top + (y + 0.5) * scale];
+  }
+
+  // Rows "<b>name:</b> value" into `box` from [[name, value], ...].
+  function infoRows(box, lines) {
+    lines.forEach(function (line) {
+      const row = el("div");
+      row.appendChild(el("b", {}, line[0] + ": "));
+      row.appendChild(document.createTextNode(line[1]));
+      box.appendChild(row);
+    });
+  }
+
+  // A detection's label ("cat 0.91") on a filled tab above its box's top-left corner (x, y
+  // canvas pixels; inside the box at the image's top).
+  function drawLabel(context, text, x, y, colour) {
+    context.save();
+    context.font = "12px system-ui, sans-serif";
+    const width = context.measureText(text).width + 6, top = Math.max(0, y - 16);
+    context.fillStyle = colour; context.fillRect(x, top, width, 16);
+    context.fillStyle = "#000"; context.fillText(text, x + 3, top + 12);
+    context.restore();
+  }
+
   return { decodeFloat32: decodeFloat32, roundHalfEven: roundHalfEven, el: el, fmt: fmt,
-           shellQuote: shellQuote, copyText: copyText, fitCanvas: fitCanvas };
+           shellQuote: shellQuote, copyText: copyText, fitCanvas: fitCanvas,
+           copyCommand: copyCommand, pointerPixel: pointerPixel, insideImage: insideImage,
+           viewOf: viewOf, toClient: toClient, infoRows: infoRows, drawLabel: drawLabel };
 })();

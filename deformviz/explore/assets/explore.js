@@ -196,15 +196,8 @@
         drawBox(det.box, DATA.colours.box, 2);
         const label = det.label + " " + det.score.toFixed(2) +
           (det.head_label && det.head_label !== det.label ? " (head: " + det.head_label + ")" : "");
-        context.save();
-        context.font = "12px system-ui, sans-serif";
-        const width = context.measureText(label).width + 6;
-        context.fillStyle = DATA.colours.box;
-        const top = Math.max(0, det.box[1] * scale - 16);  // inside the box at the image's top
-        context.fillRect(det.box[0] * scale, top, width, 16);
-        context.fillStyle = "#000";
-        context.fillText(label, det.box[0] * scale + 3, top + 12);
-        context.restore();
+        deformvizCommon.drawLabel(context, label, det.box[0] * scale, det.box[1] * scale,
+                                  DATA.colours.box);
       }
     });
   }
@@ -291,12 +284,7 @@
       if (MODULATED) text += ", mean modulation " + fmt(sum / lv.weights.length, 3);
       lines.push(["level " + (i + 1) + " (" + lv.layer + ")", text]);
     });
-    lines.forEach(function (line) {
-      const row = el("div");
-      row.appendChild(el("b", {}, line[0] + ": "));
-      row.appendChild(document.createTextNode(line[1]));
-      box.appendChild(row);
-    });
+    deformvizCommon.infoRows(box, lines);
   }
 
   // The --at pixel of a pinned unit: its centre, rounded to 0.01 px and kept inside the image,
@@ -416,20 +404,12 @@
 
   function copyCommand() {
     const text = command();
-    if (!text) return;
-    deformvizCommon.copyText(text, document.getElementById("command"), function () {
-      state.lastCopied = text;
-      document.getElementById("copied").textContent = "copied";
-      setTimeout(function () { document.getElementById("copied").textContent = ""; }, 1500);
-    });
+    deformvizCommon.copyCommand(text, function () { state.lastCopied = text; });
   }
 
   // ---------------------------------------------------------------- input
-  function pointerPixel(event) {  // original pixel index coordinates under the pointer
-    const rect = canvas.getBoundingClientRect();
-    return [(event.clientX - rect.left) / scale - 0.5, (event.clientY - rect.top) / scale - 0.5];
-  }
-  function insideImage(p) { return p[0] > -0.5 && p[0] < IMAGE_W - 0.5 && p[1] > -0.5 && p[1] < IMAGE_H - 0.5; }
+  function pointerPixel(event) { return deformvizCommon.pointerPixel(canvas, event, scale); }
+  function insideImage(p) { return deformvizCommon.insideImage(p, IMAGE_W, IMAGE_H); }
 
   canvas.addEventListener("pointermove", function (event) {
     const p = pointerPixel(event);
@@ -473,15 +453,9 @@
     trace: function (cy, cx, levels) { return plain(traceUnit([cy, cx], levels || state.levels)); },
     cellAt: cellAt,
     // Where the image lies in the viewport: {left, top} CSS pixels and CSS pixels per image pixel.
-    view: function () {
-      const rect = canvas.getBoundingClientRect();
-      return { left: rect.left, top: rect.top, scale: scale };
-    },
+    view: function () { return deformvizCommon.viewOf(canvas, scale); },
     // Viewport (client) coordinates of original pixel (x, y).
-    toClient: function (x, y) {
-      const rect = canvas.getBoundingClientRect();
-      return [rect.left + (x + 0.5) * scale, rect.top + (y + 0.5) * scale];
-    },
+    toClient: function (x, y) { return deformvizCommon.toClient(canvas, scale, x, y); },
     shown: function () {
       return shownCells().map(function (cell) {
         return Object.assign(plain(traceOf(cell)), { pinned: pinIndex(cell) >= 0 });

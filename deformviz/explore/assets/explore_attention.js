@@ -228,11 +228,8 @@
       context.strokeStyle = COLOURS.box; context.lineWidth = strong ? 3 : 1.5;
       context.globalAlpha = strong || state.mode === "detections" ? 1 : 0.5;
       context.strokeRect(b[0] * scale, b[1] * scale, (b[2] - b[0]) * scale, (b[3] - b[1]) * scale);
-      const text = det.label + " " + det.score.toFixed(2);
-      context.font = "12px system-ui, sans-serif";
-      const width = context.measureText(text).width + 6, top = Math.max(0, b[1] * scale - 16);
-      context.fillStyle = COLOURS.box; context.fillRect(b[0] * scale, top, width, 16);
-      context.fillStyle = "#000"; context.fillText(text, b[0] * scale + 3, top + 12);
+      common.drawLabel(context, det.label + " " + det.score.toFixed(2), b[0] * scale, b[1] * scale,
+                       COLOURS.box);
       context.restore();
     });
   }
@@ -287,12 +284,7 @@
     }
     lines.push(["weight per level", shares.join(", ")]);
     lines.push(["points shown", visiblePoints(d).length + " of " + d.M * d.L * d.K]);
-    lines.forEach(function (line) {
-      const row = el("div");
-      row.appendChild(el("b", {}, line[0] + ": "));
-      row.appendChild(document.createTextNode(line[1]));
-      box.appendChild(row);
-    });
+    common.infoRows(box, lines);
   }
 
   // The --at pixel of a pinned encoder cell: its centre, rounded to 0.01 px and kept inside
@@ -443,20 +435,12 @@
 
   function copyCommand() {
     const text = command();
-    if (!text) return;
-    common.copyText(text, document.getElementById("command"), function () {
-      state.lastCopied = text;
-      document.getElementById("copied").textContent = "copied";
-      setTimeout(function () { document.getElementById("copied").textContent = ""; }, 1500);
-    });
+    common.copyCommand(text, function () { state.lastCopied = text; });
   }
 
   // ---------------------------------------------------------------- input
-  function pointerPixel(event) {  // original pixel index coordinates under the pointer
-    const rect = canvas.getBoundingClientRect();
-    return [(event.clientX - rect.left) / scale - 0.5, (event.clientY - rect.top) / scale - 0.5];
-  }
-  function insideImage(p) { return p[0] > -0.5 && p[0] < IMAGE_W - 0.5 && p[1] > -0.5 && p[1] < IMAGE_H - 0.5; }
+  function pointerPixel(event) { return common.pointerPixel(canvas, event, scale); }
+  function insideImage(p) { return common.insideImage(p, IMAGE_W, IMAGE_H); }
 
   function queryAt(p) {
     if (!insideImage(p)) return null;
@@ -516,14 +500,8 @@
   }
   window.deformvizExplore = {
     data: DATA,
-    view: function () {
-      const rect = canvas.getBoundingClientRect();
-      return { left: rect.left, top: rect.top, scale: scale };
-    },
-    toClient: function (x, y) {
-      const rect = canvas.getBoundingClientRect();
-      return [rect.left + (x + 0.5) * scale, rect.top + (y + 0.5) * scale];
-    },
+    view: function () { return common.viewOf(canvas, scale); },
+    toClient: function (x, y) { return common.toClient(canvas, scale, x, y); },
     shown: function () { return shownQueries().map(plain); },
     drawn: function () { return drawnPoints.slice(); },
     setMode: setMode,
