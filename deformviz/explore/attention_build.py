@@ -151,8 +151,9 @@ def describe_attention_image(network: object, image: object, *, image_argument: 
     from deformviz.visualize.attention_sampling import probe_attention_image
 
     loaded = as_loaded_image(image)
+    # The detections `sample` finds (same threshold, same number): its figure of a pinned
+    # query then draws the same box.
     probed = probe_attention_image(network, loaded, score_threshold=score_threshold,
-                                   max_detections=max(50, 5 * max_boxes),
                                    model_name=model_name)  # type: ignore[arg-type]
     encoder, decoder = _chosen_layers(probed, layers)
     detections, decoder_layers, shown = _decoder_layers(probed, decoder, max_boxes)

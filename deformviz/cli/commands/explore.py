@@ -33,7 +33,7 @@ query); 'copy command' gives 'deformviz sample ... --layer decoder5 --query K' o
 '... --layer encoder5 --at X Y --level L'. The page carries every decoder layer of the
 detections' queries, and every cell of the chosen levels of ONE encoder layer: the coarsest
 levels that fit in 8 MB by default (Deformable DETR at 800 px: levels 2-4, a 9 MB page; the
-finest level alone would add about 27 MB; --encoder-levels all carries every level).
+finest level alone would add about 28 MB; --encoder-levels all carries every level).
 """
 
 from ..runtime import DEFAULT_SIZE  # --long-side's default, left out of the copied command
@@ -50,8 +50,9 @@ def command(
         help="Levels shown when the page opens: 1, 2, 3, ... (9, 81, 729, ... points); default "
              "the whole chain.")] = None,
     max_boxes: Annotated[int, typer.Option(
-        "--max-boxes", metavar="N", min=0, max=100, help="Most detections shown, with their deformed RoI "
-                                            "bins.")] = 10,
+        "--max-boxes", metavar="N", min=0, max=100,
+        help="Most detections shown, with their deformed RoI bins (attention models: distinct "
+             "objects, with their decoder queries).")] = 10,
     layers: LayersOpt = None,
     model: ModelOpt = None,
     model_factory: ModelFactoryOpt = None,

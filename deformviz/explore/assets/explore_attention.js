@@ -223,13 +223,15 @@
     DATA.detections.forEach(function (det, n) {
       const strong = highlighted.indexOf(n) >= 0;
       if (!state.detections && !strong) return;
-      const b = det.box;
+      const b = det.box, pointing = state.mode === "detections";
       context.save();
       context.strokeStyle = COLOURS.box; context.lineWidth = strong ? 3 : 1.5;
-      context.globalAlpha = strong || state.mode === "detections" ? 1 : 0.5;
+      context.globalAlpha = strong || pointing ? 1 : 0.35;  // over encoder cells: a faint hint
       context.strokeRect(b[0] * scale, b[1] * scale, (b[2] - b[0]) * scale, (b[3] - b[1]) * scale);
-      common.drawLabel(context, det.label + " " + det.score.toFixed(2), b[0] * scale, b[1] * scale,
-                       COLOURS.box);
+      if (strong || pointing) {
+        common.drawLabel(context, det.label + " " + det.score.toFixed(2), b[0] * scale,
+                         b[1] * scale, COLOURS.box);
+      }
       context.restore();
     });
   }
@@ -336,6 +338,9 @@
     const text = command();
     document.getElementById("command").value = text || "(click queries on the image to pin them)";
     document.getElementById("copy").disabled = !text;
+    const partial = state.heads.indexOf(false) >= 0 || state.levels.indexOf(false) >= 0;
+    document.getElementById("command-note").textContent = text && partial ?
+      "sample draws every head and level; add --split head or --split level for a panel each" : "";
     document.querySelectorAll("#modes button").forEach(function (b) {
       b.classList.toggle("on", b.dataset.mode === String(state.mode));
     });
