@@ -40,7 +40,7 @@ def describe_attention_layers(network: object) -> list[str]:
         label = index.label(record.name)
         rows.append((record.name, label if label != record.name else "-",
                      f"{record.stage} ({record.role})", str(record.heads), str(record.levels),
-                     str(record.points), _d_model(module.get_submodule(record.name.split("#")[0])),
+                     _points(record.level_points), _d_model(module.get_submodule(record.name.split("#")[0])),
                      str(record.queries),
                      ", ".join(f"{h}x{w}" for h, w in record.spatial_shapes)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -51,3 +51,8 @@ def describe_attention_layers(network: object) -> list[str]:
                  f"{width} x {height})")
     lines += [f"  ({note})" for note in probed.notes]
     return lines
+
+
+def _points(per_level: tuple[int, ...]) -> str:
+    """"4" when every level has 4 points, else "3,6,3"."""
+    return str(per_level[0]) if len(set(per_level)) == 1 else ",".join(map(str, per_level))

@@ -1,7 +1,8 @@
-"""`deformviz sample --model FOLDER` for deformable-attention networks (a Hugging Face model
-folder): the chosen queries' sampling points and attention weights, one figure per image.
+"""`deformviz sample` for deformable-attention networks (a Hugging Face model folder, or a
+factory's module with multi-scale deformable attention): the chosen queries' sampling points
+and attention weights, one figure per image.
 
-Called by `commands/sample.py` when `--model` names such a folder; a thin layer over
+Called by `commands/sample.py` when the loaded network's family is "attention"; a thin layer over
 `deformviz.visualize.attention_sampling` and `deformviz.plotting.attention`.
 """
 
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deformviz.errors import InputError
 
 from .batch import plan_jobs, run_jobs, write_outputs
+
+if TYPE_CHECKING:  # the command line imports torch only once it runs a network
+    from deformviz.networks.network import Network
 
 __all__ = ["AttentionChoice", "sample_attention"]
 
@@ -57,18 +62,17 @@ class AttentionChoice:
                              "--query K, --at X Y or --auto 1")
 
 
-def sample_attention(images: list[Path], model: str, choice: AttentionChoice, *,
-                     output: Path | None, fmt: str, width: float | None, dpi: float,
-                     save_data: Path | None, device: str, score_threshold: float,
+def sample_attention(images: list[Path], network: Network, choice: AttentionChoice, *,
+                     output: Path | None, fmt: str, model_files: list[Path],
+                     width: float | None, dpi: float,
+                     save_data: Path | None, score_threshold: float,
                      titles: bool, legend: bool, svg_text: bool, max_pixels: int) -> int:
-    """Draw the chosen queries of every image; returns the exit code of the batch."""
+    """Draw the chosen queries of every image with `network` (family "attention"); returns
+    the exit code of the batch. `model_files`: the weights read, never overwritten."""
     choice.check()
     if save_data is not None and save_data.suffix.lower() not in ("", ".json"):
         raise InputError(f"--save-data {save_data}: attention data is written as .json")
-    jobs, batch = plan_jobs(images, output, fmt, "attention", save_data)
-    from deformviz.networks import load_network
-
-    network = load_network(model, device=device)
+    jobs, batch = plan_jobs(images, output, fmt, "attention", save_data, model_files)
 
     def work(job) -> list[Path]:
         import json

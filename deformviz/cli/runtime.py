@@ -58,7 +58,7 @@ def load_cli_model(spec: str | None, device: str):
     if name in MODELS:
         return load_network(name, device=device), name
     path = Path(name).expanduser()
-    if path.is_file() or path.is_dir():  # a folder: a Hugging Face model (load_network says)
+    if path.is_file() or path.is_dir():  # a weights file, or a Hugging Face model folder
         return load_network(path, device=device), str(path)
     if path.suffix or "/" in name or "\\" in name:
         raise InputError(f"--model {name}: no such weights file")
@@ -128,7 +128,7 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
     try:
         if options.given:
             target: str | Path = options.factory or spec or DEFAULT_MODEL
-            if options.factory is None and Path(target).expanduser().is_file():
+            if options.factory is None and Path(target).expanduser().exists():
                 target = Path(target).expanduser()
             network = load_network(target, device=device, **options.loader_arguments())
             name = network.source

@@ -23,26 +23,20 @@ from pathlib import Path
 from torch import nn
 
 from deformviz.errors import CheckpointError, InputError
-from deformviz.probe import deformable_layers
 
 from .checkpoint_file import read_checkpoint
-from .loaded_network import LoadedNetwork, default_chain
+from .detr_outputs import DetrOutputsHead, class_names_of
+from .layer_family import find_layers
+from .loaded_network import LoadedNetwork
 from .preprocessing import IMAGENET_RGB, Preprocessing
 
-__all__ = ["load_factory", "is_factory_spec", "find_deformable_layers"]
+__all__ = ["load_factory", "is_factory_spec"]
 
 _SPEC = re.compile(r"^(?P<module>[A-Za-z_][\w.]*|.+\.py):(?P<function>[A-Za-z_]\w*)$")
 
 def is_factory_spec(spec: str) -> bool:
     """True for "package.module:function" or "path/to/file.py:function"."""
     return bool(_SPEC.match(spec))
-
-
-def find_deformable_layers(module: nn.Module) -> tuple[str, ...]:
-    """Qualified names of the deformable layers in `module`, in registration order: every kind
-    the probe's adapter registry recognises (`deformviz.probe.register_layer_adapter` adds
-    kinds); a recognised layer's inside is not searched."""
-    return tuple(name for name, _, _ in deformable_layers(module))
 
 
 def _import_function(spec: str):
@@ -126,17 +120,24 @@ def load_factory(spec: str, *, weights: str | Path | None = None,
     if weights is not None:
         _load_weights(made, Path(weights))
     made.eval()
-    layers = find_deformable_layers(made)
+    found = find_layers(made)
+    layers = found.names
     kinds = sorted({type(module).__name__ for name, module in made.named_modules() if name in layers})
-    architecture = (f"{type(made).__name__} from {spec}, {len(layers)} deformable layers "
+    what = "deformable layers" if found.family == "convolution" else "deformable attention layers"
+    architecture = (f"{type(made).__name__} from {spec}, {len(layers)} {what} "
                     f"({', '.join(kinds) or 'none of a known kind'})")
     details = {"format": "factory", "factory": spec,
                "weights": str(weights) if weights is not None else "as the factory built it",
                "architecture": architecture,
-               "deformable layers": (f"{len(layers)}, default chain {', '.join(default_chain(layers))}"
-                                     if layers else "none of a known kind found (register an adapter: "
-                                     "deformviz.probe.register_layer_adapter)"),
+               what: (f"{len(layers)}, default {', '.join(found.default_chain)}"
+                      if layers else "none of a known kind found (register an adapter: "
+                      "deformviz.probe.register_layer_adapter)"),
                **{name: type(module).__name__ for name, module in made.named_modules() if name in layers},
                "preprocessing": f"{factory_preprocessing.describe()} ({chosen})"}
+    if found.unprobed:
+        details["attention layers"] = (f"{len(found.unprobed)}, not probed: the deformable "
+                                       "convolutions are")
+    head = DetrOutputsHead(class_names_of(made)) if found.family == "attention" else None
     return LoadedNetwork(made, factory_preprocessing, "factory", architecture, layers,
-                         default_chain(layers), spec, details)
+                         found.default_chain, spec, details, detection_head=head,
+                         family=found.family)

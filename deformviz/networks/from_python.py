@@ -8,7 +8,8 @@ from torch import nn
 
 from deformviz.errors import InputError
 
-from .factory import find_deformable_layers
+from .detr_outputs import DetrOutputsHead, class_names_of
+from .layer_family import find_layers
 from .loaded_network import LoadedNetwork
 from .network import Network
 
@@ -52,8 +53,14 @@ def as_network(network: object, preprocessing: object | None = None) -> Network:
         raise InputError(f"cannot probe a {type(network).__name__}: expected a network "
                          "(deformviz.networks.load_network), the bundled detector or an "
                          "nn.Module")
-    layers = find_deformable_layers(module)
-    name = type(module).__name__
+    found = find_layers(module)
+    if found.family == "attention":
+        # One layer drawn by default, as for every attention network: the last decoder one.
+        return LoadedNetwork(module, preprocessing, "module",  # type: ignore[arg-type]
+                             type(module).__name__, found.names,
+                             chain or found.default_chain, source,
+                             detection_head=DetrOutputsHead(class_names_of(module)),
+                             family="attention")
     # No chain given: the probe's last layers in execution order (empty default).
-    return LoadedNetwork(module, preprocessing, "module", name, layers,  # type: ignore[arg-type]
-                         chain, source)
+    return LoadedNetwork(module, preprocessing, "module",  # type: ignore[arg-type]
+                         type(module).__name__, found.names, chain, source)

@@ -93,8 +93,9 @@ class DetectionHead(Protocol):
     class_names: tuple[str, ...]
 
     def detect(self, outputs: Any, input_size: tuple[int, int], score_threshold: float,
-               max_detections: int) -> DenseDetections:
-        """Objects of image 0 of `outputs` (what the module returned for an (H, W) input)."""
+               max_detections: int) -> DenseDetections | None:
+        """Objects of image 0 of `outputs` (what the module returned for an (H, W) input);
+        None where the outputs are not in a form the head reads (no detections to offer)."""
 
 
 class RoIHead(Protocol):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from deformviz.errors import CheckpointError, InputError
 
+from .layer_family import default_attention_layer
 from .loaded_network import LoadedNetwork
 
 __all__ = ["is_transformers_folder", "load_transformers_folder", "INSTALL_HINT"]
@@ -89,7 +90,6 @@ def load_transformers_folder(folder: Path, device: str = "cpu") -> LoadedNetwork
         raise CheckpointError(f"{folder}: {type(model).__name__} has no multi-scale "
                               "deformable attention deformviz recognises")
     names = tuple(name for name, _, _ in layers)
-    decoder = [name for name in names if ".decoder." in f".{name}."]
     labels = getattr(model.config, "id2label", {}) or {}
     classes = tuple(str(labels.get(i, labels.get(str(i), i)))
                     for i in range(int(getattr(model.config, "num_labels", len(labels)))))
@@ -99,7 +99,7 @@ def load_transformers_folder(folder: Path, device: str = "cpu") -> LoadedNetwork
     return LoadedNetwork(
         module=model.to(device), preprocessing=ProcessorPreparation(processor),
         format="transformers", architecture=f"{type(model).__name__} ({config['model_type']})",
-        deformable_layers=names, default_chain=tuple(decoder[-1:] or names[-1:]),
+        deformable_layers=names, default_chain=default_attention_layer(names),
         source=str(folder), details=details,
         detection_head=PostProcessingHead(processor, classes), family="attention")
 

@@ -2,11 +2,13 @@
 
 The loops that sample and scatter channels (cuda_ext/csrc/cpu/channels_last_sampling.h) and
 dcnv3's float passes (cuda_ext/csrc/cpu/dcnv3_cpu.cpp) are compiled for the x86-64 baseline,
-AVX2 and AVX-512 in one library (cuda_ext/csrc/cpu/vector_path.h); at run time the widest path
-the CPU supports is taken. The environment variable DEFORMVIZ_CPU_VECTOR=baseline|avx2|avx512
-(read when the library first runs them), or `use_cpu_vector_path` within a block, asks for a
-narrower one: that is how tests check every path on one machine, and how the benchmark measures
-what each gains. A path the CPU lacks is never taken (the widest supported one is). Outputs are
+AVX2 and AVX-512 in one library (cuda_ext/csrc/cpu/vector_path.h); at run time AVX2 is taken
+where the CPU has it (else the baseline), also on AVX-512 CPUs: there AVX-512 was measured no
+faster for deform_conv2d and slower for dcnv3 (benchmarks/RESULTS.md). The environment variable
+DEFORMVIZ_CPU_VECTOR=baseline|avx2|avx512 (read when the library first runs them), or
+`use_cpu_vector_path` within a block, asks for another: that is how tests check every path on
+one machine, and how the benchmarks measure what each gains. A path the CPU lacks is never
+taken (the widest supported one is). Outputs are
 the same on every path; gradients that sum over channels agree to rounding.
 
 >>> path, widest = cpu_vector_path()

@@ -40,7 +40,7 @@ _MAX_SIDE = 4.2  # ... and of the heaviest
 
 def _panels(unit: AttentionUnit, split: str) -> list[tuple[str, np.ndarray]]:
     """(title suffix, [M, L, K] bool: which points the panel draws) per panel of a unit."""
-    everything = np.ones(unit.weights.shape, dtype=bool)
+    everything = unit.point_mask  # a level with fewer points is padded: never drawn
     if split == "none":
         return [("", everything)]
     panels = []
@@ -48,9 +48,9 @@ def _panels(unit: AttentionUnit, split: str) -> list[tuple[str, np.ndarray]]:
     for i in range(count):
         chosen = np.zeros_like(everything)
         if split == "head":
-            chosen[i] = True
+            chosen[i] = everything[i]
         else:
-            chosen[:, i] = True
+            chosen[:, i] = everything[:, i]
         panels.append((f"{split} {i + 1}", chosen))
     return panels
 

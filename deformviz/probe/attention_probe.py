@@ -104,15 +104,26 @@ def _argument(args: tuple, position: int, name: str, what: str) -> object:
 
 
 def _levels_split(locations: Tensor, weights: Tensor, points: object, levels: int,
-                  name: str) -> tuple[Tensor, Tensor]:
-    """[B, Q, M, sum K, 2] and [B, Q, M, sum K] (levels flattened) -> [..., L, K, ...]."""
-    counts = [int(k) for k in points]  # type: ignore[union-attr]
-    if len(counts) != levels or len(set(counts)) != 1:
-        raise ProbeError(f"{name}: points per level {counts} differ; records need the same "
-                         "number of points on every level")
-    shape = locations.shape[:3]
-    return (locations.reshape(*shape, levels, counts[0], 2),
-            weights.reshape(*shape, levels, counts[0]))
+                  name: str) -> tuple[Tensor, Tensor, tuple[int, ...]]:
+    """[B, Q, M, sum K_l, 2] and [B, Q, M, sum K_l] (levels flattened) -> [..., L, max K, ...]
+    and the K_l. Levels with fewer points (D-FINE's [3, 6, 3]) are padded at the end with
+    NaN locations and zero weights: no sum changes, and no padded point can pass for a real
+    one."""
+    counts = tuple(int(k) for k in points)  # type: ignore[union-attr]
+    if len(counts) != levels or sum(counts) != locations.shape[3] or min(counts) < 1:
+        raise ProbeError(f"{name}: points per level {list(counts)} do not fit "
+                         f"{levels} levels and {locations.shape[3]} points")
+    shape, most = locations.shape[:3], max(counts)
+    if len(set(counts)) == 1:
+        return (locations.reshape(*shape, levels, most, 2),
+                weights.reshape(*shape, levels, most), counts)
+    padded_locations = locations.new_full((*shape, levels, most, 2), float("nan"))
+    padded_weights = weights.new_zeros((*shape, levels, most))
+    for level, (chunk_locations, chunk_weights) in enumerate(zip(
+            locations.split(counts, dim=3), weights.split(counts, dim=3))):
+        padded_locations[:, :, :, level, :counts[level]] = chunk_locations
+        padded_weights[:, :, :, level, :counts[level]] = chunk_weights
+    return padded_locations, padded_weights, counts
 
 
 def _stage(name: str, queries: int, cells: int) -> tuple[str, int | None, str]:
@@ -155,8 +166,9 @@ def _record(frame: _Frame, grids: dict[tuple[int, int], MapGrid], input_size: tu
     weights = _argument(args, call.weights, name, "attention weights")
     if not isinstance(locations, Tensor) or not isinstance(weights, Tensor):
         raise ProbeError(f"{name}: sampling locations / weights are not tensors")
+    counts = None
     if call.points_list is not None and locations.dim() == 5:
-        locations, weights = _levels_split(
+        locations, weights, counts = _levels_split(
             locations, weights, _argument(args, call.points_list, name, "points per level"),
             len(shapes), name)
     if locations.dim() != 6 or locations.shape[-1] != 2 or locations.shape[3] != len(shapes) \
@@ -186,7 +198,8 @@ def _record(frame: _Frame, grids: dict[tuple[int, int], MapGrid], input_size: tu
         name=name, kind=frame.adapter.kind, stage=stage, index=index, role=role,
         reference_points=_detached(frame.reference), locations=_detached(locations),
         weights=_detached(weights), spatial_shapes=shapes, padding_mask=padding,
-        valid_ratios=_valid_ratios(padding, shapes, batch), level_grids=tuple(level_grids))
+        valid_ratios=_valid_ratios(padding, shapes, batch), level_grids=tuple(level_grids),
+        points_per_level=counts or (int(locations.shape[4]),) * len(shapes))
 
 
 def _image_size(inputs: object) -> tuple[int, int]:

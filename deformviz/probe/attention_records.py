@@ -38,8 +38,10 @@ class AttentionRecord(LayerRecord):
         reference_points: [B, Q, L or 1, 2] points or [B, Q, L or 1, 4] boxes (cx, cy, w, h),
             as the attention received them: normalised to each padded level map.
         locations: [B, Q, M, L, K, 2] (x, y) sampling locations, normalised to each padded
-            level map, exactly as passed to the sampling core.
-        weights: [B, Q, M, L, K] attention weights as passed to the core (softmax over L*K).
+            level map, exactly as passed to the sampling core. K is the most points of any
+            level; a level with fewer (`points_per_level`) is padded at the end with NaN.
+        weights: [B, Q, M, L, K] attention weights as passed to the core (softmax over the
+            points of all levels); 0 at padded points.
         spatial_shapes: (H_l, W_l) of each level, feature cells.
         padding_mask: [B, sum H_l W_l] bool, True where a cell is padding (normalised from the
             library's own polarity), or None when the call had no mask.
@@ -48,6 +50,8 @@ class AttentionRecord(LayerRecord):
             column / row); all 1 without a mask.
         level_grids: where each level's cells sit on the model input (`MapGrid`, pixels), from
             the network's own conv arithmetic (or an even spread, noted in the result).
+        points_per_level: K_l of each level (all K but in models such as D-FINE with a list
+            of points per level); None: K on every level.
     """
 
     stage: str
@@ -60,6 +64,7 @@ class AttentionRecord(LayerRecord):
     padding_mask: Tensor | None
     valid_ratios: Tensor
     level_grids: tuple[MapGrid, ...]
+    points_per_level: tuple[int, ...] | None = None
 
     @property
     def batch(self) -> int:
@@ -79,8 +84,13 @@ class AttentionRecord(LayerRecord):
 
     @property
     def points(self) -> int:
-        """K, sampling points per head and level."""
+        """K, sampling points per head and level (the most of any level)."""
         return int(self.locations.shape[4])
+
+    @property
+    def level_points(self) -> tuple[int, ...]:
+        """K_l, the sampling points per head of each level."""
+        return self.points_per_level or (self.points,) * self.levels
 
     @property
     def level_start(self) -> tuple[int, ...]:
@@ -95,7 +105,13 @@ class AttentionRecord(LayerRecord):
         """One line for people: name, stage and sizes."""
         where = self.stage if self.index is None else f"{self.stage} {self.index}"
         return (f"{self.name} ({self.kind}, {where}, {self.role}): {self.queries} queries, "
-                f"{self.heads} heads, {self.levels} levels x {self.points} points")
+                f"{self.heads} heads, {self.levels} levels x {_counts(self.level_points)} "
+                "points")
+
+
+def _counts(points: tuple[int, ...]) -> str:
+    """"4" when every level has 4 points, else "(3, 6, 3)"."""
+    return str(points[0]) if len(set(points)) == 1 else str(points)
 
 
 @dataclass(frozen=True, eq=False)

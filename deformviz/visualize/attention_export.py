@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from deformviz import __version__
 from deformviz.atomic_files import atomic_write
 from deformviz.errors import OutputError
@@ -28,12 +30,20 @@ ATTENTION_CONVENTIONS = {
     "boxes": BOX_CONVENTION,
     "weights": ("attention weights as the attention used them: after its softmax over "
                 "levels x points of each head, never renormalised"),
-    "nesting": "points and weights are [heads][levels][points]; levels finest first",
+    "nesting": ("points and weights are [heads][levels][points]; levels finest first; a "
+                "level's list holds its own number of points (D-FINE: e.g. 3, 6, 3)"),
     "locations": ("the attention samples level l at normalised (u, v) of its padded map "
                   "(grid_sample, align_corners=False): cell (u W_l - 0.5, v H_l - 0.5), "
                   "model-input pixel = cell * stride_l + origin_l (the network's conv "
                   "arithmetic), original pixel = (input + 0.5) * original / resized - 0.5"),
 }
+
+
+def _per_level(values: np.ndarray, mask: np.ndarray) -> list:
+    """[heads][levels][points] lists of the real points only: a level with fewer points
+    (D-FINE) has a shorter list, not padding."""
+    return [[values[head, level][mask[head, level]].tolist()
+             for level in range(mask.shape[1])] for head in range(mask.shape[0])]
 
 
 def _unit(unit: AttentionUnit) -> dict:
@@ -45,7 +55,8 @@ def _unit(unit: AttentionUnit) -> dict:
         "reference": list(box) if box is not None else list(unit.reference),
         "reference_type": "box" if box is not None else "point",
         "reference_point": list(unit.reference),
-        "points": unit.points.tolist(), "weights": unit.weights.tolist(),
+        "points": _per_level(unit.points, unit.point_mask),
+        "weights": _per_level(unit.weights, unit.point_mask),
         "detection": None if detection is None else {
             "box": list(detection.box), "label": detection.label, "score": detection.score},
     }

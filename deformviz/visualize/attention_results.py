@@ -24,8 +24,10 @@ class AttentionUnit:
         query: the query's index in the call.
         reference: (x, y) reference point, original-image pixels (index coordinates).
         reference_box: (x1, y1, x2, y2) continuous original pixels for a box reference.
-        points: [M, L, K, 2] (x, y) sampling locations, original-image pixels (index coords).
-        weights: [M, L, K] attention weights as the attention used them (after its softmax).
+        points: [M, L, K, 2] (x, y) sampling locations, original-image pixels (index coords);
+            NaN where a level has fewer than K points (`point_mask`).
+        weights: [M, L, K] attention weights as the attention used them (after its softmax);
+            0 at those padded places.
         detection: the predicted box of this (decoder) query, if known.
     """
 
@@ -47,6 +49,11 @@ class AttentionUnit:
     @property
     def levels(self) -> int:
         return int(self.points.shape[1])
+
+    @property
+    def point_mask(self) -> np.ndarray:
+        """[M, L, K] bool: True at real sampling points, False at a level's padding."""
+        return np.isfinite(self.points).all(axis=-1)
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,10 @@ def attention_units(probed: AttentionImage, *, layer: str | None = None, auto: i
         if record.stage != "decoder":
             raise InputError(f"--auto picks decoder queries of detections; {record.name} is "
                              f"an {record.stage} layer (use --at X Y or --query)")
+        if probed.detections is None:
+            raise InputError("--auto needs detections, and this network gives none deformviz "
+                             "reads (no detection head, or outputs without pred_logits / "
+                             "pred_boxes); pick queries with --query K or --at X Y")
         if not detected:
             raise InputError("the network found no objects above the score threshold; "
                              "lower it or pick queries with --query")

@@ -1,5 +1,5 @@
 """`deformviz sample --model FOLDER` and `deformviz inspect FOLDER` on a Hugging Face model
-detr built in code (Deformable DETR, random weights)."""
+folder built in code (Deformable DETR, random weights)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,22 @@ def test_inspect_lists_attention_layers(run, detr: Path) -> None:
         [f"model.decoder.layers.{i}.encoder_attn", f"decoder{i}", "decoder", "(cross)", "2",
          "4", "4", "32"] for i in range(2)]
     assert "logits, pred_boxes" in result.output
+
+
+def test_d_fine_with_uneven_points_per_level(run, image: Path, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "dfine", "d_fine")
+    inspected = run("inspect", folder, model=False)
+    assert inspected.exit_code == 0, inspected.output
+    assert "2,4,3" in inspected.output
+    result = run("sample", image, "--model", folder, "--query", "4", "--split", "level",
+                 "-o", tmp_path / "levels.png", "--save-data", tmp_path / "q4.json",
+                 model=False)
+    assert result.exit_code == 0, result.output
+    unit = json.loads((tmp_path / "q4.json").read_text())["units"][0]
+    # Each level's list holds its own points (no padding), for every head.
+    assert [[len(level) for level in head] for head in unit["points"]] == [[2, 4, 3]] * 2
+    assert [[len(level) for level in head] for head in unit["weights"]] == [[2, 4, 3]] * 2
+    assert np.isfinite(np.concatenate([np.asarray(level).ravel() for head in unit["points"]
+                                       for level in head])).all()
+    total = sum(sum(level) for level in unit["weights"][0])
+    assert total == pytest.approx(1.0, abs=1e-5)  # head 0's softmax over its 9 points

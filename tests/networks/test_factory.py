@@ -8,7 +8,7 @@ from torch import nn
 
 from deformviz.errors import CheckpointError, InputError
 from deformviz.networks import IMAGENET_RGB, load_network
-from deformviz.networks.factory import find_deformable_layers
+from deformviz.networks.layer_family import find_layers
 
 FACTORY = "tests.networks.user_networks:tiny_deform_net"
 
@@ -75,4 +75,4 @@ def test_deformable_kinds_of_other_libraries_recognised_by_name():
                            {"__module__": "mmcv.ops.modulated_deform_conv"}),),
                      {"__module__": "mmcv.ops.modulated_deform_conv"})
     model = nn.Sequential(nn.Conv2d(3, 3, 1), torchvision_like(), nn.ReLU(), mmcv_pack())
-    assert find_deformable_layers(model) == ("1", "3")
+    assert find_layers(model).names == ("1", "3")

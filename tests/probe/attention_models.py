@@ -27,10 +27,7 @@ def deformable_detr(box_refine: bool = False, two_stage: bool = False, seed: int
         encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
         decoder_attention_heads=2, num_queries=12, num_labels=3, with_box_refine=box_refine,
         two_stage=two_stage, two_stage_num_proposals=12)
-    torch.manual_seed(seed)
-    model = transformers.DeformableDetrForObjectDetection(config)
-    _spread_offsets(model)
-    return model.double().eval()
+    return _seeded(transformers.DeformableDetrForObjectDetection, config, seed)
 
 
 def rt_detr(version: int = 1, seed: int = 0):
@@ -47,6 +44,42 @@ def rt_detr(version: int = 1, seed: int = 0):
         model = transformers.RTDetrForObjectDetection(transformers.RTDetrConfig(**common))
     else:
         model = transformers.RTDetrV2ForObjectDetection(transformers.RTDetrV2Config(**common))
+    _spread_offsets(model)
+    return model.double().eval()
+
+
+def grounding_dino(seed: int = 0):
+    """GroundingDinoForObjectDetection with a one-layer BERT text encoder (vocabulary 100),
+    d_model 32, 4 levels x 4 points, 1 encoder + 2 decoder layers, 10 queries; float64.
+    Its inputs need `input_ids` beside the pixels."""
+    text = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=32)
+    config = transformers.GroundingDinoConfig(
+        backbone_config=_resnet_backbone(), text_config=text, d_model=32, encoder_layers=1,
+        decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
+        decoder_attention_heads=2, num_queries=10, max_text_len=16)
+    return _seeded(transformers.GroundingDinoForObjectDetection, config, seed)
+
+
+def d_fine(points: int | list[int] = 4, seed: int = 0):
+    """DFineForObjectDetection, d_model 32, 3 levels with `points` per level (D-FINE's
+    published configurations use [3, 6, 3]), 2 decoder layers; float64."""
+    backbone = transformers.RTDetrResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], layer_type="basic",
+        out_features=["stage2", "stage3", "stage4"])
+    config = transformers.DFineConfig(
+        backbone_config=backbone, encoder_in_channels=[16, 32, 64], encoder_hidden_dim=32,
+        encoder_ffn_dim=32, encoder_attention_heads=2, d_model=32,
+        decoder_in_channels=[32, 32, 32], decoder_ffn_dim=32, decoder_layers=2,
+        decoder_attention_heads=2, num_queries=12, num_labels=3, num_denoising=0,
+        decoder_n_points=points)
+    return _seeded(transformers.DFineForObjectDetection, config, seed)
+
+
+def _seeded(model_class, config, seed: int):  # noqa: ANN001, ANN202 - transformers types
+    """`model_class(config)` with seeded weights and spread offsets, float64, eval mode."""
+    torch.manual_seed(seed)
+    model = model_class(config)
     _spread_offsets(model)
     return model.double().eval()
 
@@ -85,7 +118,4 @@ def mask2former(seed: int = 0):
         backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
         encoder_feedforward_dim=32, encoder_layers=2, decoder_layers=2, num_attention_heads=2,
         num_queries=10, dim_feedforward=32, num_labels=3)
-    torch.manual_seed(seed)
-    model = transformers.Mask2FormerForUniversalSegmentation(config)
-    _spread_offsets(model)
-    return model.double().eval()
+    return _seeded(transformers.Mask2FormerForUniversalSegmentation, config, seed)

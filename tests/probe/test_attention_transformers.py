@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.probe.attention_models import (BACKBONE_STRIDES, deformable_detr, mask2former,
-                                          padded_batch, rt_detr)
+from tests.probe.attention_models import (BACKBONE_STRIDES, d_fine, deformable_detr,
+                                          grounding_dino, mask2former, padded_batch, rt_detr)
 
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.probe.attention_adapters import _PATCHED
@@ -123,6 +123,54 @@ def test_rt_detr_records_what_the_core_received(monkeypatch, version):
     if version == 2:  # the probe's wrapper is gone, the test's own is back
         assert sys.modules[V2_MODULE].multi_scale_deformable_attention_v2 is core
         assert not _PATCHED
+
+
+def test_grounding_dino_records_what_the_core_received(monkeypatch):
+    model = grounding_dino()
+    seen = _capture_core_module(monkeypatch,
+                                "transformers.models.grounding_dino.modeling_grounding_dino")
+    inputs = padded_batch()
+    inputs["input_ids"] = torch.randint(1, 100, (2, 6), generator=torch.Generator().manual_seed(3))
+    result = probe_attention(model, inputs)
+    _compare(result.records, seen)
+    assert [(r.stage, r.role) for r in result] == [("encoder", "self")] + [("decoder", "cross")] * 2
+    assert result.stage("encoder")[0].queries == sum(h * w for h, w in
+                                                     result.records[0].spatial_shapes)
+
+
+@pytest.mark.parametrize("points", [4, [2, 4, 3]])
+def test_d_fine_records_what_the_core_received_also_with_uneven_points(monkeypatch, points):
+    model = d_fine(points)
+    seen = []
+    # D-FINE keeps its core function on each attention module (ms_deformable_attn_core).
+    for module in model.modules():
+        if type(module).__name__ == "DFineMultiscaleDeformableAttention":
+            def core(value, shapes, locations, weights, counts, method="default",
+                     original=module.ms_deformable_attn_core):
+                seen.append((locations.clone(), weights.clone(), list(shapes), list(counts)))
+                return original(value, shapes, locations, weights, counts, method)
+
+            monkeypatch.setattr(module, "ms_deformable_attn_core", core)
+    result = probe_attention(model, padded_batch())
+    assert len(result.records) == len(seen) == 2
+    for record, (locations, weights, shapes, counts) in zip(result.records, seen):
+        assert record.spatial_shapes == tuple(tuple(s) for s in shapes)
+        assert record.level_points == tuple(counts)
+        assert record.points == max(counts)
+        start = 0
+        for level, count in enumerate(counts):  # the core's flat points, level by level
+            flat = slice(start, start + count)
+            assert torch.allclose(record.locations[:, :, :, level, :count],
+                                  locations[:, :, :, flat], rtol=0, atol=1e-6)
+            assert torch.allclose(record.weights[:, :, :, level, :count],
+                                  weights[:, :, :, flat], rtol=0, atol=1e-6)
+            assert torch.isnan(record.locations[:, :, :, level, count:]).all()
+            assert (record.weights[:, :, :, level, count:] == 0).all()
+            start += count
+        summed = record.weights.sum(dim=(3, 4))
+        assert torch.allclose(summed, torch.ones_like(summed), atol=1e-9)
+    uneven = not isinstance(points, int)
+    assert ("levels x (2, 4, 3) points" in result.records[0].describe()) == uneven
 
 
 def test_mask2former_pixel_decoder_records_what_its_core_function_received(monkeypatch):

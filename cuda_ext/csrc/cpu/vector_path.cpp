@@ -28,10 +28,10 @@ VectorPath clamp(VectorPath path) {
 
 std::atomic<int>& chosen() {
   static std::atomic<int> path{[] {
-    VectorPath requested = widest_vector_path();
+    VectorPath requested = default_vector_path();
     const char* text = std::getenv("DEFORMVIZ_CPU_VECTOR");
     if (text != nullptr && *text != '\0' && !parse_vector_path(text, requested)) {
-      requested = widest_vector_path();  // an unknown name: the default
+      requested = default_vector_path();  // an unknown name: the default
     }
     return static_cast<int>(clamp(requested));
   }()};
@@ -43,6 +43,13 @@ std::atomic<int>& chosen() {
 VectorPath widest_vector_path() {
   static const VectorPath widest = detect();
   return widest;
+}
+
+VectorPath default_vector_path() {
+  // AVX2 even where AVX-512 exists: measured on an AVX-512 EPYC, the AVX-512 loops were no
+  // faster for deform_conv2d and 1.3-2x slower for dcnv3's 16-channel groups (half-filled
+  // 512-bit registers; benchmarks/RESULTS.md). AVX-512 stays available on request.
+  return clamp(VectorPath::kAvx2);
 }
 
 VectorPath vector_path() { return static_cast<VectorPath>(chosen().load(std::memory_order_relaxed)); }

@@ -92,9 +92,15 @@ def command(
     if network.family == "attention":
         from ..attention_inspect import describe_attention_layers
 
-        width = max(len(key) for key in (*network.details, "attention layers")) + 2
-        for key, value in [("source", network.source), ("format", network.format),
-                           ("architecture", network.architecture), *network.details.items()]:
+        shown = {"source", "format", "architecture", "preprocessing", "attention layers",
+                 "deformable attention layers",
+                 *network.deformable_layers}  # a factory's details repeat these
+        rows = [("source", network.source), ("format", network.format),
+                ("architecture", network.architecture),
+                *[(key, value) for key, value in network.details.items() if key not in shown]]
+        width = max(len(key) for key, _ in rows) + 2
+        width = max(width, len("attention layers:") + 1)
+        for key, value in rows:
             print(f"{key + ':':<{width}}{value}")
         print(f"{'attention layers:':<{width}}{len(network.deformable_layers)}")
         for line in describe_attention_layers(network):

@@ -34,12 +34,14 @@ Your own network (see 'deformviz inspect FILE' for its layers):
   deformviz sample photo.jpg --model-factory mypkg.nets:fcos_dcn \\
       --layers bbox_head.cls_convs.0.conv@p4,bbox_head.cls_convs.1.conv@p4
 \b
-Deformable attention (a Hugging Face model folder; pip install "deformviz[transformers]"):
+Deformable attention (a Hugging Face model folder, pip install "deformviz[transformers]";
+or --model-factory building a DETR-family module):
   deformviz sample photo.jpg --model detr-folder/ --auto 3       # top detections' queries
   deformviz sample photo.jpg --model detr-folder/ --auto 1 --split level --min-weight 0.02
   deformviz sample photo.jpg --model detr-folder/ --auto 1 --through-layers
   deformviz sample photo.jpg --model detr-folder/ --layer encoder5 --at 320 200 --level 2
   deformviz sample photo.jpg --model detr-folder/ --query 17 --save-data query17.json
+  deformviz sample photo.jpg --model-factory my_dino.py:build --weights dino.pth --query 17
 """
 
 
@@ -129,62 +131,55 @@ def command(
 
     width_in = parse_width(width) if width is not None else None
     units = [parse_numbers(value, 2, "--at", UnitError) for value in at or []]
-    if model is not None and Path(model).expanduser().is_dir():
-        from ..attention_sample import AttentionChoice, sample_attention
-
-        conv_only = {"--grid": grid, "--levels": levels, "--layers": layers,
-                     "--title": title, "--model-factory": model_factory, "--weights": weights,
-                     "--style": style != "points", "--group": group != "0",
-                     "--size": size != 512, "--backbone-style": backbone_style,
-                     "--stride-in-1x1": stride_in_1x1, "--short-side": short_side,
-                     "--max-long-side": max_long_side, "--weights-from": weights_from,
-                     "--dilations": dilations}
-        wrong = [flag for flag, value in conv_only.items() if value not in (None, False)]
-        if wrong:
-            raise InputError(f"{', '.join(wrong)}: not for a deformable-attention model folder "
-                             "(its own processor decides the input)")
-        choice = AttentionChoice(auto, tuple(query or ()), tuple(units), level, layer,
-                                 through_layers, split, min_weight)
-        raise typer.Exit(sample_attention(
-            images, str(Path(model).expanduser()), choice, output=output, fmt=fmt.value,
-            width=width_in, dpi=dpi, save_data=save_data,
-            device=resolve_device(device.value), score_threshold=score_threshold,
-            titles=titles, legend=legend, svg_text=svg_text,
-            max_pixels=int(max_megapixels * 1e6)))
+    # Which flags belong to which family; the network decides once it is loaded.
+    conv_only = {"--grid": grid, "--levels": levels, "--layers": layers, "--title": title,
+                 "--style": style != "points", "--group": group != "0",
+                 "--backbone-style": backbone_style, "--stride-in-1x1": stride_in_1x1,
+                 "--weights-from": weights_from, "--dilations": dilations,
+                 "--offset-scale": offset_scale}
     attention_only = {"--query": query, "--layer": layer, "--level": level != 1,
                       "--split": split != "none", "--min-weight": min_weight != 0.0,
                       "--through-layers": through_layers}
-    wrong = [flag for flag, value in attention_only.items() if value not in (None, False)]
-    if wrong:
-        raise InputError(f"{', '.join(wrong)}: only for deformable-attention models "
-                         "(--model FOLDER of a Hugging Face model)")
-    if grid and (units or auto):
-        raise InputError("--grid cannot be combined with --at or --auto")
-    if grid and levels not in (None, 1):
-        raise InputError("--grid draws the top level only; --levels must be 1 with --grid")
-    from deformviz.plotting.sampling import STYLES
+    from ..attention_sample import AttentionChoice, sample_attention
 
-    if style not in STYLES:
-        raise InputError(f"--style {style!r}: expected one of {', '.join(STYLES)}")
-    if grid and style != "points":
-        raise InputError("--grid draws points; --style hull or density needs units")
-    if title and grid:
-        raise InputError("--title names unit panels; the --grid overview has none")
-    expected = len(units) + (auto or (0 if units else 3))
-    if title and len(title) != expected:
-        raise InputError(f"--title given {len(title)} times for {expected} unit(s)")
+    choice = AttentionChoice(auto, tuple(query or ()), tuple(units), level, layer,
+                             through_layers, split, min_weight)
+    folder = model is not None and Path(model).expanduser().is_dir()
+    if folder or any(value not in (None, False) for value in attention_only.values()):
+        choice.check()  # before the (slow) load
+    if folder:
+        # A Hugging Face folder: its own image processor decides the input.
+        conv_only.update({"--model-factory": model_factory, "--weights": weights,
+                          "--size": size != 512, "--short-side": short_side,
+                          "--max-long-side": max_long_side})
+        _refuse(conv_only, "not for a deformable-attention model folder (its own processor "
+                           "decides the input)")
+    elif not any(value not in (None, False) for value in attention_only.values()):
+        # Before the (slow) load; attention flags given: refused below if convolutional.
+        _check_convolution_choices(grid, units, auto, levels, style, title)
+    options = NetworkOptions.parse(model_factory, weights, backbone_style, stride_in_1x1,
+                                   short_side, max_long_side, weights_from, dilations,
+                                   offset_scale)
     model_file = [Path(p) for p in (model, weights) if p and Path(p).is_file()]
-    jobs, batch = plan_jobs(images, output, fmt.value, "sample", save_data, model_file)
+    # Outputs checked before the load (an attention network's are named "attention").
+    jobs, batch = plan_jobs(images, output, fmt.value, "attention" if folder else "sample",
+                            save_data, model_file)
+    torch_device = resolve_device(device.value)
+    network, model_name = load_cli_network(model, torch_device, options, size)
+    if network.family == "attention":
+        _refuse(conv_only, "not for a deformable-attention network")
+        raise typer.Exit(sample_attention(
+            images, network, choice, output=output, fmt=fmt.value, model_files=model_file,
+            width=width_in, dpi=dpi, save_data=save_data, score_threshold=score_threshold,
+            titles=titles, legend=legend, svg_text=svg_text,
+            max_pixels=int(max_megapixels * 1e6)))
+    _refuse(attention_only, "only for deformable-attention networks (a Hugging Face model "
+                            "folder, or a --model-factory module with such attention)")
     chain = parse_layers(layers)
     offset_group = parse_group(group)
     if offset_group == "all" and style != "points":
         raise InputError("--group all draws points (one marker per group); --style hull or "
                          "density needs one group")
-    options = NetworkOptions.parse(model_factory, weights, backbone_style, stride_in_1x1,
-                                   short_side, max_long_side, weights_from, dilations,
-                                   offset_scale)
-    torch_device = resolve_device(device.value)
-    network, model_name = load_cli_network(model, torch_device, options, size)
     levels_used = levels or (1 if grid else None)
     chain_length = network.layers.chain_length(chain)
     if levels is not None and levels > chain_length:  # before any image is run
@@ -216,3 +211,33 @@ def command(
         return write_outputs(outputs)
 
     raise typer.Exit(run_jobs(jobs, batch, work, "sample"))
+
+
+def _refuse(flags: dict[str, object], why: str) -> None:
+    """One line naming the given flags of `flags` (value not None/False), if any."""
+    from deformviz.errors import InputError
+
+    given = [flag for flag, value in flags.items() if value not in (None, False)]
+    if given:
+        raise InputError(f"{', '.join(given)}: {why}")
+
+
+def _check_convolution_choices(grid: bool, units: list, auto: int | None, levels: int | None,
+                               style: str, title: list[str] | None) -> None:
+    """One-line errors for convolution choices that cannot go together (before loading)."""
+    from deformviz.errors import InputError
+    from deformviz.plotting.sampling import STYLES
+
+    if grid and (units or auto):
+        raise InputError("--grid cannot be combined with --at or --auto")
+    if grid and levels not in (None, 1):
+        raise InputError("--grid draws the top level only; --levels must be 1 with --grid")
+    if style not in STYLES:
+        raise InputError(f"--style {style!r}: expected one of {', '.join(STYLES)}")
+    if grid and style != "points":
+        raise InputError("--grid draws points; --style hull or density needs units")
+    if title and grid:
+        raise InputError("--title names unit panels; the --grid overview has none")
+    expected = len(units) + (auto or (0 if units else 3))
+    if title and len(title) != expected:
+        raise InputError(f"--title given {len(title)} times for {expected} unit(s)")
