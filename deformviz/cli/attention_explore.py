@@ -35,11 +35,11 @@ def check_family_options(family: str, conv_only: dict[str, object],
     wrong = [flag for flag, value in given.items() if value not in (None, False)]
     if not wrong:
         return
-    if family == "attention":
-        raise InputError(f"{', '.join(wrong)}: only for deformable convolutions; this is a "
-                         "deformable-attention network (use --layer and --encoder-levels)")
-    raise InputError(f"{', '.join(wrong)}: only for deformable-attention networks (a "
-                     "Hugging Face model folder of the Deformable DETR family)")
+    if family == "attention":  # in the words of `sample`
+        raise InputError(f"{', '.join(wrong)}: not for a deformable-attention network (its "
+                         "page takes --layer and --encoder-levels)")
+    raise InputError(f"{', '.join(wrong)}: only for deformable-attention networks (a Hugging "
+                     "Face model folder, or a --model-factory module with such attention)")
 
 
 def attention_page(network, image, *, image_argument: str, command_arguments: Sequence[str],

@@ -45,10 +45,10 @@ def test_default_page_name_and_every_level(run, detr: Path, photo: Path, tmp_pat
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--levels", "2"), "--levels: only for deformable convolutions"),
-    (("--layers", "res5a"), "--layers: only for deformable convolutions"),
-    (("--group", "1"), "--group: only for deformable convolutions"),
-    (("--long-side", "640"), "--long-side: only for deformable convolutions"),
+    (("--levels", "2"), "--levels: not for a deformable-attention network"),
+    (("--layers", "res5a"), "--layers: not for a deformable-attention network"),
+    (("--group", "1"), "--group: not for a deformable-attention network"),
+    (("--long-side", "640"), "--long-side: not for a deformable-attention network"),
     (("--encoder-levels", "0"), "--encoder-levels '0'"),
     (("--encoder-levels", "7"), "level 7 outside 1..4"),
     (("--layer", "decoder9"), "decoder9"),
@@ -88,3 +88,63 @@ def test_never_overwrites_an_input(run, detr: Path, tmp_path: Path) -> None:
     result = run("explore", picture, "--model", detr, "-o", detr / "config.json",
                  model=False)
     assert result.exit_code == 2 and (detr / "config.json").read_bytes() == config
+
+
+def _sample_units(run, page_data: dict, extra: list[str], folder: Path) -> list[dict]:
+    """Run `deformviz sample` with the page's command arguments plus `extra`; its units."""
+    command = page_data["command"]
+    result = run("sample", command["image"], *command["arguments"], *extra,
+                 "-o", folder / "figure.png", "--save-data", folder / "units.json", model=False)
+    assert result.exit_code == 0, result.output
+    return json.loads((folder / "units.json").read_text())["units"]
+
+
+def test_a_factorys_detr_page_and_its_command(run, photo: Path, tmp_path: Path) -> None:
+    from tests.cli.test_sample_attention_factory import HF_FACTORY
+
+    from tests.explore.attention_page import TOLERANCE, decoded
+
+    factory = tmp_path / "detr_factory.py"
+    factory.write_text(HF_FACTORY)
+    page = tmp_path / "page.html"
+    result = run("explore", photo, "--model-factory", f"{factory}:build", "--short-side", "96",
+                 "--score-threshold", "0", "--max-boxes", "2", "-o", page, model=False)
+    assert result.exit_code == 0, result.output
+    data = _page_data(page)
+    assert data["command"]["arguments"] == ["--model-factory", f"{factory}:build",
+                                            "--short-side", "96", "--score-threshold", "0"]
+    layer = data["decoder"][-1]
+    (block,) = layer["blocks"]
+    units = _sample_units(run, data, ["--layer", layer["label"], "--query",
+                                      str(block["queries"][0])], tmp_path)
+    assert units[0]["layer"] == layer["name"] and units[0]["query"] == block["queries"][0]
+    np.testing.assert_allclose(units[0]["points"], decoded(block["points"])[0],
+                               atol=TOLERANCE, rtol=0)
+    encoder = data["encoder"]
+    level, block = encoder["levels"][-1], encoder["blocks"][-1]
+    units = _sample_units(run, data, ["--layer", encoder["label"], "--at", "10", "20",
+                                      "--level", str(level + 1)], tmp_path)
+    n = block["queries"].index(units[0]["query"])
+    np.testing.assert_allclose(units[0]["points"], decoded(block["points"])[n],
+                               atol=TOLERANCE, rtol=0)
+
+
+def test_an_encoder_only_network_gets_an_encoder_page(run, photo: Path, tmp_path: Path,
+                                                      monkeypatch) -> None:
+    pytest.importorskip("mmcv")
+    import sys
+
+    from tests.cli.test_sample_attention_factory import MMCV_FACTORY
+    from tests.probe.test_attention_mmcv import _stand_in_extension
+
+    if "mmcv._ext" not in sys.modules:
+        monkeypatch.setitem(sys.modules, "mmcv._ext", _stand_in_extension())
+    factory = tmp_path / "mmcv_factory.py"
+    factory.write_text(MMCV_FACTORY)
+    page = tmp_path / "page.html"
+    result = run("explore", photo, "--model-factory", f"{factory}:build", "-o", page,
+                 model=False)
+    assert result.exit_code == 0, result.output
+    data = _page_data(page)
+    assert data["detections"] == [] and data["decoder"] == []
+    assert data["encoder"]["name"] == "layers.1" and data["encoder"]["levels"] == [0, 1]

@@ -131,3 +131,27 @@ def test_default_levels_fit_the_budget() -> None:
     per_cell = 4 * (3 * 8 * 4 * 4 + 2)
     assert (50 * 67 + 25 * 34 + 13 * 17) * per_cell <= ENCODER_BUDGET \
         < (100 * 134 + 50 * 67 + 25 * 34 + 13 * 17) * per_cell
+
+
+def test_levels_with_fewer_points_carry_nan_padding(image) -> None:
+    """D-FINE (3, 6, 3 points per level): the page's padded points are NaN with weight 0 (the
+    page never draws them), the real ones are `attention_units`'s."""
+    pytest.importorskip("transformers")
+    from deformviz.networks import as_network
+    from deformviz.networks.preprocessing import IMAGENET_RGB
+    from tests.probe.attention_models import d_fine
+
+    network = as_network(d_fine(points=[3, 6, 3]).float(), IMAGENET_RGB)
+    data = json.loads(describe_attention_image(network, image, image_argument="x.png",
+                                               score_threshold=0.0, max_boxes=1).to_json())
+    assert data["encoder"] is None  # RT-DETR family: only the decoder is deformable
+    layer = data["decoder"][-1]
+    (block,) = layer["blocks"]
+    points, weights = decoded(block["points"])[0], decoded(block["weights"])[0]
+    assert points.shape[1:] == (3, 6, 2)
+    real = np.isfinite(points[..., 0])
+    assert real.sum(axis=(0, 2)).tolist() == [2 * 3, 2 * 6, 2 * 3]
+    assert (weights[~real] == 0).all()
+    probed = probe_attention_image(network, image, score_threshold=0.0)
+    _, expected, _, _ = unit_points(probed, layer["name"], queries=block["queries"])
+    np.testing.assert_allclose(points[real], expected[real], atol=TOLERANCE, rtol=0)

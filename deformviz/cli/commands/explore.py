@@ -24,7 +24,8 @@ Examples:
 In the page: hover a unit, click to pin it, then 'copy command' gives the
 'deformviz sample photo.jpg --at X Y ... --levels N' line that draws the pinned units.
 \b
-Deformable attention (a Hugging Face model folder; pip install "deformviz[transformers]"):
+Deformable attention (a Hugging Face model folder, pip install "deformviz[transformers]";
+or --model-factory building a DETR-family module):
   deformviz explore photo.jpg --model detr-folder/            # detections + last encoder layer
   deformviz explore photo.jpg --model detr-folder/ --layer encoder3 --encoder-levels 1,2
   deformviz explore photo.jpg --model detr-folder/ --layer decoder2 --score-threshold 0.1

@@ -113,6 +113,9 @@
     return queries;
   }
 
+  // A point of a level with fewer points than K (D-FINE) is padding: NaN, never drawn.
+  function isPoint(d, i) { return Number.isFinite(d.points[2 * i]); }
+
   // Indices (h * L + l) * K + k of the points a query shows: toggled heads and levels, at or
   // above the min weight.
   function visiblePoints(d) {
@@ -123,7 +126,7 @@
         if (!state.levels[l]) continue;
         for (let k = 0; k < d.K; k++) {
           const i = (h * d.L + l) * d.K + k;
-          if (d.weights[i] >= state.minWeight) chosen.push(i);
+          if (isPoint(d, i) && d.weights[i] >= state.minWeight) chosen.push(i);
         }
       }
     }
@@ -285,7 +288,9 @@
       shares.push("L" + (l + 1) + " " + Math.round(100 * sum / d.M) + "%");
     }
     lines.push(["weight per level", shares.join(", ")]);
-    lines.push(["points shown", visiblePoints(d).length + " of " + d.M * d.L * d.K]);
+    let total = 0;
+    for (let i = 0; i < d.M * d.L * d.K; i++) total += isPoint(d, i) ? 1 : 0;
+    lines.push(["points shown", visiblePoints(d).length + " of " + total]);
     common.infoRows(box, lines);
   }
 
