@@ -6,8 +6,13 @@ loaded; a thin layer over `deformviz.explore.describe_attention_image`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from deformviz.errors import InputError
+
+if TYPE_CHECKING:  # the command line imports torch only once it runs a network
+    from deformviz.imaging import LoadedImage
+    from deformviz.networks.network import Network
 
 __all__ = ["parse_encoder_levels", "check_family_options", "attention_page"]
 
@@ -42,7 +47,8 @@ def check_family_options(family: str, conv_only: dict[str, object],
                      "Face model folder, or a --model-factory module with such attention)")
 
 
-def attention_page(network, image, *, image_argument: str, command_arguments: Sequence[str],
+def attention_page(network: Network, image: LoadedImage, *, image_argument: str,
+                   command_arguments: Sequence[str],
                    layers: Sequence[str], encoder_levels: tuple[int, ...] | str | None,
                    score_threshold: float, max_boxes: int, model_name: str) -> bytes:
     """The page's bytes for an attention network (`describe_attention_image`, `render_page`)."""

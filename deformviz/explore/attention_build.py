@@ -14,6 +14,7 @@ exactly the points of `sample --query K` / `--at X Y --level L`:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from deformviz.errors import InputError
 from deformviz.imaging import as_loaded_image
@@ -22,18 +23,23 @@ from .attention_description import AttentionExploreData, AttentionLayerBlocks, Q
 from .build import image_data_uri
 from .description import SampleCommand
 
+if TYPE_CHECKING:  # torch only once a network runs
+    from deformviz.probe import AttentionRecord
+    from deformviz.visualize.attention_sampling import AttentionImage
+
 __all__ = ["describe_attention_image", "default_encoder_levels", "ENCODER_BUDGET"]
 
 #: Float32 bytes of encoder data the page carries by default (base64 makes it 4/3 larger).
 ENCODER_BUDGET = 8_000_000
 
 
-def _cell_bytes(record) -> int:
+def _cell_bytes(record: AttentionRecord) -> int:
     """Float32 bytes one encoder cell costs the page: M*L*K points (x, y), weights, reference."""
     return 4 * (3 * record.heads * record.levels * record.points + 2)
 
 
-def default_encoder_levels(record, budget: int = ENCODER_BUDGET) -> tuple[int, ...]:
+def default_encoder_levels(record: AttentionRecord, budget: int = ENCODER_BUDGET
+                           ) -> tuple[int, ...]:
     """The levels (0 = finest) carried when none are named: coarsest first, while their
     cells fit in `budget` bytes (at least the coarsest level), returned finest first.
 
@@ -55,15 +61,16 @@ def default_encoder_levels(record, budget: int = ENCODER_BUDGET) -> tuple[int, .
     return tuple(sorted(chosen))
 
 
-def _label(probed, record) -> str:
+def _label(probed: AttentionImage, record: AttentionRecord) -> str:
     """The shortest name `sample --layer` takes for the call: "decoder5", else its name."""
     alias = f"{record.stage}{record.index}"
     return alias if probed.probed.index.aliases.get(alias) == record.name else record.name
 
 
-def _chosen_layers(probed, layers: Sequence[str]):
-    """(encoder call or None, index of the decoder call shown first or None) from the
-    `--layer` names: at most one of each stage; defaults the last of each."""
+def _chosen_layers(probed: AttentionImage, layers: Sequence[str]
+                   ) -> tuple[AttentionRecord | None, AttentionRecord | None]:
+    """(the encoder call carried: named, else the last; the decoder call named, else None)
+    from the `--layer` names, at most one of each stage."""
     named = [probed.probed.layer(name) for name in layers]
     stages = [r.stage for r in named]
     for stage in ("encoder", "decoder"):
@@ -78,7 +85,8 @@ def _chosen_layers(probed, layers: Sequence[str]):
     return encoder, decoder
 
 
-def _decoder_layers(probed, shown, max_boxes: int):
+def _decoder_layers(probed: AttentionImage, shown: AttentionRecord | None, max_boxes: int
+                    ) -> tuple[tuple[dict, ...], tuple[AttentionLayerBlocks, ...], int]:
     """(detections, decoder layers' blocks, index shown first): the detections' queries in
     every decoder call of the last one's size."""
     from deformviz.visualize.attention_sampling import attention_units
@@ -103,7 +111,8 @@ def _decoder_layers(probed, shown, max_boxes: int):
     return detections, blocks, shown_index
 
 
-def _encoder_layer(probed, record, levels: Sequence[int] | str | None) -> AttentionLayerBlocks:
+def _encoder_layer(probed: AttentionImage, record: AttentionRecord,
+                   levels: Sequence[int] | str | None) -> AttentionLayerBlocks:
     """Every cell of `levels` (0 = finest, or "all"; default `default_encoder_levels`) of
     `record`."""
     from deformviz.visualize.attention_sampling import attention_units

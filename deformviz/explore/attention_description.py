@@ -18,11 +18,13 @@ pixels (index coordinates), weights as the attention used them (after its softma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deformviz import __version__
+from deformviz.visualize.attention_results import AttentionUnit
 
 from .description import SampleCommand, embeddable_json, encode_float32
 
@@ -64,7 +66,7 @@ class QueryBlock:
     weights: np.ndarray
 
     @classmethod
-    def from_units(cls, units) -> QueryBlock:
+    def from_units(cls, units: Sequence[AttentionUnit]) -> QueryBlock:
         """From `AttentionUnit`s of one call (`attention_units(...).units`)."""
         return cls(np.array([u.query for u in units], dtype=np.int64),
                    np.array([u.reference for u in units], dtype=np.float64).reshape(-1, 2),

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.networks.transformers_folders import write_folder
+
 
 def test_auto_figure_and_data(run, detr: Path, photo: Path, tmp_path: Path) -> None:
     result = run("sample", photo, "--model", detr, "--auto", "2", "--score-threshold", "0",
@@ -73,12 +75,12 @@ def test_inspect_lists_attention_layers(run, detr: Path) -> None:
     assert "logits, pred_boxes" in result.output
 
 
-def test_d_fine_with_uneven_points_per_level(run, image: Path, tmp_path: Path) -> None:
+def test_d_fine_with_uneven_points_per_level(run, photo: Path, tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "dfine", "d_fine")
     inspected = run("inspect", folder, model=False)
     assert inspected.exit_code == 0, inspected.output
     assert "2,4,3" in inspected.output
-    result = run("sample", image, "--model", folder, "--query", "4", "--split", "level",
+    result = run("sample", photo, "--model", folder, "--query", "4", "--split", "level",
                  "-o", tmp_path / "levels.png", "--save-data", tmp_path / "q4.json",
                  model=False)
     assert result.exit_code == 0, result.output
