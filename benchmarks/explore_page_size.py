@@ -2,9 +2,11 @@
 bundled network), for the bundled network on the samples and for an 800 x 1216 image through a
 ResNet-50 with DCN in c3-c5 (an mmdetection checkpoint in the published layout, real ResNet-50
 widths, random weights: the page's size depends on the map sizes and the image, not on the
-weights).
+weights); and, with `--attention`, the deformable-attention page of a Deformable DETR R-50
+architecture (transformers' classes, random weights: tools/make_attention_gallery.py's folder)
+for an 800 x 1066 photo, with the default encoder levels and with every level.
 
-Usage: python benchmarks/explore_page_size.py
+Usage: python benchmarks/explore_page_size.py [--attention]
 """
 
 from __future__ import annotations
@@ -24,7 +26,41 @@ def _size(data) -> str:
     return f"{len(page) / 1e6:.2f} MB (image {len(data.image_uri) / 1e6:.2f} MB)"
 
 
+def attention_rows() -> None:
+    """The attention page: default encoder levels, then every level (one forward pass each)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from deformviz.explore import describe_attention_image
+    from deformviz.imaging import LoadedImage
+    from deformviz.networks import load_network
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from make_attention_gallery import write_folder
+
+    torch.set_num_threads(2)
+    photo = Image.open(ROOT / "samples" / "chelsea.jpg").convert("RGB").resize((1066, 800))
+    image = LoadedImage(np.asarray(photo), "chelsea_1066x800.jpg")
+    print("| image | network | encoder levels carried | page |\n|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        write_folder(Path(folder))
+        network = load_network(folder)
+        for levels in (None, "all"):
+            data = describe_attention_image(network, image, image_argument="photo.jpg",
+                                            encoder_levels=levels, score_threshold=0.0)
+            shapes = " / ".join(f"{h}x{w}" for h, w in (data.level_shapes[l]
+                                                        for l in data.encoder.levels))
+            print(f"| chelsea.jpg resized to 1066 x 800 | Deformable DETR R-50 (random "
+                  f"weights); detections: {len(data.detections)}, decoder layers: "
+                  f"{len(data.decoder)} | {', '.join(str(l + 1) for l in data.encoder.levels)} "
+                  f"({shapes}) | {_size(data)} |")
+
+
 def main() -> None:
+    if "--attention" in sys.argv[1:]:
+        attention_rows()
+        return
     import numpy as np
     import torch
     from PIL import Image

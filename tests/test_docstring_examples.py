@@ -17,7 +17,8 @@ MODULES = ["deformviz", "deformviz.visualize", "deformviz.plotting.sampling",
            "deformviz.ops.dcnv3", "deformviz.ops.dcnv4_layout",
            "deformviz.plotting.attention", "deformviz.visualize.attention_export",
            "deformviz.geometry.attention_locations", "deformviz.visualize.attention",
-           "deformviz.statistics.padded_batch"]
+           "deformviz.statistics.padded_batch", "deformviz.explore.description",
+           "deformviz.explore.attention_build"]
 
 
 @pytest.mark.parametrize("name", MODULES)

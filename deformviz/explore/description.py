@@ -30,7 +30,7 @@ from deformviz import __version__
 from deformviz.geometry import MapGrid
 
 __all__ = ["ExploreLayer", "ExploreBox", "SampleCommand", "ExploreData",
-           "encode_float32", "figure_colours", "FORMAT_VERSION"]
+           "encode_float32", "embeddable_json", "figure_colours", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 2  # 2: colours.levels is one colour per place in the chain
 
@@ -39,6 +39,17 @@ def encode_float32(array: np.ndarray) -> dict:
     """{"shape": [...], "float32": base64} of `array` as little-endian float32, C order."""
     values = np.ascontiguousarray(np.asarray(array, dtype="<f4"))
     return {"shape": list(values.shape), "float32": base64.b64encode(values.tobytes()).decode()}
+
+
+def embeddable_json(data: dict) -> str:
+    """`data` as compact JSON that is safe inside an HTML <script> element ('</' escaped).
+
+    Example:
+        >>> embeddable_json({"name": "</script>"})
+        '{"name":"<\\\\/script>"}'
+    """
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/")
 
 
 def figure_colours() -> dict:
@@ -227,5 +238,4 @@ class ExploreData:
 
     def to_json(self) -> str:
         """Compact JSON; safe to embed in an HTML <script> element ('</' is escaped)."""
-        text = json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False)
-        return text.replace("</", "<\\/")
+        return embeddable_json(self.to_dict())

@@ -49,5 +49,26 @@ def run(test_model_path: Path, tmp_path: Path, monkeypatch) -> Callable:
     return invoke
 
 
+@pytest.fixture(scope="module")
+def detr(tmp_path_factory) -> Path:
+    """A small random Deformable DETR as a Hugging Face model folder (skipped without
+    transformers; tests/networks/transformers_folders.py)."""
+    from tests.networks.transformers_folders import write_folder
+
+    return write_folder(tmp_path_factory.mktemp("hf") / "detr")
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A 200 x 120 PNG of random pixels."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    pixels = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "real_loader: load the model without the test cache")

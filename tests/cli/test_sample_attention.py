@@ -8,32 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.networks.transformers_folders import write_folder
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return write_folder(tmp_path_factory.mktemp("hf") / "detr")
-
-
-@pytest.fixture
-def image(tmp_path: Path) -> Path:
-    path = tmp_path / "photo.png"
-    pixels = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return path
-
-
-def test_auto_figure_and_data(run, folder: Path, image: Path, tmp_path: Path) -> None:
-    result = run("sample", image, "--model", folder, "--auto", "2", "--score-threshold", "0",
+def test_auto_figure_and_data(run, detr: Path, photo: Path, tmp_path: Path) -> None:
+    result = run("sample", photo, "--model", detr, "--auto", "2", "--score-threshold", "0",
                  "-o", tmp_path / "out.pdf", "--save-data", tmp_path / "out.json", model=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out.pdf").read_bytes()[:4] == b"%PDF"
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["preprocessing"]["processor"].startswith("DeformableDetrImageProcessor")
-    assert data["image"] == {"path": str(image), "width": 200, "height": 120}
+    assert data["image"] == {"path": str(photo), "width": 200, "height": 120}
     assert [u["kind"] for u in data["units"]] == ["attention"] * 2
     unit = data["units"][0]
     assert unit["layer"] == "model.decoder.layers.1.encoder_attn"
@@ -42,11 +28,11 @@ def test_auto_figure_and_data(run, folder: Path, image: Path, tmp_path: Path) ->
     assert unit["reference_type"] == "box" and unit["detection"]["label"].startswith("LABEL_")
 
 
-def test_encoder_at_and_through_layers(run, folder: Path, image: Path, tmp_path: Path) -> None:
-    result = run("sample", image, "--model", folder, "--layer", "encoder1", "--at", "50", "60",
+def test_encoder_at_and_through_layers(run, detr: Path, photo: Path, tmp_path: Path) -> None:
+    result = run("sample", photo, "--model", detr, "--layer", "encoder1", "--at", "50", "60",
                  "--level", "2", "--split", "head", "-o", tmp_path / "enc.png", model=False)
     assert result.exit_code == 0, result.output
-    result = run("sample", image, "--model", folder, "--query", "3", "--through-layers",
+    result = run("sample", photo, "--model", detr, "--query", "3", "--through-layers",
                  "--save-data", tmp_path / "layers.json", "-o", tmp_path / "t.svg",
                  model=False)
     assert result.exit_code == 0, result.output
@@ -64,8 +50,8 @@ def test_encoder_at_and_through_layers(run, folder: Path, image: Path, tmp_path:
     (("--at", "10", "10"), "decoder layer"),
     (("--query", "1", "--save-data", "x.npz"), "written as .json"),
 ])
-def test_bad_input_exits_2(run, folder: Path, image: Path, args, message) -> None:
-    result = run("sample", image, "--model", folder, *args, model=False)
+def test_bad_input_exits_2(run, detr: Path, photo: Path, args, message) -> None:
+    result = run("sample", photo, "--model", detr, *args, model=False)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -76,8 +62,8 @@ def test_attention_options_need_an_attention_model(run, samples: Path) -> None:
     assert result.exit_code == 2 and "--query: only for deformable-attention" in result.output
 
 
-def test_inspect_lists_attention_layers(run, folder: Path) -> None:
-    result = run("inspect", folder, model=False)
+def test_inspect_lists_attention_layers(run, detr: Path) -> None:
+    result = run("inspect", detr, model=False)
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if "_attn" in line
             and line.startswith("  model.")]
@@ -89,12 +75,12 @@ def test_inspect_lists_attention_layers(run, folder: Path) -> None:
     assert "logits, pred_boxes" in result.output
 
 
-def test_d_fine_with_uneven_points_per_level(run, image: Path, tmp_path: Path) -> None:
+def test_d_fine_with_uneven_points_per_level(run, photo: Path, tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "dfine", "d_fine")
     inspected = run("inspect", folder, model=False)
     assert inspected.exit_code == 0, inspected.output
     assert "2,4,3" in inspected.output
-    result = run("sample", image, "--model", folder, "--query", "4", "--split", "level",
+    result = run("sample", photo, "--model", folder, "--query", "4", "--split", "level",
                  "-o", tmp_path / "levels.png", "--save-data", tmp_path / "q4.json",
                  model=False)
     assert result.exit_code == 0, result.output

@@ -20,17 +20,10 @@
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("deformviz-data").textContent);
+  const decodeFloat32 = deformvizCommon.decodeFloat32, roundHalfEven = deformvizCommon.roundHalfEven;
+  const el = deformvizCommon.el, fmt = deformvizCommon.fmt, shellQuote = deformvizCommon.shellQuote;
 
   // ---------------------------------------------------------------- data
-  function decodeFloat32(encoded) {
-    const text = atob(encoded.float32);
-    const view = new DataView(new ArrayBuffer(text.length));
-    for (let i = 0; i < text.length; i++) view.setUint8(i, text.charCodeAt(i));
-    const values = new Float32Array(text.length / 4);
-    for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(4 * i, true);
-    return values;
-  }
-
   function grid(spec) {
     return { sy: spec.stride[0], sx: spec.stride[1], oy: spec.origin[0], ox: spec.origin[1] };
   }
@@ -72,10 +65,6 @@
       }
     }
     return out;
-  }
-
-  function roundHalfEven(v) {  // torch.round
-    return Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v);
   }
 
   function cellToImage(g, cy, cx) {  // [x, y] original pixels of a cell of a map with grid g
@@ -181,17 +170,8 @@
   let scale = 1;  // CSS pixels per original pixel
 
   function layout() {
-    const stage = document.getElementById("stage");
-    const top = stage.getBoundingClientRect().top + window.scrollY;
-    const availableW = Math.max(200, stage.clientWidth);
-    const availableH = Math.max(200, window.innerHeight - top - 16);
-    scale = Math.min(availableW / IMAGE_W, availableH / IMAGE_H, 4);
-    const ratio = window.devicePixelRatio || 1;
-    canvas.style.width = IMAGE_W * scale + "px";
-    canvas.style.height = IMAGE_H * scale + "px";
-    canvas.width = Math.round(IMAGE_W * scale * ratio);
-    canvas.height = Math.round(IMAGE_H * scale * ratio);
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    scale = deformvizCommon.fitCanvas(canvas, context, document.getElementById("stage"),
+                                      IMAGE_W, IMAGE_H);
     draw();
   }
 
@@ -216,15 +196,8 @@
         drawBox(det.box, DATA.colours.box, 2);
         const label = det.label + " " + det.score.toFixed(2) +
           (det.head_label && det.head_label !== det.label ? " (head: " + det.head_label + ")" : "");
-        context.save();
-        context.font = "12px system-ui, sans-serif";
-        const width = context.measureText(label).width + 6;
-        context.fillStyle = DATA.colours.box;
-        const top = Math.max(0, det.box[1] * scale - 16);  // inside the box at the image's top
-        context.fillRect(det.box[0] * scale, top, width, 16);
-        context.fillStyle = "#000";
-        context.fillText(label, det.box[0] * scale + 3, top + 12);
-        context.restore();
+        deformvizCommon.drawLabel(context, label, det.box[0] * scale, det.box[1] * scale,
+                                  DATA.colours.box);
       }
     });
   }
@@ -290,15 +263,6 @@
   }
 
   // ---------------------------------------------------------------- panel
-  function el(tag, attributes, text) {
-    const node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (k) { node.setAttribute(k, attributes[k]); });
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function fmt(v, digits) { return Number(v.toFixed(digits === undefined ? 2 : digits)).toString(); }
-
   function describeUnit() {
     const box = document.getElementById("unit-info");
     const cell = state.hovered || (state.pinned.length ? state.pinned[state.pinned.length - 1].cell : null);
@@ -320,16 +284,7 @@
       if (MODULATED) text += ", mean modulation " + fmt(sum / lv.weights.length, 3);
       lines.push(["level " + (i + 1) + " (" + lv.layer + ")", text]);
     });
-    lines.forEach(function (line) {
-      const row = el("div");
-      row.appendChild(el("b", {}, line[0] + ": "));
-      row.appendChild(document.createTextNode(line[1]));
-      box.appendChild(row);
-    });
-  }
-
-  function shellQuote(word) {
-    return /^[A-Za-z0-9_\/.,:=+@%-]+$/.test(word) ? word : "'" + word.replace(/'/g, "'\\''") + "'";
+    deformvizCommon.infoRows(box, lines);
   }
 
   // The --at pixel of a pinned unit: its centre, rounded to 0.01 px and kept inside the image,
@@ -449,31 +404,12 @@
 
   function copyCommand() {
     const text = command();
-    if (!text) return;
-    const done = function () {
-      state.lastCopied = text;
-      document.getElementById("copied").textContent = "copied";
-      setTimeout(function () { document.getElementById("copied").textContent = ""; }, 1500);
-    };
-    const fallback = function () {
-      const area = document.getElementById("command");
-      area.focus(); area.select();
-      try { document.execCommand("copy"); } catch (error) { /* selected for Ctrl-C */ }
-      done();
-    };
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(done, fallback);
-    } else {
-      fallback();
-    }
+    deformvizCommon.copyCommand(text, function () { state.lastCopied = text; });
   }
 
   // ---------------------------------------------------------------- input
-  function pointerPixel(event) {  // original pixel index coordinates under the pointer
-    const rect = canvas.getBoundingClientRect();
-    return [(event.clientX - rect.left) / scale - 0.5, (event.clientY - rect.top) / scale - 0.5];
-  }
-  function insideImage(p) { return p[0] > -0.5 && p[0] < IMAGE_W - 0.5 && p[1] > -0.5 && p[1] < IMAGE_H - 0.5; }
+  function pointerPixel(event) { return deformvizCommon.pointerPixel(canvas, event, scale); }
+  function insideImage(p) { return deformvizCommon.insideImage(p, IMAGE_W, IMAGE_H); }
 
   canvas.addEventListener("pointermove", function (event) {
     const p = pointerPixel(event);
@@ -517,15 +453,9 @@
     trace: function (cy, cx, levels) { return plain(traceUnit([cy, cx], levels || state.levels)); },
     cellAt: cellAt,
     // Where the image lies in the viewport: {left, top} CSS pixels and CSS pixels per image pixel.
-    view: function () {
-      const rect = canvas.getBoundingClientRect();
-      return { left: rect.left, top: rect.top, scale: scale };
-    },
+    view: function () { return deformvizCommon.viewOf(canvas, scale); },
     // Viewport (client) coordinates of original pixel (x, y).
-    toClient: function (x, y) {
-      const rect = canvas.getBoundingClientRect();
-      return [rect.left + (x + 0.5) * scale, rect.top + (y + 0.5) * scale];
-    },
+    toClient: function (x, y) { return deformvizCommon.toClient(canvas, scale, x, y); },
     shown: function () {
       return shownCells().map(function (cell) {
         return Object.assign(plain(traceOf(cell)), { pinned: pinIndex(cell) >= 0 });
