@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from deformviz.ops import dcnv3, operator_backend
+from deformviz.ops import cpu_vector_path, dcnv3, operator_backend
 from deformviz.ops.reference_dcnv3 import dcnv3_grid_sample
 
 
@@ -115,8 +115,13 @@ def cpu_description() -> str:
                     break
     except OSError:
         pass
+    try:
+        path, widest = cpu_vector_path()
+        ours = f"; deformviz's CPU loops: {path} (widest supported: {widest})"
+    except RuntimeError:  # the reference implementation runs: no vector paths
+        ours = ""
     return (f"CPU: {model}, {os.cpu_count()} CPUs, vector extension torch uses: "
-            f"{torch.backends.cpu.get_cpu_capability()}")
+            f"{torch.backends.cpu.get_cpu_capability()}{ours}")
 
 
 def main() -> None:
