@@ -92,3 +92,21 @@ def test_d_fine_with_uneven_points_per_level(run, photo: Path, tmp_path: Path) -
                                        for level in head])).all()
     total = sum(sum(level) for level in unit["weights"][0])
     assert total == pytest.approx(1.0, abs=1e-5)  # head 0's softmax over its 9 points
+
+
+@pytest.mark.parametrize("command", ["sample", "explore", "stats"])
+def test_resize_options_for_a_folder_say_why(run, detr: Path, photo: Path, command: str) -> None:
+    # The folder's own image processor decides the input, in every command alike.
+    args = [photo]
+    if command == "stats":
+        annotations = photo.parent / "instances.json"
+        annotations.write_text(json.dumps({
+            "images": [{"id": 1, "file_name": photo.name, "width": 200, "height": 120}],
+            "annotations": [{"id": 1, "image_id": 1, "bbox": [10, 10, 50, 40],
+                             "category_id": 1, "area": 2000, "iscrowd": 0}],
+            "categories": [{"id": 1, "name": "thing"}]}))
+        args = [photo.parent, "-a", annotations, "-o", photo.parent / "table.json"]
+    result = run(command, *args, "--model", detr, "--short-side", "300", model=False)
+    assert result.exit_code == 2
+    assert "--short-side: not for a Hugging Face model folder (its own image processor decides " \
+           "the input)" in " ".join(result.output.split())

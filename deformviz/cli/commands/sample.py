@@ -152,7 +152,7 @@ def command(
         conv_only.update({"--model-factory": model_factory, "--weights": weights,
                           "--size": size != 512, "--short-side": short_side,
                           "--max-long-side": max_long_side})
-        _refuse(conv_only, "not for a deformable-attention model folder (its own processor "
+        _refuse(conv_only, "not for a Hugging Face model folder (its own image processor "
                            "decides the input)")
     elif not any(value not in (None, False) for value in attention_only.values()):
         # Before the (slow) load; attention flags given: refused below if convolutional.
