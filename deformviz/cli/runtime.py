@@ -137,7 +137,8 @@ def load_cli_network(spec: str | None, device: str, options: NetworkOptions = Ne
     except NetworkOptionError as error:
         if spec is not None and Path(spec).expanduser().is_dir():
             raise InputError(f"{', '.join(options.given)}: not for a Hugging Face model folder "
-                             "(its own image processor decides the input)") from error
+                             "(it holds its weights, and its own image processor decides the "
+                             "input)") from error
         raise InputError(f"{', '.join(options.given)}: only for your own network "
                          "(--model FILE of a checkpoint, or --model-factory)") from error
     return resize_cli_network(network, size), name

@@ -108,5 +108,5 @@ def test_resize_options_for_a_folder_say_why(run, detr: Path, photo: Path, comma
         args = [photo.parent, "-a", annotations, "-o", photo.parent / "table.json"]
     result = run(command, *args, "--model", detr, "--short-side", "300", model=False)
     assert result.exit_code == 2
-    assert "--short-side: not for a Hugging Face model folder (its own image processor decides " \
-           "the input)" in " ".join(result.output.split())
+    assert "--short-side: not for a Hugging Face model folder (it holds its weights, and its " \
+           "own image processor decides the input)" in " ".join(result.output.split())

@@ -149,11 +149,11 @@ def command(
         choice.check()  # before the (slow) load
     if folder:
         # A Hugging Face folder: its own image processor decides the input.
-        conv_only.update({"--model-factory": model_factory, "--weights": weights,
-                          "--size": size != 512, "--short-side": short_side,
-                          "--max-long-side": max_long_side})
-        _refuse(conv_only, "not for a Hugging Face model folder (its own image processor "
-                           "decides the input)")
+        _refuse(conv_only, "not for a deformable-attention network")
+        _refuse({"--model-factory": model_factory, "--weights": weights, "--size": size != 512,
+                 "--short-side": short_side, "--max-long-side": max_long_side},
+                "not for a Hugging Face model folder (it holds its weights, and its own image "
+                "processor decides the input)")
     elif not any(value not in (None, False) for value in attention_only.values()):
         # Before the (slow) load; attention flags given: refused below if convolutional.
         _check_convolution_choices(grid, units, auto, levels, style, title)
