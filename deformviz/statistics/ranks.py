@@ -98,12 +98,25 @@ def join(ranks: Ranks, device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str
     return device
 
 
-def leave() -> None:
-    """End the process group (if one was started)."""
+def leave(together: bool = False) -> None:
+    """End the process group (if one was started).
+
+    Args:
+        together: the run finished on every rank: first wait for all of them, so that no rank
+            tears its connections down while another still uses them (gloo can abort a process
+            whose peer left mid-collective). False after an error: a lost rank would make the
+            wait last the whole timeout.
+    """
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if together:
+        try:
+            dist.barrier()
+        except RuntimeError:  # another rank is gone already: nothing left to wait for
+            pass
+    dist.destroy_process_group()
 
 
 def broadcast(value: Any) -> Any:

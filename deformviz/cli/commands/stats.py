@@ -252,6 +252,7 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
     torch_device = resolve_device(device)
     if ranks is not None:
         torch_device = join(ranks, torch_device, rank_timeout)
+    finished = False  # on every rank: then the ranks leave together
     try:
         network, name = load_cli_network(model, torch_device, network_options)
         chain_network = _stats_network(network, name, torch_device, layers, size, batch_size,
@@ -271,13 +272,17 @@ def _run(folder: Path, annotations: Path, output: Path, figure: Path | None, rea
 
             return run_statistics_on_ranks(chain_network, dataset, ranks, options, **settings)
 
-        if not root:
-            return measure()
-        started = time.perf_counter()
-        result = _measure_with_progress(measure, state_file, state)
+        if root:
+            started = time.perf_counter()
+            result = _measure_with_progress(measure, state_file, state)
+        else:
+            result = measure()
+        finished = True
     finally:
         if ranks is not None:
-            leave()
+            leave(together=finished)
+    if not root:
+        return None  # rank 0 reports
     write_result(result, writable_path(output))
     state_file.unlink(missing_ok=True)
     elapsed = time.perf_counter() - started
