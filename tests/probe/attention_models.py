@@ -48,32 +48,34 @@ def rt_detr(version: int = 1, seed: int = 0):
     return model.double().eval()
 
 
-def grounding_dino(seed: int = 0):
-    """GroundingDinoForObjectDetection with a one-layer BERT text encoder (vocabulary 100),
-    d_model 32, 4 levels x 4 points, 1 encoder + 2 decoder layers, 10 queries; float64.
-    Its inputs need `input_ids` beside the pixels."""
+def grounding_dino(seed: int = 0, mm: bool = False):
+    """GroundingDinoForObjectDetection (MMGroundingDinoForObjectDetection with `mm`) with a
+    one-layer BERT text encoder (vocabulary 100), d_model 32, 4 levels x 4 points, 1 encoder +
+    2 decoder layers, 10 queries; float64. Its inputs need `input_ids` beside the pixels."""
     text = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1,
                                    num_attention_heads=2, intermediate_size=32)
-    config = transformers.GroundingDinoConfig(
+    prefix = "MMGroundingDino" if mm else "GroundingDino"
+    config = getattr(transformers, f"{prefix}Config")(
         backbone_config=_resnet_backbone(), text_config=text, d_model=32, encoder_layers=1,
         decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32, encoder_attention_heads=2,
         decoder_attention_heads=2, num_queries=10, max_text_len=16)
-    return _seeded(transformers.GroundingDinoForObjectDetection, config, seed)
+    return _seeded(getattr(transformers, f"{prefix}ForObjectDetection"), config, seed)
 
 
-def d_fine(points: int | list[int] = 4, seed: int = 0):
-    """DFineForObjectDetection, d_model 32, 3 levels with `points` per level (D-FINE's
-    published configurations use [3, 6, 3]), 2 decoder layers; float64."""
+def d_fine(points: int | list[int] = 4, seed: int = 0, prefix: str = "DFine"):
+    """DFineForObjectDetection (or, with prefix "Deimv2", DEIMv2's), d_model 32, 3 levels with
+    `points` per level (D-FINE's published configurations use [3, 6, 3]), 2 decoder layers;
+    float64."""
     backbone = transformers.RTDetrResNetConfig(
         embedding_size=8, hidden_sizes=[8, 16, 32, 64], depths=[1, 1, 1, 1], layer_type="basic",
         out_features=["stage2", "stage3", "stage4"])
-    config = transformers.DFineConfig(
+    config = getattr(transformers, f"{prefix}Config")(
         backbone_config=backbone, encoder_in_channels=[16, 32, 64], encoder_hidden_dim=32,
         encoder_ffn_dim=32, encoder_attention_heads=2, d_model=32,
         decoder_in_channels=[32, 32, 32], decoder_ffn_dim=32, decoder_layers=2,
         decoder_attention_heads=2, num_queries=12, num_labels=3, num_denoising=0,
         decoder_n_points=points)
-    return _seeded(transformers.DFineForObjectDetection, config, seed)
+    return _seeded(getattr(transformers, f"{prefix}ForObjectDetection"), config, seed)
 
 
 def _seeded(model_class, config, seed: int):  # noqa: ANN001, ANN202 - transformers types
@@ -105,6 +107,22 @@ def padded_batch(height: int = 96, width: int = 128) -> dict[str, torch.Tensor]:
     pixels[1, :, 70:, :] = 0
     pixels[1, :, :, 100:] = 0
     return {"pixel_values": pixels, "pixel_mask": mask}
+
+
+def oneformer(seed: int = 0):
+    """OneFormerForUniversalSegmentation with the small ResNet backbone and a one-layer text
+    encoder (vocabulary 100), pixel decoder of 2 deformable encoder layers over 3 levels;
+    float64. Its inputs need `task_inputs` ([B, 8] token ids) beside the pixels."""
+    backbone = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64],
+                                         depths=[1, 1, 1, 1], layer_type="basic",
+                                         out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = transformers.OneFormerConfig(
+        backbone_config=backbone, hidden_dim=32, encoder_feedforward_dim=32, encoder_layers=2,
+        decoder_layers=2, num_attention_heads=2, num_queries=10, dim_feedforward=32,
+        num_labels=3, mask_dim=32, conv_dim=32, text_encoder_width=32,
+        text_encoder_num_layers=1, text_encoder_vocab_size=100, text_encoder_context_length=8,
+        task_seq_len=8, is_training=False)
+    return _seeded(transformers.OneFormerForUniversalSegmentation, config, seed)
 
 
 def mask2former(seed: int = 0):

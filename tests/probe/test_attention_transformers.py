@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tests.probe.attention_models import (BACKBONE_STRIDES, d_fine, deformable_detr,
-                                          grounding_dino, mask2former, padded_batch, rt_detr)
+                                          grounding_dino, mask2former, oneformer, padded_batch,
+                                          rt_detr)
 
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.probe.attention_adapters import _PATCHED
@@ -125,10 +126,11 @@ def test_rt_detr_records_what_the_core_received(monkeypatch, version):
         assert not _PATCHED
 
 
-def test_grounding_dino_records_what_the_core_received(monkeypatch):
-    model = grounding_dino()
-    seen = _capture_core_module(monkeypatch,
-                                "transformers.models.grounding_dino.modeling_grounding_dino")
+@pytest.mark.parametrize("mm", [False, True])
+def test_grounding_dino_records_what_the_core_received(monkeypatch, mm):
+    model = grounding_dino(mm=mm)
+    family = "mm_grounding_dino" if mm else "grounding_dino"
+    seen = _capture_core_module(monkeypatch, f"transformers.models.{family}.modeling_{family}")
     inputs = padded_batch()
     inputs["input_ids"] = torch.randint(1, 100, (2, 6), generator=torch.Generator().manual_seed(3))
     result = probe_attention(model, inputs)
@@ -138,13 +140,15 @@ def test_grounding_dino_records_what_the_core_received(monkeypatch):
                                                      result.records[0].spatial_shapes)
 
 
-@pytest.mark.parametrize("points", [4, [2, 4, 3]])
-def test_d_fine_records_what_the_core_received_also_with_uneven_points(monkeypatch, points):
-    model = d_fine(points)
+@pytest.mark.parametrize("prefix, points", [("DFine", 4), ("DFine", [2, 4, 3]),
+                                            ("Deimv2", [2, 4, 3])])
+def test_d_fine_records_what_the_core_received_also_with_uneven_points(monkeypatch, prefix,
+                                                                        points):
+    model = d_fine(points, prefix=prefix)
     seen = []
-    # D-FINE keeps its core function on each attention module (ms_deformable_attn_core).
+    # D-FINE and DEIMv2 keep their core function on each attention module.
     for module in model.modules():
-        if type(module).__name__ == "DFineMultiscaleDeformableAttention":
+        if type(module).__name__ == f"{prefix}MultiscaleDeformableAttention":
             def core(value, shapes, locations, weights, counts, method="default",
                      original=module.ms_deformable_attn_core):
                 seen.append((locations.clone(), weights.clone(), list(shapes), list(counts)))
@@ -173,9 +177,10 @@ def test_d_fine_records_what_the_core_received_also_with_uneven_points(monkeypat
     assert ("levels x (2, 4, 3) points" in result.records[0].describe()) == uneven
 
 
-def test_mask2former_pixel_decoder_records_what_its_core_function_received(monkeypatch):
-    model = mask2former()  # imports the modeling module (transformers loads lazily)
-    namespace = sys.modules["transformers.models.mask2former.modeling_mask2former"]
+@pytest.mark.parametrize("family", ["mask2former", "oneformer"])
+def test_pixel_decoder_records_what_its_core_function_received(monkeypatch, family):
+    model = mask2former() if family == "mask2former" else oneformer()  # imports the module
+    namespace = sys.modules[f"transformers.models.{family}.modeling_{family}"]
     original = namespace.multi_scale_deformable_attention
     seen = []
 
@@ -184,7 +189,11 @@ def test_mask2former_pixel_decoder_records_what_its_core_function_received(monke
         return original(value, shapes, locations, weights)
 
     monkeypatch.setattr(namespace, "multi_scale_deformable_attention", core)
-    result = probe_attention(model, padded_batch())
+    inputs = padded_batch()
+    if family == "oneformer":
+        inputs["task_inputs"] = torch.randint(0, 100, (2, 8),
+                                              generator=torch.Generator().manual_seed(4))
+    result = probe_attention(model, inputs)
     _compare(result.records, seen)
     assert [(r.stage, r.index, r.role) for r in result] == [("encoder", 0, "self"),
                                                            ("encoder", 1, "self")]
