@@ -12,7 +12,7 @@ import torch
 
 from tests.probe.attention_models import (BACKBONE_STRIDES, d_fine, deformable_detr,
                                           grounding_dino, mask2former, oneformer, padded_batch,
-                                          rt_detr)
+                                          rt_detr, transformers)
 
 from deformviz.geometry.attention_locations import query_pixels
 from deformviz.probe.attention_adapters import _PATCHED
@@ -138,6 +138,51 @@ def test_grounding_dino_records_what_the_core_received(monkeypatch, mm):
     assert [(r.stage, r.role) for r in result] == [("encoder", "self")] + [("decoder", "cross")] * 2
     assert result.stage("encoder")[0].queries == sum(h * w for h, w in
                                                      result.records[0].spatial_shapes)
+
+
+class _OneCrossAttention(torch.nn.Module):
+    """A library's attention module alone, called as its decoders call it (for families whose
+    whole model is too large to build in a test)."""
+
+    def __init__(self, attention: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = torch.nn.Module()
+        self.decoder.layers = torch.nn.ModuleList([torch.nn.Module()])
+        self.decoder.layers[0].cross_attn = attention
+
+    def forward(self, image, queries, memory, reference, shapes):  # image: its size only
+        start = torch.cat([shapes.new_zeros(1), (shapes[:, 0] * shapes[:, 1]).cumsum(0)[:-1]])
+        return self.decoder.layers[0].cross_attn(
+            queries, encoder_hidden_states=memory, reference_points=reference,
+            spatial_shapes=shapes, spatial_shapes_list=[tuple(s) for s in shapes.tolist()],
+            level_start_index=start)
+
+
+@pytest.mark.parametrize("family, prefix", [("lw_detr", "LwDetr"), ("rf_detr", "RfDetr"),
+                                            ("omdet_turbo", "OmDetTurbo")])
+def test_other_transformers_attention_classes_record_what_their_core_received(monkeypatch,
+                                                                              family, prefix):
+    path = f"transformers.models.{family}.modeling_{family}"
+    namespace = pytest.importorskip(path)
+    config = getattr(transformers, f"{prefix}Config")(d_model=32)
+    config.num_feature_levels = 2
+    torch.manual_seed(0)
+    attention = getattr(namespace, f"{prefix}MultiscaleDeformableAttention")(config, num_heads=2,
+                                                                             n_points=3)
+    model = _OneCrossAttention(attention).double().eval()
+    seen = _capture_core_module(monkeypatch, path)
+    generator = torch.Generator().manual_seed(5)
+    shapes = torch.tensor([[6, 8], [3, 4]])
+    inputs = (torch.zeros(2, 3, 48, 64, dtype=torch.float64),
+              torch.randn(2, 5, 32, generator=generator, dtype=torch.float64),
+              torch.randn(2, 60, 32, generator=generator, dtype=torch.float64),
+              torch.rand(2, 5, 2, 2, generator=generator, dtype=torch.float64), shapes)
+    result = probe_attention(model, inputs)
+    _compare(result.records, seen)
+    record = result.records[0]
+    assert (record.stage, record.role, record.heads, record.levels, record.points) == \
+        ("decoder", "cross", 2, 2, 3)
+    assert torch.equal(record.reference_points, inputs[3])
 
 
 @pytest.mark.parametrize("prefix, points", [("DFine", 4), ("DFine", [2, 4, 3]),
