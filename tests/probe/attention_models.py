@@ -13,10 +13,11 @@ transformers = pytest.importorskip("transformers")
 BACKBONE_STRIDES = (8, 16, 32, 64)
 
 
-def _resnet_backbone() -> "transformers.ResNetConfig":
+def _resnet_backbone(stages: tuple[str, ...] = ("stage2", "stage3", "stage4")
+                     ) -> "transformers.ResNetConfig":
     return transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64],
                                      depths=[1, 1, 1, 1], layer_type="basic",
-                                     out_features=["stage2", "stage3", "stage4"])
+                                     out_features=list(stages))
 
 
 def deformable_detr(box_refine: bool = False, two_stage: bool = False, seed: int = 0):
@@ -113,9 +114,7 @@ def oneformer(seed: int = 0):
     """OneFormerForUniversalSegmentation with the small ResNet backbone and a one-layer text
     encoder (vocabulary 100), pixel decoder of 2 deformable encoder layers over 3 levels;
     float64. Its inputs need `task_inputs` ([B, 8] token ids) beside the pixels."""
-    backbone = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64],
-                                         depths=[1, 1, 1, 1], layer_type="basic",
-                                         out_features=["stage1", "stage2", "stage3", "stage4"])
+    backbone = _resnet_backbone(("stage1", "stage2", "stage3", "stage4"))
     config = transformers.OneFormerConfig(
         backbone_config=backbone, hidden_dim=32, encoder_feedforward_dim=32, encoder_layers=2,
         decoder_layers=2, num_attention_heads=2, num_queries=10, dim_feedforward=32,
@@ -129,9 +128,7 @@ def mask2former(seed: int = 0):
     """Mask2FormerForUniversalSegmentation with the small ResNet backbone (transformers warns
     that it expects Swin; the pixel decoder's deformable encoder is the same), 2 encoder
     layers, 3 levels; float64."""
-    backbone = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 32, 64],
-                                         depths=[1, 1, 1, 1], layer_type="basic",
-                                         out_features=["stage1", "stage2", "stage3", "stage4"])
+    backbone = _resnet_backbone(("stage1", "stage2", "stage3", "stage4"))
     config = transformers.Mask2FormerConfig(
         backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
         encoder_feedforward_dim=32, encoder_layers=2, decoder_layers=2, num_attention_heads=2,
