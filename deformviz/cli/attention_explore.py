@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the command line imports torch only once it runs a network
     from deformviz.imaging import LoadedImage
     from deformviz.networks.network import Network
 
-__all__ = ["parse_encoder_levels", "check_family_options", "attention_page"]
+__all__ = ["parse_encoder_levels", "attention_page"]
 
 
 def parse_encoder_levels(value: str | None) -> tuple[int, ...] | str | None:
@@ -32,21 +32,6 @@ def parse_encoder_levels(value: str | None) -> tuple[int, ...] | str | None:
     return tuple(sorted({int(p) - 1 for p in parts}))
 
 
-def check_family_options(family: str, conv_only: dict[str, object],
-                         attention_only: dict[str, object]) -> None:
-    """A one-line InputError for options the network's family does not take (a value of None
-    or False is an option not given)."""
-    given = conv_only if family == "attention" else attention_only
-    wrong = [flag for flag, value in given.items() if value not in (None, False)]
-    if not wrong:
-        return
-    if family == "attention":  # in the words of `sample`
-        raise InputError(f"{', '.join(wrong)}: not for a deformable-attention network (its "
-                         "page takes --layer and --encoder-levels)")
-    raise InputError(f"{', '.join(wrong)}: only for deformable-attention networks (a Hugging "
-                     "Face model folder, or a --model-factory module with such attention)")
-
-
 def attention_page(network: Network, image: LoadedImage, *, image_argument: str,
                    command_arguments: Sequence[str],
                    layers: Sequence[str], encoder_levels: tuple[int, ...] | str | None,
@@ -55,8 +40,10 @@ def attention_page(network: Network, image: LoadedImage, *, image_argument: str,
     from deformviz.explore.attention_build import describe_attention_image
     from deformviz.explore.page import render_page
 
+    from .options import DEFAULT_SCORE
+
     arguments = list(command_arguments)
-    if score_threshold != 0.3:  # sample's default: its figure then draws the same boxes
+    if score_threshold != DEFAULT_SCORE:  # else sample's default: its figure draws the same boxes
         arguments += ["--score-threshold", f"{score_threshold:g}"]
     data = describe_attention_image(network, image, image_argument=image_argument,
                                     command_arguments=arguments, layers=layers,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from deformviz.errors import InputError
+
 __all__ = ["OffsetScaleOpt", "Style", "LayersOpt", "ModelFactoryOpt", "WeightsOpt", "BackboneStyleOpt", "Stride1x1Opt",
            "ShortSideOpt", "MaxLongSideOpt", "WeightsFromOpt", "DilationsOpt", "GroupOpt", "parse_layers",
-           "parse_dilations", "parse_group"]
+           "parse_dilations", "parse_group", "refuse_given", "check_family_options"]
 
 
 class Style(str, Enum):
@@ -105,3 +108,25 @@ def parse_layers(values: list[str] | None) -> list[str] | None:
     """["res5a,res5b", "res5c"] -> ["res5a", "res5b", "res5c"]; None or empty -> None."""
     names = [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
     return names or None
+
+
+def refuse_given(flags: Mapping[str, object], why: str) -> None:
+    """A one-line InputError naming every given flag of `flags` ("--flag": value; None or False
+    is a flag not given), followed by `why`; nothing when none is given."""
+    given = [flag for flag, value in flags.items() if value not in (None, False)]
+    if given:
+        raise InputError(f"{', '.join(given)}: {why}")
+
+
+def check_family_options(family: str, conv_only: Mapping[str, object],
+                         attention_only: Mapping[str, object], attention_takes: str = "") -> None:
+    """The options a loaded network's family (`Network.family`) does not take, refused in one
+    line, in the same words in every command; `attention_takes` names what the command takes
+    instead for an attention network."""
+    if family == "attention":
+        refuse_given(conv_only, "not for a deformable-attention network"
+                     + (f" ({attention_takes})" if attention_takes else ""))
+    else:
+        refuse_given(attention_only, "only for deformable-attention networks (a Hugging Face "
+                                     "model folder, or a --model-factory module with such "
+                                     "attention)")

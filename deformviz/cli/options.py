@@ -11,7 +11,7 @@ import typer
 from deformviz.plotting.size import describe_presets
 
 __all__ = ["Device", "FigureFormat", "ImagesArg", "ModelOpt", "DeviceOpt", "OutputOpt",
-           "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "SaveDataOpt",
+           "FormatOpt", "WidthOpt", "DpiOpt", "SizeOpt", "ScoreOpt", "DEFAULT_SCORE", "SaveDataOpt",
            "TitlesOpt", "LegendOpt", "SvgTextOpt", "MaxMegapixelsOpt", "finite", "finite_in"]
 
 
@@ -84,6 +84,8 @@ SizeOpt = Annotated[int, typer.Option(
     help="The bundled network's input: the longer image side is resized to this (multiple of "
          "16); results are mapped back to the original image. --size: the old name, kept for "
          "one release.")]
+#: --score-threshold's default in sample and explore (explore's copied commands leave it out).
+DEFAULT_SCORE = 0.3
 ScoreOpt = Annotated[float, typer.Option(
     "--score-threshold", metavar="SCORE", callback=finite_in(0.0, 1.0),
     help="Minimum score of the network's detections (objects for --auto units and roi "

@@ -98,7 +98,7 @@ def test_attention_options_for_a_convolution_model(stats, coco_scenes, test_mode
     result = stats(coco_scenes, "-a", coco_scenes / "instances.json", "--model", test_model_path,
                    "--size", "128", "--workers", "0", "--score-threshold", "0.5", "--match-iou",
                    "0.7", model=False)
-    _one_error_line(result, "--score-threshold, --match-iou: only for deformable-attention models")
+    _one_error_line(result, "--score-threshold, --match-iou: only for deformable-attention networks")
 
 
 def test_a_convolution_table_and_an_attention_table_do_not_merge(stats, coco_scenes,

@@ -10,8 +10,8 @@ import typer
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
                                MaxLongSideOpt, ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt,
                                Stride1x1Opt, WeightsFromOpt, WeightsOpt,
-                               parse_group, parse_layers)
-from ..options import Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
+                               check_family_options, parse_group, parse_layers)
+from ..options import DEFAULT_SCORE, Device, DeviceOpt, ModelOpt, ScoreOpt, SizeOpt
 
 SUMMARY = "One offline HTML page: point at any unit to see its sampling points."
 EPILOG = """\b
@@ -68,7 +68,7 @@ def command(
     group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = DEFAULT_SIZE,
-    score_threshold: ScoreOpt = 0.3,
+    score_threshold: ScoreOpt = DEFAULT_SCORE,
     layer: Annotated[Optional[list[str]], typer.Option(
         "--layer", metavar="NAME", show_default=False,
         help="Attention models: the encoder layer whose cells the page carries (default the "
@@ -92,7 +92,7 @@ def command(
     from deformviz.imaging import load_image
     from deformviz.output_paths import refuse_overwriting, writable_path
 
-    from ..attention_explore import attention_page, check_family_options, parse_encoder_levels
+    from ..attention_explore import attention_page, parse_encoder_levels
     from ..batch import write_outputs
     from ..runtime import NetworkOptions, load_cli_network, resolve_device, resize_cli_network
 
@@ -117,7 +117,8 @@ def command(
     check_family_options(network.family,
                          conv_only={"--levels": levels, "--layers": chain, "--group": group != "0",
                                     "--long-side": size != DEFAULT_SIZE},
-                         attention_only={"--layer": layer, "--encoder-levels": encoder_levels})
+                         attention_only={"--layer": layer, "--encoder-levels": encoder_levels},
+                         attention_takes="its page takes --layer and --encoder-levels")
     arguments = _sample_arguments(
         model=model, model_factory=model_factory, weights=weights, style=options.style,
         stride_in_1x1=stride_in_1x1, short_side=short_side, max_long_side=max_long_side,

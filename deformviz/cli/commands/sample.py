@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from ..numbers import parse_numbers
-from ..options import (Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt, ImagesArg,
-                       LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt, ScoreOpt,
-                       SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
+from ..options import (DEFAULT_SCORE, Device, DeviceOpt, DpiOpt, FigureFormat, FormatOpt,
+                       ImagesArg, LegendOpt, MaxMegapixelsOpt, ModelOpt, OutputOpt, SaveDataOpt,
+                       ScoreOpt, SizeOpt, SvgTextOpt, TitlesOpt, WidthOpt)
 from ..network_options import (BackboneStyleOpt, DilationsOpt, GroupOpt, LayersOpt,
                                MaxLongSideOpt, ModelFactoryOpt, ShortSideOpt, Stride1x1Opt,
-                               OffsetScaleOpt, WeightsFromOpt, WeightsOpt, parse_group,
-                               parse_layers)
+                               OffsetScaleOpt, WeightsFromOpt, WeightsOpt, check_family_options,
+                               parse_group, parse_layers, refuse_given)
 
 SUMMARY = "Sampling locations of units over images (paper Fig. 6)."
 EPILOG = """\b
@@ -85,7 +85,7 @@ def command(
     group: GroupOpt = "0",
     device: DeviceOpt = Device.auto,
     size: SizeOpt = 512,
-    score_threshold: ScoreOpt = 0.3,
+    score_threshold: ScoreOpt = DEFAULT_SCORE,
     titles: TitlesOpt = True,
     legend: LegendOpt = True,
     style: Annotated[str, typer.Option(
@@ -145,17 +145,19 @@ def command(
     choice = AttentionChoice(auto, tuple(query or ()), tuple(units), level, layer,
                              through_layers, split, min_weight)
     folder = model is not None and Path(model).expanduser().is_dir()
-    if folder or any(value not in (None, False) for value in attention_only.values()):
-        choice.check()  # before the (slow) load
-    if folder:
-        # A Hugging Face folder: its own image processor decides the input.
-        _refuse(conv_only, "not for a deformable-attention network")
-        _refuse({"--model-factory": model_factory, "--weights": weights, "--size": size != 512,
-                 "--short-side": short_side, "--max-long-side": max_long_side},
-                "not for a Hugging Face model folder (it holds its weights, and its own image "
-                "processor decides the input)")
-    elif not any(value not in (None, False) for value in attention_only.values()):
-        # Before the (slow) load; attention flags given: refused below if convolutional.
+    attention_asked = any(value not in (None, False) for value in attention_only.values())
+    # What can be told before the (slow) load is told first; the network's family decides
+    # once it is loaded (a factory's module may be of either).
+    if folder or attention_asked:
+        choice.check()
+    if folder:  # always an attention network, holding its weights and its image processor
+        check_family_options("attention", conv_only, attention_only)
+        refuse_given({"--model-factory": model_factory, "--weights": weights,
+                      "--size": size != 512, "--short-side": short_side,
+                      "--max-long-side": max_long_side},
+                     "not for a Hugging Face model folder (it holds its weights, and its own "
+                     "image processor decides the input)")
+    elif not attention_asked:
         _check_convolution_choices(grid, units, auto, levels, style, title)
     options = NetworkOptions.parse(model_factory, weights, backbone_style, stride_in_1x1,
                                    short_side, max_long_side, weights_from, dilations,
@@ -166,15 +168,13 @@ def command(
                             save_data, model_file)
     torch_device = resolve_device(device.value)
     network, model_name = load_cli_network(model, torch_device, options, size)
+    check_family_options(network.family, conv_only, attention_only)
     if network.family == "attention":
-        _refuse(conv_only, "not for a deformable-attention network")
         raise typer.Exit(sample_attention(
             images, network, choice, output=output, fmt=fmt.value, model_files=model_file,
             width=width_in, dpi=dpi, save_data=save_data, score_threshold=score_threshold,
             titles=titles, legend=legend, svg_text=svg_text,
             max_pixels=int(max_megapixels * 1e6)))
-    _refuse(attention_only, "only for deformable-attention networks (a Hugging Face model "
-                            "folder, or a --model-factory module with such attention)")
     chain = parse_layers(layers)
     offset_group = parse_group(group)
     if offset_group == "all" and style != "points":
@@ -211,15 +211,6 @@ def command(
         return write_outputs(outputs)
 
     raise typer.Exit(run_jobs(jobs, batch, work, "sample"))
-
-
-def _refuse(flags: dict[str, object], why: str) -> None:
-    """One line naming the given flags of `flags` (value not None/False), if any."""
-    from deformviz.errors import InputError
-
-    given = [flag for flag, value in flags.items() if value not in (None, False)]
-    if given:
-        raise InputError(f"{', '.join(given)}: {why}")
 
 
 def _check_convolution_choices(grid: bool, units: list, auto: int | None, levels: int | None,

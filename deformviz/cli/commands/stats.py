@@ -11,7 +11,7 @@ import typer
 
 from ..network_options import (BackboneStyleOpt, DilationsOpt, LayersOpt, MaxLongSideOpt,
                                ModelFactoryOpt, OffsetScaleOpt, ShortSideOpt, Stride1x1Opt,
-                               WeightsFromOpt, WeightsOpt, parse_layers)
+                               WeightsFromOpt, WeightsOpt, check_family_options, parse_layers)
 from ..options import Device, DeviceOpt, DpiOpt, ModelOpt, SizeOpt, WidthOpt, finite_in
 
 SUMMARY = "The paper's Table 2 (effective dilation by object size) over your annotated images."
@@ -314,11 +314,8 @@ def _stats_network(network, name: str, device: str, layers: list[str] | None, si
         return AttentionNetwork(network, name, device, layers,
                                 DEFAULT_SCORE if score_threshold is None else score_threshold,
                                 MATCH_IOU if match_iou is None else match_iou)
-    wrong = [flag for flag, value in (("--score-threshold", score_threshold),
-                                      ("--match-iou", match_iou)) if value is not None]
-    if wrong:
-        raise InputError(f"{', '.join(wrong)}: only for deformable-attention models (their "
-                         "decoder queries are counted through the detections)")
+    check_family_options(network.family, {}, {"--score-threshold": score_threshold,
+                                              "--match-iou": match_iou})
     return NetworkChain(resize_cli_network(network, size), name, device, layers)
 
 
