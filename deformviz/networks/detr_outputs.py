@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from deformviz.geometry.attention_locations import valid_boxes_to_original
+
 from .network import DenseDetections
 
 __all__ = ["DetrOutputsHead", "class_names_of"]
@@ -80,10 +82,8 @@ class DetrOutputsHead:
         scores, labels = probabilities.max(dim=-1)
         keep = (scores >= score_threshold).nonzero().flatten()
         keep = keep[scores[keep].argsort(descending=True)][:max_detections]
-        height, width = input_size
-        cx, cy, w, h = boxes[0].detach().double().cpu()[keep].unbind(-1)
-        corners = torch.stack([(cx - w / 2) * width, (cy - h / 2) * height,
-                               (cx + w / 2) * width, (cy + h / 2) * height], dim=-1)
+        relative = boxes[0].detach().double().cpu()[keep].numpy()
+        corners = torch.from_numpy(valid_boxes_to_original(relative, input_size))
         return DenseDetections(corners, scores[keep].double(), labels[keep].long(),
                                queries=keep.long())
 
